@@ -1,0 +1,31 @@
+// Option parsing shared by every command: node's parseArgs, strict, with errors in one line.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { CliError } from './errors';
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+
+export function parse<T extends Options>(argv: string[], options: T, help: string) {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(help.trimEnd() + '\n');
+    process.exit(0);
+  }
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new CliError(`${(err as Error).message.split('\n')[0]}\n${help.trimEnd()}`);
+  }
+}
+
+export function intOption(value: string | undefined, name: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new CliError(`--${name} must be an integer from ${min} to ${max}, got '${value}'`);
+  return n;
+}
+
+export function numberOption(value: string | undefined, name: string, fallback: number, min = -Infinity, max = Infinity): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) throw new CliError(`--${name} must be a number from ${min} to ${max}, got '${value}'`);
+  return n;
+}
