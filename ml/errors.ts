@@ -1,0 +1,27 @@
+// Errors the user can cause, thrown by the engine (ml/). Each carries a stable UPPER_SNAKE_CASE
+// `code` (for the CLI, the UI and tests) and a one-line human message.
+// Append new codes to the union; never rename one (callers match on them).
+
+export type EngineErrorCode =
+  | 'BAD_CONFIG' // an AlexNetConfig that cannot build a network (bad sizes, groups, LRN, dropout)
+  | 'BAD_WEIGHTS' // weights missing, or with a shape that does not match the config
+  | 'OUT_OF_MEMORY' // the chosen backend cannot hold the model + activations for this batch
+  | 'BACKEND_UNAVAILABLE' // a forced backend (ALEXNET_BACKEND / --backend) could not be loaded
+  | 'BAD_IMAGE' // an image file that cannot be decoded
+  | 'NO_SUCH_FOLDER' // a folder that does not exist or is not a directory
+  | 'TOO_FEW_CLASSES' // an image folder with fewer than two class sub-folders
+  | 'NO_IMAGES'; // an image folder with no readable images
+
+export class EngineError extends Error {
+  constructor(
+    readonly code: EngineErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
+
+export function isEngineError(e: unknown): e is EngineError {
+  return e instanceof EngineError;
+}
