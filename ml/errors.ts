@@ -10,7 +10,9 @@ export type EngineErrorCode =
   | 'BAD_IMAGE' // an image file that cannot be decoded
   | 'NO_SUCH_FOLDER' // a folder that does not exist or is not a directory
   | 'TOO_FEW_CLASSES' // an image folder with fewer than two class sub-folders
-  | 'NO_IMAGES'; // an image folder with no readable images
+  | 'NO_IMAGES' // an image folder with no readable images
+  | 'BAD_MODEL_DIR' // a model directory that is missing, incomplete, corrupt or from a newer version
+  | 'TOO_FEW_IMAGES'; // a class with too few images to train on or to validate
 
 export class EngineError extends Error {
   constructor(
