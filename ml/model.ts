@@ -1,0 +1,192 @@
+// AlexNet, as the 2012 paper built it (Krizhevsky, Sutskever & Hinton, NIPS 2012, Figure 2).
+//
+// Read top to bottom: parameters (shapes, paper init, import/export), then the forward pass.
+// Tensors are NHWC. Shapes in comments are for the paper's network (DEFAULT_CONFIG): 227x227x3 in.
+
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  CONV_SPECS,
+  PARAM_NAMES,
+  paramShapes,
+  poolSpec,
+  pool5Features,
+  validateConfig,
+  type AlexNetConfig,
+  type ParamName,
+  type Params,
+} from './config';
+import { EngineError } from './errors';
+import { groupedConv2d, lrn } from './layers';
+
+// Re-exported so that callers can take the whole model API from one module.
+export {
+  DEFAULT_CONFIG,
+  TINY_CONFIG,
+  PAPER_LRN,
+  BVLC_LRN,
+  PARAM_NAMES,
+  makeConfig,
+  validateConfig,
+  paramShapes,
+  paramCount,
+  pool5Shape,
+  pool5Features,
+  layerShapes,
+} from './config';
+export type { AlexNetConfig, ParamName, Params, LrnConfig } from './config';
+
+// -------------------------------------------------------------------------------------------------
+// Parameters
+
+// Biases initialised to 1 "accelerates the early stages of learning by providing the ReLUs with
+// positive inputs" (section 5); every other bias is 0.
+const ONE_BIASES: ReadonlySet<ParamName> = new Set(['conv2.b', 'conv4.b', 'conv5.b', 'fc6.b', 'fc7.b']);
+const INIT_STD = 0.01; // weights ~ N(0, 0.01) (section 5)
+
+/** A per-tensor seed derived from the run's seed, so each tensor gets its own stream. */
+function tensorSeed(seed: number, index: number): number {
+  return ((Math.floor(seed) >>> 0) * 1009 + index * 7919 + 17) >>> 0;
+}
+
+/** Paper initialisation, reproducible under `seed` (same seed -> same weights on every backend). */
+export function initParams(config: AlexNetConfig, seed: number): Params {
+  validateConfig(config);
+  const shapes = paramShapes(config);
+  const params = {} as Params;
+  PARAM_NAMES.forEach((name, i) => {
+    const shape = shapes[name];
+    const init = name.endsWith('.b')
+      ? tf.fill(shape, ONE_BIASES.has(name) ? 1 : 0, 'float32')
+      : tf.randomNormal(shape, 0, INIT_STD, 'float32', tensorSeed(seed, i));
+    params[name] = tf.variable(init, true); // unnamed: several models may live at once
+    init.dispose();
+  });
+  return params;
+}
+
+/** Frees every parameter tensor. */
+export function disposeParams(params: Params): void {
+  for (const name of PARAM_NAMES) params[name]?.dispose();
+}
+
+/**
+ * Params from flat Float32Arrays in the documented layouts (checkpoints, ONNX import).
+ * `shapes`, when the source knows them, are checked too. EngineError 'BAD_WEIGHTS' names the
+ * tensor and both shapes on any mismatch.
+ */
+export function paramsFromArrays(
+  config: AlexNetConfig,
+  arrays: Record<ParamName, Float32Array>,
+  shapes?: Partial<Record<ParamName, readonly number[]>>,
+): Params {
+  validateConfig(config);
+  const expected = paramShapes(config);
+  for (const name of PARAM_NAMES) {
+    const want = expected[name];
+    const size = want.reduce((a, b) => a * b, 1);
+    const got = arrays[name];
+    if (!(got instanceof Float32Array))
+      throw new EngineError('BAD_WEIGHTS', `weights ${name}: missing (expected shape [${want.join(', ')}])`);
+    const gotShape = shapes?.[name];
+    if (gotShape !== undefined && (gotShape.length !== want.length || gotShape.some((d, i) => d !== want[i])))
+      throw new EngineError(
+        'BAD_WEIGHTS',
+        `weights ${name}: shape [${gotShape.join(', ')}] does not match the model's [${want.join(', ')}]`,
+      );
+    if (got.length !== size)
+      throw new EngineError(
+        'BAD_WEIGHTS',
+        `weights ${name}: ${got.length} values do not fit the model's shape [${want.join(', ')}] (${size} values)`,
+      );
+  }
+  const params = {} as Params;
+  for (const name of PARAM_NAMES) {
+    const t = tf.tensor(arrays[name], expected[name], 'float32');
+    params[name] = tf.variable(t, true);
+    t.dispose();
+  }
+  return params;
+}
+
+/** Copies every parameter out as a flat Float32Array (same layouts). */
+export function paramsToArrays(params: Params): Record<ParamName, Float32Array> {
+  const out = {} as Record<ParamName, Float32Array>;
+  for (const name of PARAM_NAMES) out[name] = params[name].dataSync() as Float32Array;
+  return out;
+}
+
+// -------------------------------------------------------------------------------------------------
+// Forward pass
+
+// Points where forward can start or stop: 'pool5' and 'fc7' are flattened feature vectors, which lets
+// transfer learning compute the frozen part once and cache it.
+export const STAGES = ['input', 'pool5', 'fc7', 'logits'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export type ForwardOptions = {
+  training: boolean; // dropout on (true) or off (false)
+  seed?: number; // dropout masks' seed (training only); omitted = random
+  from?: Stage; // what x is: 'input' [N, S, S, 3] (default), 'pool5' [N, 9216], 'fc7' [N, 4096]
+  to?: Stage; // where to stop: 'pool5' [N, 9216], 'fc7' [N, 4096], 'logits' [N, numClasses] (default)
+};
+
+/**
+ * Runs the network from stage `from` to stage `to`. x for 'input' is float32 [N, S, S, 3], already
+ * normalised. Returns logits (no softmax) for to='logits'. Call inside tf.tidy or dispose the result.
+ */
+export function forward(params: Params, config: AlexNetConfig, x: tf.Tensor, opts: ForwardOptions): tf.Tensor {
+  const from = opts.from ?? 'input';
+  const to = opts.to ?? 'logits';
+  const iFrom = STAGES.indexOf(from);
+  const iTo = STAGES.indexOf(to);
+  if (iFrom < 0 || iTo < 0 || iTo <= iFrom)
+    throw new EngineError('BAD_CONFIG', `forward: cannot go from '${from}' to '${to}'`);
+  const act = (t: tf.Tensor): tf.Tensor => (config.activation === 'relu' ? tf.relu(t) : tf.tanh(t));
+  const pool = poolSpec(config);
+  const maxPool = (t: tf.Tensor4D): tf.Tensor4D => tf.maxPool(t, pool.size, pool.stride, 'valid');
+  const norm = (t: tf.Tensor4D): tf.Tensor4D => (config.lrn === null ? t : lrn(t, config.lrn));
+  const conv = (t: tf.Tensor4D, i: 0 | 1 | 2 | 3 | 4): tf.Tensor4D => {
+    const s = CONV_SPECS[i];
+    const w = params[`conv${i + 1}.w` as ParamName] as tf.Tensor4D;
+    const b = params[`conv${i + 1}.b` as ParamName] as tf.Tensor1D;
+    return groupedConv2d(t, w, b, s.stride, s.pad, s.grouped ? config.groups : 1);
+  };
+  const dense = (t: tf.Tensor, layer: 'fc6' | 'fc7' | 'fc8'): tf.Tensor =>
+    tf.add(tf.matMul(t as tf.Tensor2D, params[`${layer}.w`]), params[`${layer}.b`]);
+  // Dropout (section 4.2): tf.dropout is "inverted" (scales kept units by 1/(1-p) while training),
+  // equivalent to the paper's "multiply the outputs by 0.5 at test time".
+  const drop = (t: tf.Tensor, k: number): tf.Tensor =>
+    opts.training && config.dropout > 0
+      ? tf.dropout(t, config.dropout, undefined, opts.seed === undefined ? undefined : tensorSeed(opts.seed, 100 + k))
+      : t;
+
+  return tf.tidy(() => {
+    let h: tf.Tensor = x;
+    if (iFrom < 1) {
+      if (h.rank !== 4 || h.shape[1] !== config.inputSize || h.shape[2] !== config.inputSize || h.shape[3] !== 3)
+        throw new EngineError(
+          'BAD_CONFIG',
+          `forward: input must be [N, ${config.inputSize}, ${config.inputSize}, 3], got [${h.shape.join(', ')}]`,
+        );
+      let a = h as tf.Tensor4D; //                       [N, 227, 227, 3]
+      a = maxPool(norm(act(conv(a, 0)) as tf.Tensor4D)); // conv1 [N, 55, 55, 96] -> pool1 [N, 27, 27, 96]
+      a = maxPool(norm(act(conv(a, 1)) as tf.Tensor4D)); // conv2 [N, 27, 27, 256] -> pool2 [N, 13, 13, 256]
+      a = act(conv(a, 2)) as tf.Tensor4D; //                conv3 [N, 13, 13, 384]
+      a = act(conv(a, 3)) as tf.Tensor4D; //                conv4 [N, 13, 13, 384]
+      a = maxPool(act(conv(a, 4)) as tf.Tensor4D); //       conv5 [N, 13, 13, 256] -> pool5 [N, 6, 6, 256]
+      h = tf.reshape(a, [a.shape[0], -1]); //               [N, 9216], NHWC order (h, w, c)
+      if (iTo === 1) return h;
+    }
+    if (iFrom < 2) {
+      h = tf.reshape(h, [h.shape[0], -1]); //               pool5 features [N, 9216]
+      if (h.shape[1] !== pool5Features(config))
+        throw new EngineError('BAD_CONFIG', `forward: pool5 features must be ${pool5Features(config)} wide, got ${h.shape[1]}`);
+      h = drop(act(dense(h, 'fc6')), 6); //                 fc6 [N, 4096]
+      h = drop(act(dense(h, 'fc7')), 7); //                 fc7 [N, 4096]
+      if (iTo === 2) return h;
+    }
+    if (h.rank !== 2 || h.shape[1] !== config.fcUnits)
+      throw new EngineError('BAD_CONFIG', `forward: fc7 features must be [N, ${config.fcUnits}], got [${h.shape.join(', ')}]`);
+    return dense(h, 'fc8'); //                              logits [N, numClasses]
+  });
+}
