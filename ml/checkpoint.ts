@@ -1,0 +1,290 @@
+// The model directory: everything needed to use a trained model, or to resume its training.
+//
+//   <ckpt>/model.json     format + version, config, class names, preprocessing, epoch, metrics so far,
+//                         train options, seed, weights source, training state (lr, best metric,
+//                         plateau and early-stop counters), and a manifest of the two binary files
+//   <ckpt>/weights.bin    every parameter, raw little-endian float32, in PARAM_NAMES order
+//   <ckpt>/optimizer.bin  the optimiser's velocities, same encoding (absent for an exported model)
+//
+// A training run's output folder holds two such checkpoints, `best.ckpt/` (best validation metric so
+// far) and `last.ckpt/` (the last finished epoch). loadModel accepts either a checkpoint or such a
+// folder (then best.ckpt, else last.ckpt).
+//
+// Crash safety: a checkpoint is written whole into `<ckpt>.tmp`, then `<ckpt>` is renamed to
+// `<ckpt>.old`, `<ckpt>.tmp` to `<ckpt>`, and `<ckpt>.old` removed. A process killed at any moment
+// leaves either the new or the old checkpoint complete; readers fall back to `<ckpt>.old` when
+// `<ckpt>` is missing. Each binary file's SHA-256 is in model.json, so a truncated or altered file
+// is refused instead of silently loaded.
+
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { PARAM_NAMES, makeConfig, paramShapes, type AlexNetConfig, type ParamName, type Params } from './config';
+import { EngineError } from './errors';
+import type { SgdState } from './optimizer';
+import type { Preprocessing } from './preprocess';
+
+export const MODEL_FORMAT = 'alexnet-studio-model';
+export const FORMAT_VERSION = 1; // bump when a reader of the old version could not read the new one
+
+/** One epoch's measurements, as kept in model.json and sent in the 'epoch' training event. */
+export type EpochMetrics = {
+  epoch: number; // 1-based
+  trainLoss: number;
+  trainAcc: number;
+  valLoss: number;
+  valAcc: number; // top-1
+  valTop5: number;
+  lr: number; // base learning rate used in this epoch
+  seconds: number; // wall time of the epoch (training + validation)
+};
+
+/** Where a run stands between two epochs: what resume needs beyond weights and velocities. */
+export type TrainState = {
+  lr: number; // base rate for the next epoch (after any plateau drops)
+  bestValue: number | null; // best value so far of the monitored metric (lower is better)
+  bestEpoch: number; // epoch that reached it (0 = none yet)
+  plateauCount: number; // epochs without improvement since the last LR drop or improvement
+  earlyStopCount: number; // epochs without improvement since the best
+  lrDrops: number; // number of divisions so far
+  stage: string; // for multi-stage recipes (transfer: 'head' | 'finetune'); 'main' otherwise
+};
+
+/** The state of a run that has not finished an epoch yet. */
+export function initialState(lr: number, stage = 'main'): TrainState {
+  return { lr, bestValue: null, bestEpoch: 0, plateauCount: 0, earlyStopCount: 0, lrDrops: 0, stage };
+}
+
+export type TensorEntry = { name: string; shape: number[]; offset: number; length: number }; // offset/length in floats
+export type BinaryManifest = { file: string; bytes: number; sha256: string; tensors: TensorEntry[] };
+
+export type ModelMeta = {
+  format: typeof MODEL_FORMAT;
+  formatVersion: number;
+  createdAt: string; // ISO time of writing
+  config: AlexNetConfig;
+  classNames: string[];
+  preprocessing: Preprocessing;
+  epoch: number; // finished epochs
+  metrics: EpochMetrics[];
+  trainOptions: Record<string, unknown>; // JSON-able options the run was started with
+  seed: number;
+  weightsSource: string; // 'none' (paper init), 'imagenet', a file path...
+  trainState: TrainState | null;
+  weights: BinaryManifest;
+  optimizer: (BinaryManifest & { step: number }) | null;
+};
+
+export type CheckpointInput = Omit<ModelMeta, 'format' | 'formatVersion' | 'createdAt' | 'weights' | 'optimizer'> & {
+  params: Params;
+  optimizer?: SgdState | null;
+};
+
+export type LoadedModel = {
+  dir: string; // the checkpoint folder actually read
+  meta: ModelMeta;
+  config: AlexNetConfig;
+  classNames: string[];
+  preprocessing: Preprocessing;
+  params: Params;
+};
+
+// ---------------------------------------------------------------------------------------------
+// writing
+
+function packArrays(entries: { name: string; shape: number[]; data: Float32Array }[], file: string): { buf: Buffer; manifest: BinaryManifest } {
+  let total = 0;
+  const tensors: TensorEntry[] = [];
+  for (const e of entries) {
+    tensors.push({ name: e.name, shape: e.shape, offset: total, length: e.data.length });
+    total += e.data.length;
+  }
+  const all = new Float32Array(total);
+  for (let i = 0; i < entries.length; i++) all.set(entries[i].data, tensors[i].offset);
+  // Float32Array is host-endian; every platform we ship on is little-endian.
+  const buf = Buffer.from(all.buffer, all.byteOffset, all.byteLength);
+  const sha256 = createHash('sha256').update(buf).digest('hex');
+  return { buf, manifest: { file, bytes: buf.byteLength, sha256, tensors } };
+}
+
+async function writeDurably(file: string, data: Buffer | string): Promise<void> {
+  const fh = await open(file, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Writes a checkpoint folder atomically (see the header). */
+export async function saveCheckpoint(dir: string, input: CheckpointInput): Promise<ModelMeta> {
+  const { params, optimizer, ...rest } = input;
+  const target = path.resolve(dir);
+  const tmp = `${target}.tmp`;
+  const old = `${target}.old`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+
+  const weightEntries = [];
+  for (const name of PARAM_NAMES) {
+    weightEntries.push({ name, shape: params[name].shape.slice(), data: (await params[name].data()) as Float32Array });
+  }
+  const w = packArrays(weightEntries, 'weights.bin');
+  await writeDurably(path.join(tmp, 'weights.bin'), w.buf);
+
+  let optManifest: ModelMeta['optimizer'] = null;
+  if (optimizer) {
+    const entries = [];
+    for (const name of PARAM_NAMES) {
+      const v = optimizer.velocity[name];
+      if (v) entries.push({ name, shape: params[name].shape.slice(), data: v });
+    }
+    const o = packArrays(entries, 'optimizer.bin');
+    await writeDurably(path.join(tmp, 'optimizer.bin'), o.buf);
+    optManifest = { ...o.manifest, step: optimizer.step };
+  }
+
+  const meta: ModelMeta = {
+    format: MODEL_FORMAT,
+    formatVersion: FORMAT_VERSION,
+    createdAt: new Date().toISOString(),
+    ...rest,
+    weights: w.manifest,
+    optimizer: optManifest,
+  };
+  await writeDurably(path.join(tmp, 'model.json'), JSON.stringify(meta, null, 1));
+
+  // swap: target -> old, tmp -> target, drop old
+  await rm(old, { recursive: true, force: true });
+  if (existsSync(target)) await rename(target, old);
+  await rename(tmp, target);
+  await rm(old, { recursive: true, force: true });
+  return meta;
+}
+
+// ---------------------------------------------------------------------------------------------
+// reading
+
+const bad = (msg: string): EngineError => new EngineError('BAD_MODEL_DIR', msg);
+
+/**
+ * The checkpoint folder to read for `dir`: `dir` itself when it holds model.json, else its
+ * best.ckpt or last.ckpt (or their `.old` copies left by an interrupted write).
+ */
+export function resolveCheckpointDir(dir: string, prefer: 'best' | 'last' = 'best'): string {
+  const d = path.resolve(dir);
+  if (!existsSync(d)) throw bad(`model folder not found: ${dir}`);
+  const candidates = [d, `${d}.old`];
+  const order = prefer === 'best' ? ['best.ckpt', 'last.ckpt'] : ['last.ckpt', 'best.ckpt'];
+  for (const sub of order) candidates.push(path.join(d, sub), path.join(d, `${sub}.old`));
+  for (const c of candidates) if (existsSync(path.join(c, 'model.json'))) return c;
+  throw bad(`not a model folder (no model.json, best.ckpt or last.ckpt): ${dir}`);
+}
+
+/** Reads and validates model.json (no binary files). */
+export async function readModelMeta(ckptDir: string): Promise<ModelMeta> {
+  const file = path.join(ckptDir, 'model.json');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw bad(`cannot read ${file}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw bad(`${file} is not valid JSON (damaged file?)`);
+  }
+  if (typeof raw !== 'object' || raw === null) throw bad(`${file} is not a model description`);
+  const m = raw as Partial<ModelMeta>;
+  if (m.format !== MODEL_FORMAT) throw bad(`${file} is not an AlexNet Studio model (format ${JSON.stringify(m.format)})`);
+  if (typeof m.formatVersion !== 'number') throw bad(`${file} has no format version`);
+  if (m.formatVersion > FORMAT_VERSION) {
+    throw bad(`${ckptDir} was written by a newer version (model format ${m.formatVersion}, this one reads up to ${FORMAT_VERSION}); update the app`);
+  }
+  if (!m.config || !Array.isArray(m.classNames) || !m.preprocessing || !m.weights) {
+    throw bad(`${file} is incomplete (config, class names, preprocessing or weights missing)`);
+  }
+  try {
+    m.config = makeConfig(m.config);
+  } catch (e) {
+    throw bad(`${file} has an invalid config: ${(e as Error).message}`);
+  }
+  if (m.classNames.length !== m.config.numClasses) {
+    throw bad(`${file} names ${m.classNames.length} classes but the network has ${m.config.numClasses} outputs`);
+  }
+  return m as ModelMeta;
+}
+
+async function readBinary(ckptDir: string, manifest: BinaryManifest): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+  const file = path.join(ckptDir, manifest.file);
+  let buf: Buffer;
+  try {
+    const st = await stat(file);
+    if (st.size !== manifest.bytes) throw bad(`${file} has ${st.size} bytes, model.json says ${manifest.bytes} (truncated or damaged)`);
+    buf = await readFile(file);
+  } catch (e) {
+    if (e instanceof EngineError) throw e;
+    throw bad(`missing ${manifest.file} in ${ckptDir}`);
+  }
+  const sha = createHash('sha256').update(buf).digest('hex');
+  if (sha !== manifest.sha256) throw bad(`${file} is damaged (SHA-256 differs from model.json)`);
+  // copy into an aligned buffer (Buffer's byteOffset may not be a multiple of 4)
+  const all = new Float32Array(buf.byteLength / 4);
+  new Uint8Array(all.buffer).set(buf);
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const t of manifest.tensors) {
+    if (t.offset + t.length > all.length) throw bad(`${file}: tensor ${t.name} lies outside the file`);
+    out.set(t.name, { shape: t.shape, data: all.subarray(t.offset, t.offset + t.length) });
+  }
+  return out;
+}
+
+/** Loads a checkpoint's weights (and metadata). EngineError 'BAD_MODEL_DIR' on any defect. */
+export async function loadModel(dir: string, prefer: 'best' | 'last' = 'best'): Promise<LoadedModel> {
+  const ckptDir = resolveCheckpointDir(dir, prefer);
+  const meta = await readModelMeta(ckptDir);
+  const arrays = await readBinary(ckptDir, meta.weights);
+  const shapes = paramShapes(meta.config);
+  for (const name of PARAM_NAMES) {
+    const a = arrays.get(name);
+    if (!a) throw bad(`${ckptDir}: weights.bin has no ${name}`);
+    const want = shapes[name];
+    if (a.shape.length !== want.length || a.shape.some((d, i) => d !== want[i]) || a.data.length !== want.reduce((x, y) => x * y, 1)) {
+      throw bad(`${ckptDir}: ${name} has shape [${a.shape}], the config needs [${want}]`);
+    }
+  }
+  const params = {} as Params;
+  for (const name of PARAM_NAMES) {
+    const a = arrays.get(name)!;
+    params[name] = tf.variable(tf.tensor(a.data, a.shape, 'float32'), true, undefined, 'float32');
+  }
+  return { dir: ckptDir, meta, config: meta.config, classNames: meta.classNames, preprocessing: meta.preprocessing, params };
+}
+
+/** Loads a checkpoint plus its optimiser state, for resuming. */
+export async function loadCheckpoint(dir: string, prefer: 'best' | 'last' = 'last'): Promise<{ model: LoadedModel; optimizer: SgdState | null }> {
+  const model = await loadModel(dir, prefer);
+  const om = model.meta.optimizer;
+  if (!om) return { model, optimizer: null };
+  const arrays = await readBinary(model.dir, om);
+  const velocity: SgdState['velocity'] = {};
+  for (const [name, a] of arrays) {
+    if (!(PARAM_NAMES as readonly string[]).includes(name)) throw bad(`${model.dir}: optimizer.bin names an unknown tensor ${name}`);
+    if (a.data.length !== model.params[name as ParamName].size) throw bad(`${model.dir}: optimizer state of ${name} has the wrong size`);
+    velocity[name as ParamName] = a.data.slice();
+  }
+  return { model, optimizer: { step: om.step, velocity } };
+}
+
+/** Copies (new variables) of a parameter set. */
+export function cloneParams(params: Params): Params {
+  const out = {} as Params;
+  for (const name of PARAM_NAMES) out[name] = tf.variable(params[name].clone(), true);
+  return out;
+}
+

@@ -1,0 +1,130 @@
+import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync, truncateSync, renameSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../ml/backend';
+import { initialState, loadCheckpoint, loadModel, saveCheckpoint, type CheckpointInput } from '../../ml/checkpoint';
+import { PARAM_NAMES, TINY_CONFIG } from '../../ml/config';
+import { EngineError } from '../../ml/errors';
+import { disposeParams, initParams } from '../../ml/model';
+import { Sgd } from '../../ml/optimizer';
+import { PAPER_PREPROCESSING } from '../../ml/preprocess';
+
+
+const bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'ckpt-test-'));
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function makeCheckpoint(dir: string): Promise<{ input: CheckpointInput; sgd: Sgd }> {
+  const params = initParams(TINY_CONFIG, 7);
+  const sgd = new Sgd({ lr: 0.01 });
+  const grads = Object.fromEntries(PARAM_NAMES.map((n, i) => [n, tf.randomNormal(params[n].shape, 0, 1, 'float32', i)]));
+  sgd.apply(params, grads);
+  Object.values(grads).forEach((g) => g.dispose());
+  const input: CheckpointInput = {
+    params,
+    optimizer: await sgd.exportState(),
+    config: TINY_CONFIG,
+    classNames: ['ants', 'bees', 'wasps'],
+    preprocessing: { ...PAPER_PREPROCESSING, resize: 110, crop: 99 },
+    epoch: 3,
+    metrics: [{ epoch: 3, trainLoss: 1, trainAcc: 0.5, valLoss: 1.1, valAcc: 0.4, valTop5: 1, lr: 0.01, seconds: 2 }],
+    trainOptions: { batchSize: 8 },
+    seed: 42,
+    weightsSource: 'none',
+    trainState: { ...initialState(0.001), bestValue: 1.1, bestEpoch: 3, lrDrops: 1 },
+  };
+  await saveCheckpoint(dir, input);
+  return { input, sgd };
+}
+
+describe('checkpoint format', () => {
+  it('round trip: weights bit-identical, optimizer state, metadata', async () => {
+    const dir = path.join(tmp, 'rt', 'last.ckpt');
+    const { input, sgd } = await makeCheckpoint(dir);
+    expect(existsSync(path.join(dir, 'model.json'))).toBe(true);
+    expect(existsSync(`${dir}.tmp`) || existsSync(`${dir}.old`)).toBe(false);
+    const { model, optimizer } = await loadCheckpoint(path.join(tmp, 'rt'), 'last'); // the run folder resolves to last.ckpt
+    for (const n of PARAM_NAMES) {
+      expect(model.params[n].shape).toEqual(input.params[n].shape);
+      expect(bytes(model.params[n].dataSync() as Float32Array).equals(bytes(input.params[n].dataSync() as Float32Array))).toBe(true);
+    }
+    const st = await sgd.exportState();
+    expect(optimizer?.step).toBe(1);
+    for (const n of PARAM_NAMES) expect(Array.from(optimizer!.velocity[n]!)).toEqual(Array.from(st.velocity[n]!));
+    expect(model.classNames).toEqual(['ants', 'bees', 'wasps']);
+    expect(model.config).toEqual(TINY_CONFIG);
+    expect(model.preprocessing.crop).toBe(99);
+    expect(model.meta.epoch).toBe(3);
+    expect(model.meta.seed).toBe(42);
+    expect(model.meta.trainState?.lrDrops).toBe(1);
+    expect(model.meta.metrics[0].valLoss).toBe(1.1);
+    // overwrite: the swap leaves one complete checkpoint
+    input.epoch = 4;
+    await saveCheckpoint(dir, input);
+    expect((await loadModel(dir)).meta.epoch).toBe(4);
+    expect(existsSync(`${dir}.old`)).toBe(false);
+    disposeParams(model.params);
+    disposeParams(input.params);
+    sgd.disposeState();
+  });
+
+  it('an interrupted swap (only .old left) still loads', async () => {
+    const run = path.join(tmp, 'swap');
+    const dir = path.join(run, 'last.ckpt');
+    const { input, sgd } = await makeCheckpoint(dir);
+    renameSync(dir, `${dir}.old`); // killed between the two renames
+    const m = await loadModel(run, 'last');
+    expect(m.meta.epoch).toBe(3);
+    disposeParams(m.params);
+    disposeParams(input.params);
+    sgd.disposeState();
+  });
+
+  it('bad model folders fail with BAD_MODEL_DIR and a clear message', async () => {
+    const dir = path.join(tmp, 'bad', 'last.ckpt');
+    const { input, sgd } = await makeCheckpoint(dir);
+    disposeParams(input.params);
+    sgd.disposeState();
+    const expectBad = async (d: string, re: RegExp): Promise<void> => {
+      const err = await loadModel(d).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(EngineError);
+      expect((err as EngineError).code).toBe('BAD_MODEL_DIR');
+      expect((err as EngineError).message).toMatch(re);
+      expect((err as EngineError).message).not.toContain('\n');
+    };
+    await expectBad(path.join(tmp, 'nope'), /not found/);
+    const empty = path.join(tmp, 'empty');
+    mkdirSync(empty);
+    await expectBad(empty, /not a model folder/);
+
+    const json = readFileSync(path.join(dir, 'model.json'), 'utf8');
+    const weights = readFileSync(path.join(dir, 'weights.bin'));
+    // newer format
+    writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ ...JSON.parse(json), formatVersion: 99 }));
+    await expectBad(dir, /newer version/);
+    // corrupt JSON
+    writeFileSync(path.join(dir, 'model.json'), json.slice(0, 100));
+    await expectBad(dir, /not valid JSON/);
+    writeFileSync(path.join(dir, 'model.json'), json);
+    // a flipped byte
+    const flipped = Buffer.from(weights);
+    flipped[1000] ^= 0xff;
+    writeFileSync(path.join(dir, 'weights.bin'), flipped);
+    await expectBad(dir, /damaged/);
+    // truncated
+    writeFileSync(path.join(dir, 'weights.bin'), weights);
+    truncateSync(path.join(dir, 'weights.bin'), weights.length - 4);
+    await expectBad(dir, /truncated/);
+    // missing
+    rmSync(path.join(dir, 'weights.bin'));
+    await expectBad(dir, /missing weights\.bin/);
+  });
+});
