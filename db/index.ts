@@ -1,0 +1,122 @@
+// The library: one SQLite file with everything the user makes (datasets, photos, labels, runs,
+// metrics, predictions). openLibrary() opens or creates it, migrates it, and recovers runs that a
+// killed process left 'running'. Nothing outside db/ writes SQL.
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { DbError } from './errors';
+import { type Migration, loadMigrations, migrate, schemaVersion } from './migrate';
+import { THUMBNAIL_DIR_NAME } from './paths';
+import { ClassesRepo } from './repos/classes';
+import { DatasetsRepo } from './repos/datasets';
+import { LabelsRepo } from './repos/labels';
+import { MetricsRepo } from './repos/metrics';
+import { ModelsRepo } from './repos/models';
+import { PhotosRepo } from './repos/photos';
+import { PredictionsRepo } from './repos/predictions';
+import { RunsRepo } from './repos/runs';
+import { SplitsRepo } from './repos/splits';
+
+export { DbError, type DbErrorCode } from './errors';
+export { defaultDataDir, defaultDbFile } from './paths';
+
+export type OpenOptions = {
+  readonly?: boolean; // open without writing (no migration, no recovery); fails if the file is absent
+  nativeBinding?: string; // path to a better_sqlite3.node built for Electron; Node's by default
+  busyTimeoutMs?: number; // how long a write waits for another process's lock (default 5000 ms)
+  thumbnailDir?: string; // the thumbnail cache (default: 'thumbnails' next to the database file)
+  migrations?: Migration[]; // the migration list, for bundled builds (default: read db/migrations/)
+  recover?: boolean; // mark dead 'running' runs as 'interrupted' on open (default true)
+};
+
+export class Library {
+  readonly datasets: DatasetsRepo;
+  readonly classes: ClassesRepo;
+  readonly photos: PhotosRepo;
+  readonly labels: LabelsRepo;
+  readonly splits: SplitsRepo;
+  readonly runs: RunsRepo;
+  readonly metrics: MetricsRepo;
+  readonly models: ModelsRepo;
+  readonly predictions: PredictionsRepo;
+  /** Runs that openLibrary found 'running' with their process gone, now 'interrupted'. */
+  recoveredRuns: number[] = [];
+
+  constructor(
+    readonly db: Database.Database,
+    readonly file: string,
+    readonly thumbnailDir: string,
+  ) {
+    this.datasets = new DatasetsRepo(db);
+    this.classes = new ClassesRepo(db);
+    this.photos = new PhotosRepo(db);
+    this.labels = new LabelsRepo(db);
+    this.splits = new SplitsRepo(db);
+    this.runs = new RunsRepo(db);
+    this.metrics = new MetricsRepo(db);
+    this.models = new ModelsRepo(db);
+    this.predictions = new PredictionsRepo(db);
+  }
+
+  get schemaVersion(): number {
+    return schemaVersion(this.db);
+  }
+
+  /** Runs `fn` in one write transaction (BEGIN IMMEDIATE); nested calls become savepoints. */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  close(): void {
+    if (!this.db.open) return;
+    try {
+      this.db.pragma('optimize'); // cheap; keeps the planner's statistics fresh
+    } catch {
+      // a read-only or busy database cannot optimize; closing matters more
+    }
+    this.db.close();
+  }
+}
+
+/** Opens (creating if needed) the library at `file`, migrated to the latest schema. */
+export function openLibrary(file: string, opts: OpenOptions = {}): Library {
+  const abs = path.resolve(file);
+  if (!opts.readonly) fs.mkdirSync(path.dirname(abs), { recursive: true });
+  let db: Database.Database;
+  try {
+    db = new Database(abs, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false, nativeBinding: opts.nativeBinding });
+  } catch (err) {
+    throw new DbError('DB_OPEN_FAILED', `cannot open the library ${abs}: ${(err as Error).message}`);
+  }
+  try {
+    db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`); // wait for another writer instead of failing
+    db.pragma('foreign_keys = ON');
+    try {
+      schemaVersion(db); // reads the header: fails here on a file that is not SQLite
+      db.prepare('SELECT count(*) FROM sqlite_master').get();
+    } catch (err) {
+      throw new DbError('NOT_A_DATABASE', `${abs} is not an AlexNet Studio library (${(err as Error).message})`);
+    }
+    const migrations = opts.migrations ?? loadMigrations();
+    if (opts.readonly) {
+      const v = schemaVersion(db);
+      if (v > migrations.length) throw new DbError('SCHEMA_TOO_NEW', `${abs} has schema version ${v} but this app knows only up to ${migrations.length}; update AlexNet Studio to open it`);
+    } else {
+      db.pragma('journal_mode = WAL'); // readers never block the writer; a kill -9 loses no commit
+      db.pragma('synchronous = NORMAL'); // in WAL: every commit survives a killed process; a power cut may lose the last few
+      migrate(db, migrations, abs);
+    }
+    const thumbs = opts.thumbnailDir ?? path.join(path.dirname(abs), THUMBNAIL_DIR_NAME);
+    const lib = new Library(db, abs, thumbs);
+    if (!opts.readonly && opts.recover !== false) lib.recoveredRuns = lib.runs.recoverInterrupted();
+    return lib;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+/** Marks runs whose process died as 'interrupted'; returns their ids. openLibrary calls it. */
+export function recoverInterruptedRuns(lib: Library): number[] {
+  return lib.runs.recoverInterrupted();
+}
