@@ -9,10 +9,14 @@
 // The Preprocessing object is saved with every model and every later use of that model repeats it
 // exactly, so it is plain JSON and everything it controls lives here.
 
-import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { EngineError } from './errors';
 import type { Rng } from './rng';
+
+// libvips' operation cache keeps recently opened files open (Windows then locks the user's photos)
+// and can return a file's old pixels after it changed on disk. The loader has its own cache of
+// decoded images, so libvips' is switched off for the whole process.
+sharp.cache(false);
 
 export type Preprocessing = {
   resize: number; // the shorter side is scaled to this, then the centre resize x resize square is kept (paper: 256)
@@ -94,14 +98,10 @@ function oneLine(s: string): string {
  */
 export async function loadImage(path: string, prep: Preprocessing): Promise<DecodedImage> {
   const size = prep.resize;
-  let input: Buffer;
   try {
-    input = await readFile(path); // we read the bytes ourselves: sharp never opens (or locks) the photo
-  } catch (e) {
-    throw new EngineError('BAD_IMAGE', `${path}: cannot read the file: ${oneLine((e as Error).message)}`);
-  }
-  try {
-    const { data, info } = await sharp(input, {
+    // sharp reads the file itself: reading + decoding + resizing is then ONE job on libuv's thread
+    // pool, which runs to the end even while the JS thread is blocked by a training step.
+    const { data, info } = await sharp(path, {
       failOn: 'truncated', // a truncated file is an error; other libjpeg warnings (common in real photos) are not
       pages: 1, // GIF / animated WebP: the first frame only
       limitInputPixels: 268_402_689, // sharp's default (16383^2): refuses decompression bombs

@@ -1,0 +1,464 @@
+// The image data pipeline: find the photos (<dir>/<class>/**/<image>), split them per class, and
+// feed the trainer batches of preprocessed views, decoded ahead of time and cached in memory.
+// Plain TypeScript + sharp: everything here produces typed arrays; the trainer makes tensors.
+//
+//   scanImageFolder(dir) -> { classes, items: {path, label}[], skipped }
+//   stratifiedSplit(items, 0.2, seed) -> { train, val }
+//   new BatchLoader({ items, prep, batchSize, augment, pca, seed }).batches(epoch)
+//     -> Batch { x: Float32Array [n, crop, crop, 3], y: Int32Array [n], paths [n], n, viewsPerImage }
+
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, readdir, realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { EngineError } from './errors';
+import {
+  centerView,
+  computePca,
+  type DecodedImage,
+  loadImage,
+  type Pca,
+  type Preprocessing,
+  randomView,
+  tenCropViews,
+  toInput,
+  type View,
+} from './preprocess';
+import { createRng } from './rng';
+
+export { computePca, type Pca } from './preprocess';
+
+export type Item = { path: string; label: number }; // an image file and its class index
+export type Skipped = { path: string; reason: string }; // a file that is not used, and why
+
+// ---------------------------------------------------------------------------------------------
+// Content hash (the feature cache keys on it): sha256 of the bytes, hex, streamed.
+
+/** sha256 of the file's bytes as 64 hex characters; EngineError 'BAD_IMAGE' if unreadable. */
+export function hashFile(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    createReadStream(file, { highWaterMark: 1 << 20 })
+      .on('data', (chunk) => h.update(chunk))
+      .on('error', (e) => reject(new EngineError('BAD_IMAGE', `${file}: cannot read the file: ${e.message.replace(/\s+/g, ' ')}`)))
+      .on('end', () => resolve(h.digest('hex')));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Finding the images.
+
+/**
+ * What kind of file this is, from its first bytes (extensions lie: 'IMG_0001' has none, a '.jpg'
+ * can be a web page). 'image' = a format sharp decodes here; otherwise why it is not used.
+ */
+export function sniffImage(head: Uint8Array): { image: true; format: string } | { image: false; reason: string } {
+  const b = head;
+  const ascii = (from: number, to: number): string => String.fromCharCode(...b.subarray(from, to));
+  if (b.length === 0) return { image: false, reason: 'empty file' };
+  if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return { image: true, format: 'jpeg' };
+  if (b[0] === 0x89 && ascii(1, 4) === 'PNG') return { image: true, format: 'png' };
+  if (ascii(0, 4) === 'GIF8') return { image: true, format: 'gif' };
+  if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return { image: true, format: 'webp' };
+  if (ascii(0, 4) === 'II*\0' || ascii(0, 4) === 'MM\0*') return { image: true, format: 'tiff' };
+  if (ascii(4, 8) === 'ftyp') {
+    const brand = ascii(8, 12);
+    if (brand === 'avif' || brand === 'avis') return { image: true, format: 'avif' };
+    if (/^(heic|heix|hevc|hevx|heim|heis|mif1|msf1)$/.test(brand))
+      return { image: false, reason: 'HEIC/HEIF photo: not supported, convert it to JPEG' };
+    return { image: false, reason: `not an image (an ISO media file, brand '${brand.replace(/[^\x20-\x7e]/g, '?')}')` };
+  }
+  if (ascii(0, 2) === 'BM') return { image: false, reason: 'BMP image: not supported, convert it to PNG or JPEG' };
+  return { image: false, reason: 'not an image (not JPEG, PNG, WebP, GIF, TIFF or AVIF)' };
+}
+
+const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif']);
+
+async function readHead(file: string, n = 16): Promise<Uint8Array> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = new Uint8Array(n);
+    const { bytesRead } = await fh.read(buf, 0, n, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+const isHidden = (name: string): boolean => name.startsWith('.') || name === 'Thumbs.db' || name === 'desktop.ini';
+
+// Code-unit order, not the locale's: the same class indices on every machine.
+const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** All non-hidden files under `dir`, recursively, symlinks followed once, in sorted order. */
+async function walkFiles(dir: string, seen: Set<string>): Promise<string[]> {
+  const real = await realpath(dir);
+  if (seen.has(real)) return []; // a symlink loop
+  seen.add(real);
+  const entries = (await readdir(dir, { withFileTypes: true })).filter((e) => !isHidden(e.name));
+  entries.sort((a, b) => byName(a.name, b.name));
+  const out: string[] = [];
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    let isDir = e.isDirectory();
+    let isFile = e.isFile();
+    if (e.isSymbolicLink()) {
+      const s = await stat(p).catch(() => null); // a dangling link is ignored
+      isDir = s?.isDirectory() ?? false;
+      isFile = s?.isFile() ?? false;
+    }
+    if (isDir) out.push(...(await walkFiles(p, seen)));
+    else if (isFile) out.push(p);
+  }
+  return out;
+}
+
+export type ImageFolder = {
+  root: string; // absolute path of the scanned folder
+  classes: string[]; // class names (sub-folder names) that have images, sorted; label = index here
+  items: Item[]; // every image, grouped by class, sorted by path within a class
+  skipped: Skipped[]; // files found but not used (not images, outside class folders, ...), and why
+};
+
+/**
+ * Scans `<dir>/<class>/**\/<image>` (ImageFolder layout). Images are recognised by their first
+ * bytes; files with an image extension but other contents, and other files, go to `skipped`.
+ * Hidden files and folders are ignored. Throws EngineError 'NO_SUCH_FOLDER', 'NO_IMAGES' or
+ * 'TOO_FEW_CLASSES' (fewer than 2 class folders with images).
+ */
+export async function scanImageFolder(dir: string): Promise<ImageFolder> {
+  const root = path.resolve(dir);
+  const st = await stat(root).catch(() => null);
+  if (!st) throw new EngineError('NO_SUCH_FOLDER', `no such folder: ${root}`);
+  if (!st.isDirectory()) throw new EngineError('NO_SUCH_FOLDER', `${root} is a file, not a folder of class sub-folders`);
+
+  let top: string[];
+  try {
+    top = (await readdir(root)).filter((n) => !isHidden(n)).sort(byName);
+  } catch (e) {
+    throw new EngineError('NO_SUCH_FOLDER', `cannot read folder ${root}: ${(e as Error).message.replace(/\s+/g, ' ')}`);
+  }
+  const skipped: Skipped[] = [];
+  const classDirs: string[] = [];
+  let looseImages = 0;
+  for (const name of top) {
+    const p = path.join(root, name);
+    const s = await stat(p).catch(() => null);
+    if (s?.isDirectory()) classDirs.push(name);
+    else if (s?.isFile()) {
+      const kind = sniffImage(await readHead(p).catch(() => new Uint8Array()));
+      if (kind.image) looseImages++;
+      skipped.push({ path: p, reason: 'not inside a class sub-folder' });
+    }
+  }
+
+  const classes: string[] = [];
+  const items: Item[] = [];
+  for (const name of classDirs) {
+    const files = await walkFiles(path.join(root, name), new Set());
+    const images: string[] = [];
+    // Sniff in chunks: bounded open files, still quick for thousands of photos.
+    for (let i = 0; i < files.length; i += 64) {
+      const chunk = files.slice(i, i + 64);
+      const kinds = await Promise.all(
+        chunk.map((f) =>
+          readHead(f).then(
+            (h) => sniffImage(h),
+            (e: Error) => ({ image: false as const, reason: `cannot read: ${e.message.replace(/\s+/g, ' ')}` }),
+          ),
+        ),
+      );
+      chunk.forEach((f, j) => {
+        const k = kinds[j]!;
+        if (k.image) images.push(f);
+        else {
+          const ext = path.extname(f).toLowerCase();
+          const reason = IMAGE_EXTENSIONS.has(ext) ? `${k.reason} (despite its ${ext} name)` : k.reason;
+          skipped.push({ path: f, reason });
+        }
+      });
+    }
+    if (images.length === 0) {
+      skipped.push({ path: path.join(root, name), reason: 'class folder without images (class left out)' });
+      continue;
+    }
+    const label = classes.length;
+    classes.push(name);
+    for (const f of images) items.push({ path: f, label });
+  }
+
+  if (classes.length === 0) {
+    const hint = looseImages > 0 ? ` (${looseImages} images lie directly in it: put each class's images in its own sub-folder)` : '';
+    throw new EngineError('NO_IMAGES', `no images in class sub-folders of ${root}${hint}; expected ${root}/<class>/<image>`);
+  }
+  if (classes.length < 2)
+    throw new EngineError('TOO_FEW_CLASSES', `${root} has images for only one class ('${classes[0]}'); training needs at least 2 class sub-folders with images`);
+  return { root, classes, items, skipped };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Train / validation split.
+
+/**
+ * Splits each class separately: round(count * valFraction) of its images go to val, but at least
+ * one wherever the class has >= 2 images (and at least one always stays in train). Which ones is
+ * decided by `seed` alone (members sorted by path first, so input order doesn't matter); both
+ * outputs keep the input order. valFraction 0 puts everything in train.
+ */
+export function stratifiedSplit<T extends { label: number; path?: string }>(items: T[], valFraction: number, seed: number): { train: T[]; val: T[] } {
+  if (!(valFraction >= 0 && valFraction < 1)) throw new EngineError('BAD_CONFIG', `validation fraction must be in [0, 1), got ${valFraction}`);
+  const byClass = new Map<number, number[]>();
+  items.forEach((it, i) => {
+    const list = byClass.get(it.label) ?? [];
+    list.push(i);
+    byClass.set(it.label, list);
+  });
+  const isVal = new Uint8Array(items.length);
+  const rng = createRng(seed).fork('split');
+  for (const [label, idx] of byClass) {
+    if (valFraction === 0 || idx.length < 2) continue;
+    idx.sort((a, b) => byName(items[a]!.path ?? '', items[b]!.path ?? '') || a - b);
+    rng.fork(label).shuffle(idx);
+    const nVal = Math.min(idx.length - 1, Math.max(1, Math.round(idx.length * valFraction)));
+    for (let k = 0; k < nVal; k++) isVal[idx[k]!] = 1;
+  }
+  return { train: items.filter((_, i) => !isVal[i]), val: items.filter((_, i) => isVal[i]) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoded-image cache: later epochs don't decode again.
+
+/**
+ * Decoded images held in memory up to a byte budget. When full it keeps what it has and caches no
+ * more (no eviction): epochs read the data in a cycle, and for a cycle larger than the cache LRU
+ * would miss every time, while keeping the first images hits budget/size of the reads.
+ */
+export class ImageCache {
+  private readonly map = new Map<string, DecodedImage>();
+  private used = 0;
+  constructor(readonly maxBytes: number = 1 << 30 /* 1 GiB ~ 5,400 images at 256x256x3 */) {}
+  get bytes(): number {
+    return this.used;
+  }
+  get size(): number {
+    return this.map.size;
+  }
+  get(key: string): DecodedImage | undefined {
+    return this.map.get(key);
+  }
+  /** Stores `img` if it fits the budget; returns whether it did. */
+  set(key: string, img: DecodedImage): boolean {
+    if (this.map.has(key)) return true;
+    if (this.used + img.data.byteLength > this.maxBytes) return false;
+    this.map.set(key, img);
+    this.used += img.data.byteLength;
+    return true;
+  }
+  clear(): void {
+    this.map.clear();
+    this.used = 0;
+  }
+}
+
+const cacheKey = (file: string, prep: Preprocessing): string => `${prep.resize}:${file}`;
+
+// A FIFO counting semaphore: at most `limit` decodes in flight (sharp runs them on libuv's pool).
+class Semaphore {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
+    else this.active++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next(); // hand our slot over directly
+      else this.active--;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batches.
+
+export type Augment = {
+  randomCrop: boolean; // random crop x crop window of the resize x resize image (else centre)
+  flip: boolean; // horizontal mirror with probability 1/2
+  pcaStd: number; // std of the PCA colour noise's alphas (paper: 0.1); 0 = off (also off without `pca`)
+};
+
+/** The paper's training augmentation. */
+export const PAPER_AUGMENT: Augment = Object.freeze({ randomCrop: true, flip: true, pcaStd: 0.1 }) as Augment;
+
+export type Batch = {
+  x: Float32Array; // [n, crop, crop, 3] HWC, normalised as prep says
+  n: number; // rows in x = images in this batch * viewsPerImage
+  y: Int32Array; // [n] label of each row
+  paths: string[]; // [n] source file of each row
+  viewsPerImage: number; // 1, or 10 with '10crop': rows i*10 .. i*10+9 are the same image
+};
+
+export type LoaderEvent = {
+  type: 'batch-start' | 'batch-ready'; // a batch's decoding began / its arrays are complete
+  epoch: number;
+  batch: number; // index within the epoch
+  time: number; // performance.now()
+};
+
+export type BatchLoaderOptions = {
+  items: Item[]; // images and labels (e.g. a stratifiedSplit half)
+  prep: Preprocessing; // the model's preprocessing
+  batchSize: number; // rows per batch; with '10crop', floor(batchSize / 10) images (at least 1) per batch
+  augment: Augment | null; // training augmentation; null = evaluation (centre crop, no shuffle)
+  pca?: Pca | null; // training set's RGB PCA, for augment.pcaStd > 0
+  seed: number; // shuffles and augmentations derive from (seed, epoch) only
+  prefetch?: number; // batches decoded ahead of the one being consumed (default 2)
+  concurrency?: number; // most decodes handed to sharp at once (default: all the prefetch window asks for, see below)
+  cacheBytes?: number; // budget of the decoded-image cache (default 1 GiB); 0 = no cache
+  cache?: ImageCache; // share one cache between loaders (overrides cacheBytes)
+  shuffle?: boolean; // shuffle each epoch (default: true when augment is set)
+  onSkip?: (path: string, reason: string) => void; // an undecodable file, reported once, then left out
+  onEvent?: (e: LoaderEvent) => void; // progress / instrumentation hook
+};
+
+export type LoaderStats = { decoded: number; cacheHits: number; skipped: number };
+
+export class BatchLoader {
+  readonly stats: LoaderStats = { decoded: 0, cacheHits: 0, skipped: 0 };
+  readonly cache: ImageCache;
+  private readonly sem: Semaphore;
+  private readonly bad = new Map<string, string>(); // path -> reason, skipped in every later epoch
+
+  constructor(private readonly opts: BatchLoaderOptions) {
+    if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new EngineError('BAD_CONFIG', `batch size must be a positive integer, got ${opts.batchSize}`);
+    if (opts.prep.crop > opts.prep.resize) throw new EngineError('BAD_CONFIG', `crop ${opts.prep.crop} is larger than resize ${opts.prep.resize}`);
+    this.cache = opts.cache ?? new ImageCache(opts.cacheBytes ?? 1 << 30);
+    // How many decodes run at once is bounded by libuv's thread pool (UV_THREADPOOL_SIZE, 4 by
+    // default), where sharp queues its jobs. By default every image of the prefetch window is handed
+    // to sharp at once: a synchronous training step blocks the JS thread, and only jobs already
+    // queued can progress during it (a semaphore could not start the next decode until the step ends).
+    const window = (Math.max(0, opts.prefetch ?? 2) + 1) * opts.batchSize;
+    this.sem = new Semaphore(Math.max(1, opts.concurrency ?? window));
+  }
+
+  /** Images per batch and batches per epoch for a view mode (before any corrupt file is left out). */
+  shape(views: 'train' | 'center' | '10crop' = this.opts.augment ? 'train' : 'center'): { imagesPerBatch: number; batches: number; viewsPerImage: number } {
+    const viewsPerImage = views === '10crop' ? 10 : 1;
+    const imagesPerBatch = Math.max(1, Math.floor(this.opts.batchSize / viewsPerImage));
+    return { imagesPerBatch, batches: Math.ceil(this.opts.items.length / imagesPerBatch), viewsPerImage };
+  }
+
+  /** The decoded image (from the cache, or decoded and cached); null if the file is undecodable. */
+  async image(file: string): Promise<DecodedImage | null> {
+    const key = cacheKey(file, this.opts.prep);
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.stats.cacheHits++;
+      return hit;
+    }
+    if (this.bad.has(file)) return null;
+    try {
+      const img = await this.sem.run(() => loadImage(file, this.opts.prep));
+      this.stats.decoded++;
+      this.cache.set(key, img);
+      return img;
+    } catch (e) {
+      if (!(e instanceof EngineError) || e.code !== 'BAD_IMAGE') throw e;
+      this.bad.set(file, e.message);
+      this.stats.skipped++;
+      this.opts.onSkip?.(file, e.message);
+      return null;
+    }
+  }
+
+  /**
+   * One epoch of batches. Without `views`: training views (random crop / flip / PCA noise as
+   * `augment` says) or, with augment null, centre crops. `views: 'center' | '10crop'` asks for
+   * test-time views whatever `augment` is. Batches i+1 .. i+prefetch decode while the consumer
+   * works on batch i. Corrupt images are skipped (onSkip), never fatal.
+   */
+  async *batches(epoch: number, opts: { views?: 'center' | '10crop' } = {}): AsyncGenerator<Batch> {
+    const { items, prep, augment, pca, seed } = this.opts;
+    const mode = opts.views ?? (augment ? 'train' : 'center');
+    const { imagesPerBatch, batches: nBatches, viewsPerImage } = this.shape(mode);
+    const prefetch = Math.max(0, this.opts.prefetch ?? 2);
+
+    // The epoch's order and every image's view depend on (seed, epoch, item index) only: the
+    // same whatever the decode order, concurrency or cache state.
+    const order = items.map((_, i) => i);
+    if (this.opts.shuffle ?? augment !== null) createRng(seed).fork('shuffle').fork(epoch).shuffle(order);
+    const viewRng = createRng(seed).fork('augment').fork(epoch);
+    const fixedViews = mode === '10crop' ? tenCropViews(prep) : [centerView(prep)];
+    const viewsFor = (itemIndex: number): View[] =>
+      mode === 'train' && augment
+        ? [randomView(prep, viewRng.fork(itemIndex), pca, { randomCrop: augment.randomCrop, flip: augment.flip, pcaStd: augment.pcaStd })]
+        : fixedViews;
+
+    let cancelled = false;
+    const emit = (type: LoaderEvent['type'], batch: number): void => this.opts.onEvent?.({ type, epoch, batch, time: performance.now() });
+    const S = prep.crop;
+    const rowSize = S * S * 3;
+
+    const prepare = async (b: number): Promise<Batch | null> => {
+      emit('batch-start', b);
+      const members = order.slice(b * imagesPerBatch, (b + 1) * imagesPerBatch);
+      const imgs = await Promise.all(members.map((i) => (cancelled ? Promise.resolve(null) : this.image(items[i]!.path))));
+      if (cancelled) return null;
+      const ok = members.map((m, j) => [m, imgs[j]] as const).filter((p): p is readonly [number, DecodedImage] => p[1] !== null);
+      const n = ok.length * viewsPerImage;
+      const x = new Float32Array(n * rowSize);
+      const y = new Int32Array(n);
+      const paths: string[] = [];
+      let row = 0;
+      for (const [i, img] of ok) {
+        for (const view of viewsFor(i)) {
+          toInput(img, prep, view, x.subarray(row * rowSize, (row + 1) * rowSize));
+          y[row] = items[i]!.label;
+          paths.push(items[i]!.path);
+          row++;
+        }
+      }
+      emit('batch-ready', b);
+      return n > 0 ? { x, n, y, paths, viewsPerImage } : null;
+    };
+
+    const inflight = new Map<number, Promise<Batch | null>>();
+    let started = 0;
+    const startUpTo = (last: number): void => {
+      for (; started <= last && started < nBatches; started++) {
+        const p = prepare(started);
+        p.catch(() => undefined); // rejections surface when awaited below, not as "unhandled"
+        inflight.set(started, p);
+      }
+    };
+    try {
+      for (let b = 0; b < nBatches; b++) {
+        startUpTo(b + prefetch);
+        const batch = await inflight.get(b)!;
+        inflight.delete(b);
+        if (batch) yield batch; // the consumer's step on b runs while b+1..b+prefetch decode
+      }
+    } finally {
+      cancelled = true; // the consumer stopped early: queued decodes of later batches are dropped
+    }
+  }
+}
+
+/**
+ * The RGB PCA of (a seeded sample of up to `maxImages` of) `items`, for the colour augmentation.
+ * Decodes through `loader` when given, so the images land in its cache for training.
+ */
+export async function datasetPca(
+  items: Item[],
+  prep: Preprocessing,
+  opts: { maxImages?: number /* sample size; 500 is plenty for a 3x3 covariance */; seed?: number; loader?: BatchLoader } = {},
+): Promise<Pca> {
+  const sample = items.slice();
+  const maxImages = opts.maxImages ?? 500;
+  if (sample.length > maxImages) createRng(opts.seed ?? 0).fork('pca').shuffle(sample).splice(maxImages);
+  const loader = opts.loader ?? new BatchLoader({ items: sample, prep, batchSize: 1, augment: null, seed: 0, cacheBytes: 0 });
+  const imgs = (await Promise.all(sample.map((it) => loader.image(it.path)))).filter((i): i is DecodedImage => i !== null);
+  return computePca(imgs);
+}
