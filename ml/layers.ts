@@ -4,6 +4,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import type { LrnConfig } from './config';
+import './kernels/gradients'; // tf.grad needs the gradient registry filled
 
 /**
  * Convolution whose input channels and filters are split into `groups` independent halves:

@@ -1,0 +1,185 @@
+// Picks the TensorFlow.js backend at run time, best first:
+//   1. @tensorflow/tfjs-node-gpu  (libtensorflow with CUDA; backend 'tensorflow')
+//   2. @tensorflow/tfjs-node      (libtensorflow on the CPU;  backend 'tensorflow')
+//   3. @tensorflow/tfjs-backend-wasm (XNNPACK; + the training kernels it lacks, ml/kernels/wasm.ts)
+//   4. @tensorflow/tfjs-backend-cpu  (pure JS: fine for tiny test models only)
+// The tfjs-node packages are optional: their native addon may be absent; the load error is kept in
+// `tried`. ALEXNET_BACKEND=tensorflow-gpu|tensorflow|wasm|cpu forces one.
+//
+// Every package here must share the ONE @tensorflow/tfjs-core in node_modules (one engine, one
+// kernel registry); `initBackend` checks that the chosen backend landed in our engine.
+
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu'; // always there: registers 'cpu'
+import { layerShapes, paramCount, type AlexNetConfig } from './config';
+import { EngineError } from './errors';
+import './kernels/gradients';
+import { registerWasmTrainingKernels } from './kernels/wasm';
+
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendInfo = {
+  name: BackendName;
+  threads: number; // CPU threads the backend computes with (wasm: 1 in Node, see below)
+  versions: Record<string, string>; // 'tfjs-core', the backend package, 'node'
+  tried: { name: BackendName; error: string }[]; // better backends that failed to load, and why
+};
+
+export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+const PACKAGE: Record<BackendName, string> = {
+  'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
+  tensorflow: '@tensorflow/tfjs-node',
+  wasm: '@tensorflow/tfjs-backend-wasm',
+  cpu: '@tensorflow/tfjs-backend-cpu',
+};
+const TF_NAME: Record<BackendName, string> = { 'tensorflow-gpu': 'tensorflow', tensorflow: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
+
+const require = createRequire(import.meta.url);
+let current: BackendInfo | null = null;
+
+function isBackendName(s: string): s is BackendName {
+  return (BACKEND_ORDER as readonly string[]).includes(s);
+}
+
+function packageVersion(pkg: string): string {
+  try {
+    return (require(`${pkg}/package.json`) as { version: string }).version;
+  } catch {
+    return 'absent';
+  }
+}
+
+function oneLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'unknown error';
+}
+
+/** Loads one backend and makes it current; throws if it cannot. Returns its thread count. */
+async function load(name: BackendName): Promise<number> {
+  if (name === 'tensorflow-gpu' || name === 'tensorflow') {
+    // Importing the package loads its native addon (throws if absent) and registers 'tensorflow'.
+    const spec: string = PACKAGE[name];
+    await import(spec);
+    if (tf.findBackendFactory('tensorflow') === null)
+      throw new Error(`${spec} loaded but registered no 'tensorflow' backend in this @tensorflow/tfjs-core (two copies installed?)`);
+    if (!(await tf.setBackend('tensorflow'))) throw new Error(`${spec}: backend 'tensorflow' failed to initialise`);
+    return os.availableParallelism();
+  }
+  if (name === 'wasm') {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    if (tf.findBackendFactory('wasm') === null)
+      throw new Error(`@tensorflow/tfjs-backend-wasm registered no 'wasm' backend in this @tensorflow/tfjs-core (two copies installed?)`);
+    // In Node the .wasm binaries are read from disk: point at the package's dist folder (a file path).
+    // The threaded build stays off: tfjs-backend-wasm hard-wires WASM_HAS_MULTITHREAD_SUPPORT=false in
+    // Node (tfjs issue #3830), and forcing the flag fails because Emscripten's pthread workers are
+    // started from a Blob URL, which Node's worker_threads cannot load. So wasm is single-threaded here.
+    const dist = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep;
+    if (tf.engine().registry.wasm === undefined) wasm.setWasmPaths(dist);
+    registerWasmTrainingKernels('wasm');
+    if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialise');
+    return wasm.getThreadsCount();
+  }
+  if (!(await tf.setBackend('cpu'))) throw new Error('cpu backend failed to initialise');
+  return 1;
+}
+
+/**
+ * Makes the best available backend current (or `prefer`; env ALEXNET_BACKEND overrides 'auto').
+ * A forced backend that cannot load throws EngineError 'BACKEND_UNAVAILABLE'.
+ */
+export async function initBackend(prefer: BackendName | 'auto' = 'auto'): Promise<BackendInfo> {
+  const env = process.env.ALEXNET_BACKEND?.trim();
+  let forced: BackendName | null = prefer === 'auto' ? null : prefer;
+  if (prefer === 'auto' && env) {
+    if (!isBackendName(env))
+      throw new EngineError('BACKEND_UNAVAILABLE', `ALEXNET_BACKEND=${env} is not one of ${BACKEND_ORDER.join(', ')}`);
+    forced = env;
+  }
+  const candidates = forced === null ? BACKEND_ORDER : [forced];
+  const tried: BackendInfo['tried'] = [];
+  for (const name of candidates) {
+    try {
+      const threads = await load(name);
+      current = {
+        name,
+        threads,
+        versions: {
+          'tfjs-core': tf.version_core,
+          [PACKAGE[name]]: packageVersion(PACKAGE[name]),
+          node: process.versions.node,
+        },
+        tried,
+      };
+      return current;
+    } catch (e) {
+      tried.push({ name, error: oneLine(e) });
+    }
+  }
+  const why = tried.map((t) => `${t.name}: ${t.error}`).join('; ');
+  throw new EngineError('BACKEND_UNAVAILABLE', `no TensorFlow.js backend could be loaded (${why})`);
+}
+
+/** The backend initBackend chose, or null before it ran (or if another one was set since). */
+export function currentBackend(): BackendInfo | null {
+  if (current !== null && tf.getBackend() !== TF_NAME[current.name]) return null;
+  return current;
+}
+
+// -------------------------------------------------------------------------------------------------
+// Memory guard
+
+// wasm32's heap cannot exceed 4 GiB, and past it tfjs-backend-wasm silently corrupts tensors. Keep
+// the estimated need below this.
+export const WASM_HEAP_LIMIT_BYTES = 3.5 * 1024 ** 3;
+
+/**
+ * Estimated peak bytes of a forward (training=false) or forward+backward+SGD-momentum step
+ * (training=true) at `batchSize`. Deliberately generous: counts every intermediate tensor the
+ * forward pass makes (the tape keeps them all for the backward pass), their gradients, and the
+ * weights, gradients and momentum. Calibrated against tf.memory() peaks on wasm (see backend.test.ts).
+ */
+export function estimateMemoryBytes(config: AlexNetConfig, batchSize: number, training: boolean): number {
+  const s = layerShapes(config);
+  const size = (k: string): number => s[k].reduce((a, b) => a * b, 1);
+  const lrnCopies = config.lrn === null ? 0 : 1;
+  // Per image, floats of the tensors one forward pass creates: conv output, bias add, activation,
+  // LRN (conv1, conv2), grouped split + concat (conv2, conv4, conv5), pooling, fc layers + dropout.
+  const g = config.groups === 2 ? 2 : 0;
+  const act =
+    size('input') +
+    size('conv1') * (3 + lrnCopies) + size('pool1') +
+    size('pool1') * (g ? 1 : 0) + size('conv2') * (3 + lrnCopies + g) + size('pool2') +
+    size('conv3') * 3 +
+    size('conv3') * (g ? 1 : 0) + size('conv4') * (3 + g) +
+    size('conv4') * (g ? 1 : 0) + size('conv5') * (3 + g) + size('pool5') +
+    (size('fc6') + size('fc7')) * 5 + size('fc8') * 3;
+  const params = paramCount(config);
+  const bytes = training
+    ? 4 * (act * batchSize * 2 + params * 4) // activations + their gradients; weights, grads, momentum, update temp
+    : 4 * (act * batchSize + params);
+  return Math.ceil(bytes * 1.1); // + 10% for allocator fragmentation
+}
+
+/**
+ * Throws EngineError 'OUT_OF_MEMORY' when the current backend is wasm and the estimated need of this
+ * batch exceeds WASM_HEAP_LIMIT_BYTES. Other backends are not limited here. Returns the estimate.
+ */
+export function memoryGuard(config: AlexNetConfig, batchSize: number, training: boolean, backend: string = tf.getBackend()): number {
+  const need = estimateMemoryBytes(config, batchSize, training);
+  if (backend === 'wasm' && need > WASM_HEAP_LIMIT_BYTES) {
+    let fits = batchSize;
+    while (fits > 1 && estimateMemoryBytes(config, fits, training) > WASM_HEAP_LIMIT_BYTES) fits = Math.floor(fits / 2);
+    const gb = (b: number): string => (b / 1024 ** 3).toFixed(1);
+    const hint =
+      estimateMemoryBytes(config, fits, training) <= WASM_HEAP_LIMIT_BYTES
+        ? `use a batch of ${fits} or less`
+        : 'even a batch of 1 does not fit: use a smaller model';
+    throw new EngineError(
+      'OUT_OF_MEMORY',
+      `${training ? 'training' : 'inference'} at batch ${batchSize} needs about ${gb(need)} GB, more than the wasm backend's ${gb(WASM_HEAP_LIMIT_BYTES)} GB: ${hint} (or install @tensorflow/tfjs-node)`,
+    );
+  }
+  return need;
+}
