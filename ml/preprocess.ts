@@ -242,15 +242,19 @@ export function toInput(img: DecodedImage, prep: Preprocessing, view: View, out?
   const a0 = a[0]!, a1 = a[1]!, a2 = a[2]!, b0 = b[0]!, b1 = b[1]!, b2 = b[2]!;
   const s0 = src[0]!, s1 = src[1]!, s2 = src[2]!;
   const data = img.data;
+  // Walk the source row forwards (step +3) or, flipped, backwards from the crop's right edge.
+  const step = view.flip ? -3 : 3;
+  const startCol = view.flip ? view.x + S - 1 : view.x;
   let o = 0;
   for (let r = 0; r < S; r++) {
-    const rowBase = ((view.y + r) * W + view.x) * 3;
-    for (let c = 0; c < S; c++) {
-      const p = rowBase + (view.flip ? S - 1 - c : c) * 3;
+    let p = ((view.y + r) * W + startCol) * 3;
+    const end = o + S * 3;
+    while (o < end) {
       dst[o] = data[p + s0]! * a0 + b0;
       dst[o + 1] = data[p + s1]! * a1 + b1;
       dst[o + 2] = data[p + s2]! * a2 + b2;
       o += 3;
+      p += step;
     }
   }
   return dst;
