@@ -158,6 +158,20 @@ describe('loadImage on made-up files (temp dir)', () => {
     expect(distinct).toBeGreaterThan(1000);
   });
 
+  it('16-bit RGB and grey+alpha PNGs come out 8-bit RGB (alpha on white)', async () => {
+    const f16 = path.join(tmp, 'deep.png');
+    await sharp({ create: { width: 60, height: 40, channels: 3, background: { r: 200, g: 100, b: 50 } } }).toColourspace('rgb16').png().toFile(f16);
+    expect((await sharp(f16).metadata()).depth).toBe('ushort');
+    expect(px(await loadImage(f16, P), 128, 128)).toEqual([200, 100, 50]);
+    const fga = path.join(tmp, 'grey-alpha.png');
+    await sharp({ create: { width: 60, height: 40, channels: 4, background: { r: 90, g: 90, b: 90, alpha: 0.5 } } }).toColourspace('b-w').png().toFile(fga);
+    expect((await sharp(fga).metadata()).channels).toBe(2);
+    const ga = px(await loadImage(fga, P), 100, 100);
+    expect(ga[0]).toBe(ga[1]);
+    expect(ga[0]).toBe(ga[2]);
+    expect(Math.abs(ga[0]! - (90 + 255) / 2)).toBeLessThanOrEqual(1.5); // half-transparent grey over white
+  });
+
   it('CMYK JPEG is converted to sRGB (red stays red)', async () => {
     const f = path.join(tmp, 'cmyk.jpg');
     await sharp({ create: { width: 120, height: 90, channels: 3, background: { r: 230, g: 20, b: 20 } } })
