@@ -128,6 +128,7 @@ export type ForwardOptions = {
   seed?: number; // dropout masks' seed (training only); omitted = random
   from?: Stage; // what x is: 'input' [N, S, S, 3] (default), 'pool5' [N, 9216], 'fc7' [N, 4096]
   to?: Stage; // where to stop: 'pool5' [N, 9216], 'fc7' [N, 4096], 'logits' [N, numClasses] (default)
+  onLayer?: (layer: string, shape: number[]) => void; // optional trace of each layer's output shape
 };
 
 /**
@@ -160,6 +161,11 @@ export function forward(params: Params, config: AlexNetConfig, x: tf.Tensor, opt
       ? tf.dropout(t, config.dropout, undefined, opts.seed === undefined ? undefined : tensorSeed(opts.seed, 100 + k))
       : t;
 
+  const trace = <T extends tf.Tensor>(layer: string, t: T): T => {
+    opts.onLayer?.(layer, t.shape.slice());
+    return t;
+  };
+
   return tf.tidy(() => {
     let h: tf.Tensor = x;
     if (iFrom < 1) {
@@ -168,25 +174,28 @@ export function forward(params: Params, config: AlexNetConfig, x: tf.Tensor, opt
           'BAD_CONFIG',
           `forward: input must be [N, ${config.inputSize}, ${config.inputSize}, 3], got [${h.shape.join(', ')}]`,
         );
-      let a = h as tf.Tensor4D; //                       [N, 227, 227, 3]
-      a = maxPool(norm(act(conv(a, 0)) as tf.Tensor4D)); // conv1 [N, 55, 55, 96] -> pool1 [N, 27, 27, 96]
-      a = maxPool(norm(act(conv(a, 1)) as tf.Tensor4D)); // conv2 [N, 27, 27, 256] -> pool2 [N, 13, 13, 256]
-      a = act(conv(a, 2)) as tf.Tensor4D; //                conv3 [N, 13, 13, 384]
-      a = act(conv(a, 3)) as tf.Tensor4D; //                conv4 [N, 13, 13, 384]
-      a = maxPool(act(conv(a, 4)) as tf.Tensor4D); //       conv5 [N, 13, 13, 256] -> pool5 [N, 6, 6, 256]
-      h = tf.reshape(a, [a.shape[0], -1]); //               [N, 9216], NHWC order (h, w, c)
+      let a = h as tf.Tensor4D; //                                 [N, 227, 227, 3]
+      a = trace('conv1', act(conv(a, 0)) as tf.Tensor4D); //        [N, 55, 55, 96]
+      a = trace('pool1', maxPool(norm(a))); //                      [N, 27, 27, 96]  (LRN, then pool)
+      a = trace('conv2', act(conv(a, 1)) as tf.Tensor4D); //        [N, 27, 27, 256] (2 groups of 128)
+      a = trace('pool2', maxPool(norm(a))); //                      [N, 13, 13, 256]
+      a = trace('conv3', act(conv(a, 2)) as tf.Tensor4D); //        [N, 13, 13, 384] (sees both halves)
+      a = trace('conv4', act(conv(a, 3)) as tf.Tensor4D); //        [N, 13, 13, 384] (2 groups of 192)
+      a = trace('conv5', act(conv(a, 4)) as tf.Tensor4D); //        [N, 13, 13, 256] (2 groups of 128)
+      a = trace('pool5', maxPool(a)); //                            [N, 6, 6, 256]
+      h = tf.reshape(a, [a.shape[0], -1]); //                       [N, 9216], NHWC order (h, w, c)
       if (iTo === 1) return h;
     }
     if (iFrom < 2) {
-      h = tf.reshape(h, [h.shape[0], -1]); //               pool5 features [N, 9216]
+      h = tf.reshape(h, [h.shape[0], -1]); //                       pool5 features [N, 9216]
       if (h.shape[1] !== pool5Features(config))
         throw new EngineError('BAD_CONFIG', `forward: pool5 features must be ${pool5Features(config)} wide, got ${h.shape[1]}`);
-      h = drop(act(dense(h, 'fc6')), 6); //                 fc6 [N, 4096]
-      h = drop(act(dense(h, 'fc7')), 7); //                 fc7 [N, 4096]
+      h = trace('fc6', drop(act(dense(h, 'fc6')), 6)); //           [N, 4096]
+      h = trace('fc7', drop(act(dense(h, 'fc7')), 7)); //           [N, 4096]
       if (iTo === 2) return h;
     }
     if (h.rank !== 2 || h.shape[1] !== config.fcUnits)
       throw new EngineError('BAD_CONFIG', `forward: fc7 features must be [N, ${config.fcUnits}], got [${h.shape.join(', ')}]`);
-    return dense(h, 'fc8'); //                              logits [N, numClasses]
+    return trace('fc8', dense(h, 'fc8')); //                      logits [N, numClasses]
   });
 }

@@ -1,0 +1,160 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../ml/backend';
+import { BVLC_LRN, PAPER_LRN, type LrnConfig } from '../../ml/config';
+import { groupedConv2d, hasNativeLrn, lrn } from '../../ml/layers';
+
+// Deterministic pseudo-random numbers (mulberry32), so failures reproduce.
+function randoms(n: number, seed: number, scale = 1): Float32Array {
+  let a = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
+  }
+  return out;
+}
+
+function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let diff = 0;
+  let mag = 1e-12;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    mag = Math.max(mag, Math.abs(b[i]));
+  }
+  return diff / mag;
+}
+
+// The paper's formula, literally: b[c] = a[c] / (k + alpha/n * sum_{|c'-c| <= (n-1)/2} a[c']^2)^beta.
+function naiveLrn(x: Float32Array, shape: number[], p: LrnConfig): Float32Array {
+  const c = shape[3];
+  const r = (p.size - 1) / 2;
+  const out = new Float32Array(x.length);
+  for (let base = 0; base < x.length; base += c) {
+    for (let ch = 0; ch < c; ch++) {
+      let sum = 0;
+      for (let j = Math.max(0, ch - r); j <= Math.min(c - 1, ch + r); j++) sum += x[base + j] * x[base + j];
+      out[base + ch] = x[base + ch] / Math.pow(p.k + (p.alpha / p.size) * sum, p.beta);
+    }
+  }
+  return out;
+}
+
+// A full convolution with a block-diagonal filter: group g's outputs see only group g's inputs.
+function blockDiagonal(w: Float32Array, kh: number, kw: number, cinG: number, cout: number, groups: number): tf.Tensor4D {
+  const cin = cinG * groups;
+  const coutG = cout / groups;
+  const full = new Float32Array(kh * kw * cin * cout);
+  for (let i = 0; i < kh; i++)
+    for (let j = 0; j < kw; j++)
+      for (let ci = 0; ci < cinG; ci++)
+        for (let co = 0; co < cout; co++) {
+          const g = Math.floor(co / coutG);
+          full[((i * kw + j) * cin + g * cinG + ci) * cout + co] = w[((i * kw + j) * cinG + ci) * cout + co];
+        }
+  return tf.tensor4d(full, [kh, kw, cin, cout]);
+}
+
+const BACKENDS = ['cpu', 'wasm'] as const;
+
+describe.each(BACKENDS)('layers on %s', (backend) => {
+  beforeAll(async () => {
+    await initBackend(backend);
+    expect(tf.getBackend()).toBe(backend);
+  });
+  afterAll(() => {
+    tf.disposeVariables();
+  });
+
+  // AlexNet's grouped layers, at reduced spatial size: conv2 5x5 pad 2, conv4/conv5 3x3 pad 1, and a
+  // strided one for good measure.
+  const cases = [
+    { name: 'conv2-like', n: 2, h: 9, cin: 8, cout: 12, k: 5, stride: 1, pad: 2 },
+    { name: 'conv4-like', n: 1, h: 7, cin: 12, cout: 12, k: 3, stride: 1, pad: 1 },
+    { name: 'strided', n: 2, h: 11, cin: 6, cout: 4, k: 3, stride: 2, pad: 0 },
+  ];
+  it.each(cases)('grouped conv equals a block-diagonal full conv ($name)', ({ n, h, cin, cout, k, stride, pad }) => {
+    const groups = 2;
+    const xData = randoms(n * h * h * cin, 1);
+    const wData = randoms(k * k * (cin / groups) * cout, 2);
+    const bData = randoms(cout, 3);
+    tf.tidy(() => {
+      const x = tf.tensor4d(xData, [n, h, h, cin]);
+      const w = tf.tensor4d(wData, [k, k, cin / groups, cout]);
+      const b = tf.tensor1d(bData);
+      const got = groupedConv2d(x, w, b, stride, pad, groups);
+      const ref = tf.add(tf.conv2d(x, blockDiagonal(wData, k, k, cin / groups, cout, groups), stride, pad === 0 ? 'valid' : pad), b);
+      expect(got.shape).toEqual(ref.shape);
+      expect(maxRelDiff(got.dataSync(), ref.dataSync())).toBeLessThan(1e-5);
+
+      // Caffe `group: 2`: the first half of the outputs ignores the second half of the inputs.
+      const x2 = tf.concat([tf.slice(x, [0, 0, 0, 0], [n, h, h, cin / 2]), tf.mul(tf.slice(x, [0, 0, 0, cin / 2], [n, h, h, cin / 2]), 7)], 3);
+      const got2 = groupedConv2d(x2 as tf.Tensor4D, w, b, stride, pad, groups);
+      const half = (t: tf.Tensor4D, i: number): Float32Array =>
+        tf.slice(t, [0, 0, 0, i * (cout / 2)], [t.shape[0], t.shape[1], t.shape[2], cout / 2]).dataSync() as Float32Array;
+      expect(Array.from(half(got2, 0))).toEqual(Array.from(half(got, 0)));
+      expect(maxRelDiff(half(got2, 1), half(got, 1))).toBeGreaterThan(0.1);
+    });
+  });
+
+  it('groups 1 is a plain convolution', () => {
+    tf.tidy(() => {
+      const x = tf.tensor4d(randoms(2 * 8 * 8 * 3, 4), [2, 8, 8, 3]);
+      const w = tf.tensor4d(randoms(3 * 3 * 3 * 5, 5), [3, 3, 3, 5]);
+      const got = groupedConv2d(x, w, null, 1, 1, 1);
+      const ref = tf.conv2d(x, w, 1, 1);
+      expect(maxRelDiff(got.dataSync(), ref.dataSync())).toBe(0);
+    });
+  });
+
+  const lrnCases: [string, LrnConfig][] = [
+    ['paper k=2', PAPER_LRN],
+    ['BVLC k=1', BVLC_LRN],
+    ['n=3', { size: 3, k: 1.5, alpha: 3e-3, beta: 0.6 }],
+  ];
+  for (const impl of ['native', 'composed'] as const) {
+    it.each(lrnCases)(`LRN (${impl}) matches the paper's formula: %s`, (_, p) => {
+      const shape = [2, 3, 4, 11];
+      // Activations of ReLU-layer size (|a| up to 100) so that the alpha term matters.
+      const xData = randoms(2 * 3 * 4 * 11, 7, 100);
+      const want = naiveLrn(xData, shape, p);
+      tf.tidy(() => {
+        const got = lrn(tf.tensor4d(xData, shape as [number, number, number, number]), p, impl);
+        expect(maxRelDiff(got.dataSync(), want)).toBeLessThan(1e-5);
+      });
+    });
+  }
+
+  it('tf.localResponseNormalization without alpha/n is not the paper LRN (the fact lrn() corrects)', () => {
+    const shape: [number, number, number, number] = [1, 4, 4, 16];
+    const xData = randoms(4 * 4 * 16, 9, 100);
+    const want = naiveLrn(xData, shape, PAPER_LRN);
+    tf.tidy(() => {
+      const raw = tf.localResponseNormalization(tf.tensor4d(xData, shape), 2, 2, 1e-4, 0.75);
+      expect(maxRelDiff(raw.dataSync(), want)).toBeGreaterThan(0.05);
+    });
+  });
+
+  it('LRN gradients agree between the native kernel and the composed ops', () => {
+    const shape: [number, number, number, number] = [1, 3, 3, 9];
+    const xData = randoms(3 * 3 * 9, 11, 50);
+    const dyData = randoms(3 * 3 * 9, 12);
+    tf.tidy(() => {
+      const x = tf.tensor4d(xData, shape);
+      const dy = tf.tensor4d(dyData, shape);
+      const g = (impl: 'native' | 'composed') => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(lrn(t as tf.Tensor4D, PAPER_LRN, impl), dy)))(x);
+      const gn = g('native').dataSync();
+      const gc = g('composed').dataSync();
+      expect(maxRelDiff(gn, gc)).toBeLessThan(1e-4);
+    });
+  });
+
+  it('reports whether the backend has the native LRN kernel and its gradient', () => {
+    // Both cpu and wasm 4.22 register LRN and LRNGrad, so 'auto' uses the native kernel here.
+    expect(hasNativeLrn()).toBe(true);
+  });
+});
