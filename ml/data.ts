@@ -107,7 +107,7 @@ async function walkFiles(dir: string, seen: Set<string>): Promise<string[]> {
       isDir = s?.isDirectory() ?? false;
       isFile = s?.isFile() ?? false;
     }
-    if (isDir) out.push(...(await walkFiles(p, seen)));
+    if (isDir) for (const f of await walkFiles(p, seen)) out.push(f); // (no spread: folders can hold 100k+ photos)
     else if (isFile) out.push(p);
   }
   return out;
