@@ -14,7 +14,7 @@ import { EngineError } from './errors';
 import type { Rng } from './rng';
 
 // libvips' operation cache keeps recently opened files open (Windows then locks the user's photos)
-// and can return a file's old pixels after it changed on disk. The loader has its own cache of
+// and may serve a file's old pixels after it changed on disk. The loader has its own cache of
 // decoded images, so libvips' is switched off for the whole process.
 sharp.cache(false);
 
@@ -180,8 +180,8 @@ export type RandomViewOptions = {
  * paper's colour noise: offset = sum_i alpha_i * sqrt(lambda_i) * p_i, alpha_i ~ N(0, pcaStd).
  *
  * Note on sqrt(lambda_i): the paper writes alpha_i * lambda_i, leaving the pixel units open. With
- * 0-255 pixels, lambda_1 of real photos is ~5000, so alpha * lambda would shift colours by hundreds
- * of levels; scaling by the standard deviation sqrt(lambda_i) (as fb.resnet.torch's and
+ * 0-255 pixels, lambda_1 is ~12,000 on hymenoptera's photos, so alpha * lambda would shift colours
+ * by ~1,000 levels; scaling by the standard deviation sqrt(lambda_i) (as fb.resnet.torch's and
  * torchvision's "Lighting" do) is unit-consistent and gives the intended few-level shifts.
  */
 export function randomView(prep: Preprocessing, rng: Rng, pca?: Pca | null, opts: RandomViewOptions = {}): View {
