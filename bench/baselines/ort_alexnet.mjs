@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// ONNX Runtime baseline for the benchmark: inference of the BVLC AlexNet (ONNX Model Zoo layout,
+// rebuilt with seeded weights by ../shared/fixtures/make_bvlc_onnx.py) at batch 1 and 32, images/s.
+//
+// Prints one JSON line per figure: {"name":"ort_infer","value","unit":"images/s","batch","threads","reps","ort"}.
+// The ~244 MB .onnx files are written to a cache outside the repo (ALEXNET_BENCH_CACHE, default
+// ~/.cache/alexnet-studio/bench); generating them needs python3 with onnx + numpy (Debian's
+// python3-onnx python3-numpy; /usr/bin/python3 is tried first).
+// Usage: node bench/baselines/ort_alexnet.mjs [--threads 2] [--reps 10] [--batches 1,32]
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ort from 'onnxruntime-node';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const arg = (name, dflt) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt; };
+const threads = Number(arg('threads', 2)); // intra-op threads, the issue's 2
+const reps = Number(arg('reps', 10)); // timed runs per batch size (median reported)
+const batches = arg('batches', '1,32').split(',').map(Number); // the fixture bakes the batch into its Reshape
+const cacheDir = process.env.ALEXNET_BENCH_CACHE || path.join(os.homedir(), '.cache', 'alexnet-studio', 'bench');
+const fixture = path.resolve(repoRoot, '../shared/fixtures/make_bvlc_onnx.py');
+
+function onnxFile(batch) {
+  const f = path.join(cacheDir, `bvlc_b${batch}.onnx`);
+  if (fs.existsSync(f)) return f;
+  fs.mkdirSync(cacheDir, { recursive: true });
+  for (const py of ['/usr/bin/python3', 'python3']) {
+    const r = spawnSync(py, [fixture, `${f}.tmp`, '--batch', String(batch)], { stdio: 'inherit' });
+    if (r.status === 0) { fs.renameSync(`${f}.tmp`, f); return f; }
+  }
+  throw new Error(`could not generate ${f} with ${fixture} (needs python3-onnx, python3-numpy)`);
+}
+
+const median = (a) => { const s = [...a].sort((x, y) => x - y); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+
+for (const batch of batches) {
+  const session = await ort.InferenceSession.create(onnxFile(batch), {
+    intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+  });
+  const data = new Float32Array(batch * 3 * 224 * 224); // NCHW, BVLC's 224 crop
+  for (let i = 0; i < data.length; i++) data[i] = Math.sin(i) * 50;
+  const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', data, [batch, 3, 224, 224]) };
+  const n = batch === 1 ? reps * 4 : reps; // batch 1 runs are short: more of them
+  for (let i = 0; i < 2; i++) await session.run(feeds); // warm-up
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    await session.run(feeds);
+    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  console.log(JSON.stringify({ name: 'ort_infer', value: +(batch / median(times)).toFixed(3), unit: 'images/s', batch, threads, reps: n, ort: ort.env.versions?.node ?? '' }));
+  await session.release();
+}

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""PyTorch baseline for the benchmark: the paper's AlexNet on CPU, measured the way `npm run bench` measures ours.
+
+Prints one JSON line per figure: {"name", "value", "unit", "batch", "threads", "reps", "torch", ...}.
+  torch_train_step       full training step (forward, cross-entropy, backward, SGD momentum 0.9, wd 5e-4), images/s
+  torch_transfer_step    transfer step with the conv stack frozen (fc6-fc8 trained), images/s
+  torch_transfer_fc8     transfer step with everything but fc8 frozen ("fixed feature extractor"), images/s
+  torch_infer            inference (eval mode, no grad), images/s, at batch 1 and --batch
+  torch_train_memory     peak RSS of this process after the training steps, MB (measured before anything else runs)
+
+Needs torch (a venv outside the repo is fine, e.g.: python3 -m venv /work/.venv-bench &&
+/work/.venv-bench/bin/pip install torch==2.13.0). Never a dependency of the product.
+Usage: torch_alexnet.py [--threads 2] [--batch 32] [--reps 7] [--only train,transfer,infer]
+"""
+import argparse
+import json
+import resource
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class AlexNet(nn.Module):
+    """Krizhevsky et al. 2012: 5 conv + 3 fc, conv2/4/5 split in two groups, LRN after conv1/conv2."""
+
+    def __init__(self, num_classes=1000, dropout=0.5):
+        super().__init__()
+        lrn = dict(size=5, alpha=1e-4, beta=0.75, k=2.0)  # the paper's n=5, alpha, beta, k (alpha/n as Caffe)
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 96, 11, stride=4), nn.ReLU(inplace=True),            # 227 -> 55
+            nn.LocalResponseNorm(**lrn), nn.MaxPool2d(3, 2),                    # 55 -> 27 (overlapping 3/2)
+            nn.Conv2d(96, 256, 5, padding=2, groups=2), nn.ReLU(inplace=True),  # 27
+            nn.LocalResponseNorm(**lrn), nn.MaxPool2d(3, 2),                    # 27 -> 13
+            nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(inplace=True),           # 13
+            nn.Conv2d(384, 384, 3, padding=1, groups=2), nn.ReLU(inplace=True), # 13
+            nn.Conv2d(384, 256, 3, padding=1, groups=2), nn.ReLU(inplace=True), # 13
+            nn.MaxPool2d(3, 2),                                                 # 13 -> 6: 256*6*6 = 9216
+        )
+        self.classifier = nn.Sequential(
+            nn.Dropout(dropout), nn.Linear(9216, 4096), nn.ReLU(inplace=True),  # fc6
+            nn.Dropout(dropout), nn.Linear(4096, 4096), nn.ReLU(inplace=True),  # fc7
+            nn.Linear(4096, num_classes),                                       # fc8 (logits)
+        )
+
+    def forward(self, x):  # x: [N, 3, 227, 227]
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+def timed(fn, reps, warmup=2):
+    """Median seconds of fn() over reps calls after warmup calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def emit(name, value, unit, **extra):
+    print(json.dumps({"name": name, "value": round(value, 3), "unit": unit, **extra}), flush=True)
+
+
+def train_step_fn(model, params, x, y):
+    opt = torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=5e-4)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)  # the issue's setting: 2 threads
+    ap.add_argument("--batch", type=int, default=32)   # training / large-batch inference batch
+    ap.add_argument("--reps", type=int, default=7)     # timed repetitions per figure (median reported)
+    ap.add_argument("--only", default="train,transfer,infer")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    only = set(a.only.split(","))
+    common = dict(threads=a.threads, reps=a.reps, torch=torch.__version__)
+
+    model = AlexNet()
+    x = torch.randn(a.batch, 3, 227, 227)
+    y = torch.randint(0, 1000, (a.batch,))
+
+    if "train" in only:  # first, so that the peak RSS is the training step's
+        model.train()
+        s = timed(train_step_fn(model, list(model.parameters()), x, y), a.reps)
+        emit("torch_train_step", a.batch / s, "images/s", batch=a.batch, **common)
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+        emit("torch_train_memory", rss_mb, "MB", batch=a.batch, **common)
+
+    if "transfer" in only:
+        model.train()
+        for p in model.features.parameters():  # conv1-conv5 frozen; fc6-fc8 (with dropout) train
+            p.requires_grad_(False)
+        s = timed(train_step_fn(model, list(model.classifier.parameters()), x, y), a.reps)
+        emit("torch_transfer_step", a.batch / s, "images/s", batch=a.batch, trained="fc6-fc8", **common)
+        for p in model.classifier[:-1].parameters():  # only fc8 trains: PyTorch's "fixed feature extractor"
+            p.requires_grad_(False)
+        s = timed(train_step_fn(model, list(model.classifier[-1].parameters()), x, y), a.reps)
+        emit("torch_transfer_fc8", a.batch / s, "images/s", batch=a.batch, trained="fc8", **common)
+        for p in model.parameters():
+            p.requires_grad_(True)
+
+    if "infer" in only:
+        model.eval()
+        for b in (1, a.batch):
+            xb = x[:b].contiguous()
+            with torch.no_grad():
+                s = timed(lambda: model(xb), a.reps * (4 if b == 1 else 1))
+            emit("torch_infer", b / s, "images/s", batch=b, **common)
+
+
+if __name__ == "__main__":
+    main()
