@@ -75,14 +75,18 @@ const COLS = `id, dataset_id AS datasetId, path, name, hash, size, mtime, width,
   date_source AS dateSource, imported_at AS importedAt, status, status_reason AS statusReason,
   class_id AS classId, label_source AS labelSource, labeled_at AS labeledAt`;
 
-// Sort orders, each ending in id so that pages are stable; `keyset` is the column a cursor holds.
-const SORTS: Record<PhotoSort, { order: (dir: string) => string; keyset: string | null }> = {
+// Photo-side sort orders, each ending in id so that pages are stable, each matching an index of
+// 0002_grid_speed.sql; `keyset` is the column a cursor holds. 'confidence' sorts by the top-1 p.
+const ORDERS: Record<Exclude<PhotoSort, 'confidence'>, { order: (dir: string) => string; keyset: string }> = {
   name: { order: (d) => `p.name ${d}, p.id ${d}`, keyset: 'p.name' },
   date: { order: (d) => `p.taken_at ${d}, p.id ${d}`, keyset: 'p.taken_at' },
   imported: { order: (d) => `p.id ${d}`, keyset: 'p.id' }, // id order is import order
-  label: { order: (d) => `p.class_id IS NULL, c.position ${d}, p.name ${d}, p.id ${d}`, keyset: null }, // class order, unlabeled last
-  confidence: { order: (d) => `pr.top1_p IS NULL, pr.top1_p ${d}, p.id ${d}`, keyset: null }, // unpredicted last
+  label: { order: (d) => `p.label_rank ${d}, p.name ${d}, p.id ${d}`, keyset: '' }, // class order (unlabeled first); offset paging only
 };
+const SORT_NAMES: PhotoSort[] = ['name', 'date', 'label', 'confidence', 'imported'];
+// What "disagree" means, written exactly as the partial index predictions_disagree is.
+const DISAGREE = 'pr.label_class_id IS NOT NULL AND pr.top1_class_id IS NOT pr.label_class_id';
+const STATUSES: PhotoStatus[] = ['ok', 'unreadable', 'missing'];
 
 export const MAX_PAGE = 5000; // the largest page one query returns
 
@@ -109,8 +113,19 @@ export class PhotosRepo {
       latestRun: db.prepare<[number], { id: number }>(
         'SELECT r.id FROM runs r WHERE r.dataset_id = ? AND EXISTS (SELECT 1 FROM predictions pr WHERE pr.run_id = r.id) ORDER BY r.id DESC LIMIT 1',
       ),
-      countByClass: db.prepare<[number], { classId: number | null; n: number }>('SELECT class_id AS classId, count(*) AS n FROM photos WHERE dataset_id = ? GROUP BY class_id'),
-      countByStatus: db.prepare<[number], { status: PhotoStatus; n: number }>("SELECT status, count(*) AS n FROM photos WHERE dataset_id = ? AND status <> 'ok' GROUP BY status"),
+      counts: db.prepare<[number], { classKey: number; status: PhotoStatus; n: number }>('SELECT class_key AS classKey, status, n FROM photo_counts WHERE dataset_id = ? AND n > 0'),
+      countFiltered: db.prepare<{ ds: number; classes: string | null; statuses: string | null }, { n: number }>(
+        `SELECT coalesce(sum(n), 0) AS n FROM photo_counts WHERE dataset_id = :ds
+            AND (:classes IS NULL OR class_key IN (SELECT value FROM json_each(:classes)))
+            AND (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))`,
+      ),
+      details: db.prepare<{ ids: string; run: number }, PhotoListItem>(
+        `SELECT p.id, p.name, p.path, p.hash, p.width, p.height, p.taken_at AS takenAt, p.status, p.class_id AS classId, c.name AS className,
+                p.label_source AS labelSource, pr.top1_class_id AS predictedClassId, pr.top1_label AS predictedLabel, pr.top1_p AS p
+           FROM json_each(:ids) j JOIN photos p ON p.id = j.value LEFT JOIN classes c ON c.id = p.class_id
+           LEFT JOIN predictions pr ON pr.run_id = :run AND pr.photo_id = p.id
+          ORDER BY j.key`,
+      ),
       classes: db.prepare<[number], { classId: number; name: string; colour: string }>('SELECT id AS classId, name, colour FROM classes WHERE dataset_id = ? ORDER BY position, id'),
     };
   }
@@ -153,65 +168,52 @@ export class PhotosRepo {
     return this.st.latestRun.get(datasetId)?.id ?? null;
   }
 
-  /** Per-class counts for the sidebar: one GROUP BY over an index, no table scan. */
+  /** Per-class counts for the sidebar: a few rows of photo_counts, kept by triggers. */
   counts(datasetId: number): ClassCounts {
-    const byId = new Map<number | null, number>(this.st.countByClass.all(datasetId).map((r) => [r.classId, r.n]));
+    const byId = new Map<number, number>();
     const byStatus: Record<PhotoStatus, number> = { ok: 0, unreadable: 0, missing: 0 };
     let total = 0;
-    for (const n of byId.values()) total += n;
-    let notOk = 0;
-    for (const r of this.st.countByStatus.all(datasetId)) {
-      byStatus[r.status] = r.n;
-      notOk += r.n;
+    for (const r of this.st.counts.all(datasetId)) {
+      byId.set(r.classKey, (byId.get(r.classKey) ?? 0) + r.n);
+      byStatus[r.status] += r.n;
+      total += r.n;
     }
-    byStatus.ok = total - notOk;
-    const unlabeled = byId.get(null) ?? 0;
+    const unlabeled = byId.get(0) ?? 0;
     const byClass = this.st.classes.all(datasetId).map((c) => ({ ...c, count: byId.get(c.classId) ?? 0 }));
     return { total, labeled: total - unlabeled, unlabeled, byStatus, byClass };
   }
 
-  /** One page of the grid: sorted, filtered, with label and top-1 prediction. */
+  /**
+   * One page of the grid: sorted, filtered, with label and top-1 prediction. Two steps: the page's
+   * ids from an index (no row is read for the photos skipped by an offset), then the 500 rows.
+   */
   list(q: PhotoQuery): PhotoPage {
     const sort = q.sort ?? 'name';
     const desc = q.order === 'desc';
+    const dir = desc ? 'DESC' : 'ASC';
     const limit = q.limit ?? 500;
-    if (!(sort in SORTS)) throw new DbError('BAD_QUERY', `unknown sort '${sort}'; use ${Object.keys(SORTS).join(', ')}`);
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new DbError('BAD_QUERY', `page size must be 1-${MAX_PAGE}, got ${limit}`);
     const offset = q.offset ?? 0;
+    if (!SORT_NAMES.includes(sort)) throw new DbError('BAD_QUERY', `unknown sort '${sort}'; use ${SORT_NAMES.join(', ')}`);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new DbError('BAD_QUERY', `page size must be 1-${MAX_PAGE}, got ${limit}`);
     if (!Number.isInteger(offset) || offset < 0) throw new DbError('BAD_QUERY', `offset must be a non-negative integer, got ${offset}`);
-
     const runId = q.runId === undefined ? this.latestPredictedRun(q.datasetId) : q.runId;
-    const params: Record<string, unknown> = { ds: q.datasetId, run: runId ?? -1, limit, offset };
-    const where = ['p.dataset_id = :ds'];
-    const needsPrediction = q.predictedClassId !== undefined || q.maxP !== undefined || q.minP !== undefined || q.disagree === true;
-    if (q.classIds && q.unlabeled) {
-      where.push(`(p.class_id IN (SELECT value FROM json_each(:classes)) OR p.class_id IS NULL)`);
-      params.classes = JSON.stringify(q.classIds);
-    } else if (q.classIds) {
-      if (q.classIds.length === 1) {
-        where.push('p.class_id = :class');
-        params.class = q.classIds[0];
-      } else {
-        where.push('p.class_id IN (SELECT value FROM json_each(:classes))');
-        params.classes = JSON.stringify(q.classIds);
-      }
-    } else if (q.unlabeled) where.push('p.class_id IS NULL');
-    if (q.predictedClassId !== undefined) {
-      where.push('pr.top1_class_id = :pcls');
-      params.pcls = q.predictedClassId;
+    const params: Record<string, unknown> = { ds: q.datasetId, limit, offset };
+
+    // Filters on the photo, and the same class filter phrased on predictions.label_class_id.
+    const pw = ['p.dataset_id = :ds'];
+    const classOnPred: string[] = [];
+    if (q.classIds || q.unlabeled) {
+      const ids = q.classIds ?? [];
+      params.classes = JSON.stringify(ids);
+      const inList = (col: string) => (ids.length === 1 ? `${col} = json_extract(:classes, '$[0]')` : `${col} IN (SELECT value FROM json_each(:classes))`);
+      const one = (col: string) => (ids.length && q.unlabeled ? `(${inList(col)} OR ${col} IS NULL)` : ids.length ? inList(col) : `${col} IS NULL`);
+      pw.push(one('p.class_id'));
+      classOnPred.push(one('pr.label_class_id'));
     }
-    if (q.maxP !== undefined) {
-      where.push('pr.top1_p < :maxp');
-      params.maxp = q.maxP;
-    }
-    if (q.minP !== undefined) {
-      where.push('pr.top1_p >= :minp');
-      params.minp = q.minP;
-    }
-    if (q.disagree) where.push('p.class_id IS NOT NULL AND pr.top1_class_id IS NOT p.class_id');
+    let statuses: PhotoStatus[] | null = null;
     if (q.status !== undefined) {
-      const list = Array.isArray(q.status) ? q.status : [q.status];
-      where.push(`p.status IN (${list.map((s) => `'${s === 'ok' || s === 'missing' || s === 'unreadable' ? s : 'ok'}'`).join(', ')})`);
+      statuses = (Array.isArray(q.status) ? q.status : [q.status]).filter((x) => STATUSES.includes(x));
+      pw.push(`p.status IN (${statuses.map((x) => `'${x}'`).join(', ') || 'NULL'})`);
     }
     let subsetJoin = '';
     if (q.subset) {
@@ -219,44 +221,98 @@ export class PhotosRepo {
       params.split = q.subset.splitId;
       params.subset = q.subset.subset;
     }
-    const filters = where.join(' AND ');
+    // Filters on the prediction.
+    const rw: string[] = [];
+    if (q.predictedClassId !== undefined) {
+      rw.push('pr.top1_class_id = :pcls');
+      params.pcls = q.predictedClassId;
+    }
+    if (q.maxP !== undefined) {
+      rw.push('pr.top1_p < :maxp');
+      params.maxp = q.maxP;
+    }
+    if (q.minP !== undefined) {
+      rw.push('pr.top1_p >= :minp');
+      params.minp = q.minP;
+    }
+    if (q.disagree) rw.push(DISAGREE);
+    const needsPrediction = rw.length > 0;
+    if (needsPrediction && runId === null) return { items: [], total: q.withTotal === false ? null : 0, next: null, runId };
+
     // Keyset paging: (key, id) strictly after the cursor in the sort direction.
     let cursorWhere = '';
-    const { order, keyset } = SORTS[sort];
     if (q.after !== undefined) {
       const cursor = decodeCursor(q.after);
+      const keyset = sort === 'confidence' ? '' : ORDERS[sort].keyset;
       if (!keyset) throw new DbError('BAD_QUERY', `keyset paging works with sort name, date or imported; use offset for '${sort}'`);
-      cursorWhere = sort === 'imported' ? ` AND p.id ${desc ? '<' : '>'} :cid` : ` AND (${keyset}, p.id) ${desc ? '<' : '>'} (:ckey, :cid)`;
+      const cmp = desc ? '<' : '>';
+      cursorWhere = sort === 'imported' ? ` AND p.id ${cmp} :cid` : ` AND (${keyset}, p.id) ${cmp} (:ckey, :cid)`;
       if (sort !== 'imported') params.ckey = cursor[0];
       params.cid = cursor[1];
       params.offset = 0;
     }
-    const usePred = needsPrediction || sort === 'confidence';
-    const predJoin = usePred ? `${needsPrediction ? 'JOIN' : 'LEFT JOIN'} predictions pr ON pr.run_id = :run AND pr.photo_id = p.id` : '';
-    if (!usePred) delete params.run;
-    const sql = `SELECT p.id, p.name, p.path, p.hash, p.width, p.height, p.taken_at AS takenAt, p.status, p.class_id AS classId,
-        c.name AS className, p.label_source AS labelSource, ${usePred ? 'pr.top1_class_id' : 'NULL'} AS predictedClassId,
-        ${usePred ? 'pr.top1_label' : 'NULL'} AS predictedLabel, ${usePred ? 'pr.top1_p' : 'NULL'} AS p
-      FROM photos p ${subsetJoin} LEFT JOIN classes c ON c.id = p.class_id ${predJoin}
-      WHERE ${filters}${cursorWhere} ORDER BY ${order(desc ? 'DESC' : 'ASC')} LIMIT :limit OFFSET :offset`;
-    const items = this.cache.get(sql).all(params) as PhotoListItem[];
-    // Predictions of the page's photos when the query itself did not need them (a second, tiny lookup).
-    if (!usePred && runId !== null && items.length > 0) {
-      const preds = this.cache
-        .get('SELECT photo_id AS id, top1_class_id AS cls, top1_label AS label, top1_p AS p FROM predictions WHERE run_id = ? AND photo_id IN (SELECT value FROM json_each(?))')
-        .all(runId, JSON.stringify(items.map((i) => i.id))) as { id: number; cls: number | null; label: string; p: number }[];
-      const byId = new Map(preds.map((r) => [r.id, r]));
-      for (const it of items) {
-        const r = byId.get(it.id);
-        if (r) Object.assign(it, { predictedClassId: r.cls, predictedLabel: r.label, p: r.p });
+    const where = pw.join(' AND ') + cursorWhere;
+    const run = (sql: string, extra: Record<string, unknown> = {}) => this.cache.get(sql).pluck().all({ ...params, ...extra }) as number[];
+
+    let ids: number[];
+    if (needsPrediction) {
+      const order = sort === 'confidence' ? `pr.top1_p ${dir}, pr.photo_id ${dir}` : ORDERS[sort].order(dir);
+      ids = run(
+        `SELECT p.id FROM predictions pr JOIN photos p ON p.id = pr.photo_id ${subsetJoin}
+          WHERE pr.run_id = :run AND ${rw.join(' AND ')} AND ${where} ORDER BY ${order} LIMIT :limit OFFSET :offset`,
+        { run: runId },
+      );
+    } else if (sort === 'confidence') {
+      // Predicted photos by p (through predictions_by_p), then the unpredicted ones by name.
+      const predicted =
+        runId === null
+          ? []
+          : run(
+              `SELECT p.id FROM predictions pr CROSS JOIN photos p ${subsetJoin}
+                WHERE pr.run_id = :run AND p.id = pr.photo_id AND ${where} ORDER BY pr.top1_p ${dir}, pr.photo_id ${dir} LIMIT :limit OFFSET :offset`,
+              { run: runId },
+            );
+      ids = predicted;
+      if (predicted.length < limit) {
+        // Where the unpredicted part starts: 0 when this page holds its beginning, else past the predicted ones.
+        let unOffset = runId === null ? offset : 0;
+        if (runId !== null && predicted.length === 0) {
+          const nPredicted = this.cache.get(`SELECT count(*) FROM predictions pr CROSS JOIN photos p ${subsetJoin} WHERE pr.run_id = :run AND p.id = pr.photo_id AND ${where}`).pluck().get({ ...params, run: runId }) as number;
+          unOffset = Math.max(0, offset - nPredicted);
+        }
+        const notPredicted = runId === null ? '' : ' AND NOT EXISTS (SELECT 1 FROM predictions x WHERE x.run_id = :run AND x.photo_id = p.id)';
+        ids = ids.concat(
+          run(`SELECT p.id FROM photos p ${subsetJoin} WHERE ${where}${notPredicted} ORDER BY p.name, p.id LIMIT :limit OFFSET :offset`, {
+            run: runId ?? undefined,
+            limit: limit - predicted.length,
+            offset: unOffset,
+          }),
+        );
       }
+    } else {
+      ids = run(`SELECT p.id FROM photos p ${subsetJoin} WHERE ${where} ORDER BY ${ORDERS[sort].order(dir)} LIMIT :limit OFFSET :offset`);
     }
+
+    const items = this.st.details.all({ ids: JSON.stringify(ids), run: runId ?? -1 });
+
     let total: number | null = null;
     if (q.withTotal !== false) {
-      const countParams: Record<string, unknown> = { ...params };
+      const countParams: Record<string, unknown> = { ...params, run: runId };
       for (const k of ['limit', 'offset', 'ckey', 'cid']) delete countParams[k];
-      const predCount = needsPrediction ? 'JOIN predictions pr ON pr.run_id = :run AND pr.photo_id = p.id' : '';
-      total = (this.cache.get(`SELECT count(*) AS n FROM photos p ${subsetJoin} ${predCount} WHERE ${filters}`).get(countParams) as { n: number }).n;
+      if (!needsPrediction && !q.subset) {
+        // Straight from photo_counts.
+        const ck = q.classIds || q.unlabeled ? [...(q.classIds ?? []), ...(q.unlabeled ? [0] : [])] : null;
+        total = this.st.countFiltered.get({ ds: q.datasetId, classes: ck ? JSON.stringify(ck) : null, statuses: statuses ? JSON.stringify(statuses) : null })!.n;
+      } else if (needsPrediction && !q.subset && statuses === null) {
+        // Only the predictions table: the label is there too (label_class_id).
+        if (!q.classIds && !q.unlabeled) delete countParams.classes;
+        delete countParams.ds;
+        total = this.cache.get(`SELECT count(*) FROM predictions pr ${q.disagree && q.predictedClassId === undefined ? 'INDEXED BY predictions_disagree' : ''} WHERE pr.run_id = :run AND ${[...rw, ...classOnPred].join(' AND ')}`).pluck().get(countParams) as number;
+      } else {
+        if (!needsPrediction) delete countParams.run;
+        const predJoin = needsPrediction ? `JOIN predictions pr ON pr.run_id = :run AND pr.photo_id = p.id AND ${rw.join(' AND ')}` : '';
+        total = this.cache.get(`SELECT count(*) FROM photos p ${subsetJoin} ${predJoin} WHERE ${pw.join(' AND ')}`).pluck().get(countParams) as number;
+      }
     }
     const last = items[items.length - 1];
     let next: string | null = null;

@@ -18,7 +18,8 @@ export class PredictionsRepo {
       run: db.prepare<[number], { datasetId: number | null }>('SELECT dataset_id AS datasetId FROM runs WHERE id = ?'),
       classes: db.prepare<[number], { id: number; name: string }>('SELECT id, name FROM classes WHERE dataset_id = ?'),
       upsert: db.prepare<[number, number, string, number | null, number, string, number]>(
-        'INSERT OR REPLACE INTO predictions (run_id, photo_id, top1_label, top1_class_id, top1_p, topk, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        `INSERT OR REPLACE INTO predictions (run_id, photo_id, top1_label, top1_class_id, top1_p, topk, created_at, label_class_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT class_id FROM photos WHERE id = ?2))`,
       ),
       get: db.prepare<[number, number], Row>(`SELECT ${COLS} FROM predictions WHERE run_id = ? AND photo_id = ?`),
       forPhoto: db.prepare<[number], Row>(`SELECT ${COLS} FROM predictions WHERE photo_id = ? ORDER BY run_id DESC`),
