@@ -330,6 +330,7 @@ export class BatchLoader {
   readonly cache: ImageCache;
   private readonly sem: Semaphore;
   private readonly bad = new Map<string, string>(); // path -> reason, skipped in every later epoch
+  private readonly pending = new Map<string, Promise<DecodedImage | null>>(); // decodes in flight, by cache key
 
   constructor(private readonly opts: BatchLoaderOptions) {
     if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new EngineError('BAD_CONFIG', `batch size must be a positive integer, got ${opts.batchSize}`);
@@ -350,17 +351,31 @@ export class BatchLoader {
     return { imagesPerBatch, batches: Math.ceil(this.opts.items.length / imagesPerBatch), viewsPerImage };
   }
 
-  /** The decoded image (from the cache, or decoded and cached); null if the file is undecodable. */
-  async image(file: string): Promise<DecodedImage | null> {
+  /**
+   * The decoded image (from the cache, or decoded and cached); null if the file is undecodable,
+   * or if `cancelled()` is true by the time a decode slot frees up. Concurrent requests for one
+   * file share a single decode.
+   */
+  image(file: string, cancelled: () => boolean = () => false): Promise<DecodedImage | null> {
     const key = cacheKey(file, this.opts.prep);
     const hit = this.cache.get(key);
     if (hit) {
       this.stats.cacheHits++;
-      return hit;
+      return Promise.resolve(hit);
     }
-    if (this.bad.has(file)) return null;
+    if (this.bad.has(file)) return Promise.resolve(null);
+    const pending = this.pending.get(key);
+    // (a null from a decode its first requester cancelled is not an answer for this one: retry)
+    if (pending) return pending.then((img) => img ?? (this.bad.has(file) ? null : this.image(file, cancelled)));
+    const p = this.decode(file, key, cancelled).finally(() => this.pending.delete(key));
+    this.pending.set(key, p);
+    return p;
+  }
+
+  private async decode(file: string, key: string, cancelled: () => boolean): Promise<DecodedImage | null> {
     try {
-      const img = await this.sem.run(() => loadImage(file, this.opts.prep));
+      const img = await this.sem.run(async () => (cancelled() ? null : loadImage(file, this.opts.prep)));
+      if (!img) return null;
       this.stats.decoded++;
       this.cache.set(key, img);
       return img;
@@ -404,7 +419,7 @@ export class BatchLoader {
     const prepare = async (b: number): Promise<Batch | null> => {
       emit('batch-start', b);
       const members = order.slice(b * imagesPerBatch, (b + 1) * imagesPerBatch);
-      const imgs = await Promise.all(members.map((i) => (cancelled ? Promise.resolve(null) : this.image(items[i]!.path))));
+      const imgs = await Promise.all(members.map((i) => this.image(items[i]!.path, () => cancelled)));
       if (cancelled) return null;
       const ok = members.map((m, j) => [m, imgs[j]] as const).filter((p): p is readonly [number, DecodedImage] => p[1] !== null);
       const n = ok.length * viewsPerImage;
@@ -441,7 +456,7 @@ export class BatchLoader {
         if (batch) yield batch; // the consumer's step on b runs while b+1..b+prefetch decode
       }
     } finally {
-      cancelled = true; // the consumer stopped early: queued decodes of later batches are dropped
+      cancelled = true; // the consumer stopped early: decodes still waiting for a slot are dropped
     }
   }
 }
