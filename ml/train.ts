@@ -1,0 +1,477 @@
+// Training: the paper's recipe (SGD, momentum 0.9, weight decay 5e-4, learning rate divided by 10
+// when the validation metric stops improving) plus what fastai users expect: a default learning
+// rate that works, early stopping, best-checkpoint keeping, a seed for reproducible runs.
+//
+//   train(opts) -> TrainResult
+//     for each epoch: shuffle (seeded by seed + epoch) -> steps (forward, weighted cross-entropy,
+//     gradients of the trainable parameters only, SGD update) -> validation -> plateau schedule ->
+//     last.ckpt (+ best.ckpt when the monitored metric improved)
+//
+// No I/O of its own beyond checkpoints; progress goes out as typed events. Cancel with an
+// AbortSignal at any time: the run stops after the current step and the folder keeps the
+// checkpoint of the last finished epoch. Reproducibility: every random choice (init, shuffling,
+// augmentation, dropout masks) is derived from (seed, epoch, step), never from state carried between
+// epochs, so a resumed run takes exactly the steps an uninterrupted one would have.
+
+import * as tf from '@tensorflow/tfjs-core';
+import { type AlexNetConfig, type ParamName, type Params } from './config';
+import { BatchLoader, type Augment, type Item } from './data';
+import { memoryGuard } from './backend';
+import { EngineError } from './errors';
+import { initParams, disposeParams, forward, type Stage } from './model';
+import { Sgd } from './optimizer';
+import type { Pca, Preprocessing } from './preprocess';
+import { createRng } from './rng';
+import { initialState, loadCheckpoint, saveCheckpoint, type EpochMetrics, type TrainState } from './checkpoint';
+export { initialState };
+import path from 'node:path';
+
+export type { Augment, Item };
+
+/** One batch as a source hands it to the trainer: inputs for forward(from) and labels. */
+export type SourceBatch = { x: Float32Array; shape: number[]; y: Int32Array; paths: string[] };
+
+/**
+ * Where batches come from. The default reads images (BatchLoader, with augmentation); transfer
+ * learning passes a feature-cache source whose batches are pool5 features (from = 'pool5').
+ */
+export type TrainSource = {
+  from: Stage;
+  trainCount: number; // training images (for steps per epoch and ETA)
+  valCount: number;
+  trainBatches(epoch: number): AsyncGenerator<SourceBatch>;
+  valBatches(): AsyncGenerator<SourceBatch>;
+  close?(): void;
+};
+
+export type PlateauOptions = {
+  monitor: 'valLoss' | 'valError'; // the metric watched (lower is better)
+  lrPatience: number; // epochs without improvement before lr /= lrFactor's inverse
+  lrFactor: number; // 0.1: the paper divides by 10
+  maxLrDrops: number; // the paper divided 3 times in total
+  earlyStopPatience: number; // epochs without improvement before stopping; 0 = never
+  minDelta: number; // an improvement must beat the best by more than this (relative)
+};
+
+export const DEFAULT_PLATEAU: PlateauOptions = {
+  monitor: 'valLoss', // smoother than the error rate on the small validation sets users have
+  lrPatience: 2, // two flat epochs -> divide (the paper did it by eye; fastai's ReduceLROnPlateau default is 1)
+  lrFactor: 0.1, // the paper's /10
+  maxLrDrops: 3, // the paper: "reduced three times prior to termination"
+  earlyStopPatience: 5, // long enough to see the effect of two LR drops
+  minDelta: 1e-4, // relative: ignores noise-level gains
+};
+
+export type TrainOptions = {
+  config: AlexNetConfig; // numClasses must equal classNames.length
+  classNames: string[];
+  train: Item[]; // labels index classNames
+  val: Item[];
+  preprocessing: Preprocessing;
+  epochs?: number; // 30 by default: early stopping usually ends sooner
+  batchSize?: number; // 32 (the paper used 128; 32 fits every backend's memory)
+  lr?: number; // base learning rate: 0.01 from scratch (the paper's), see transfer.ts for fine-tuning
+  momentum?: number; // 0.9
+  weightDecay?: number; // 5e-4
+  lrMult?: Partial<Record<ParamName, number>>; // per-parameter multipliers; 0 = frozen
+  plateau?: Partial<PlateauOptions>;
+  augment?: Augment | null; // default: the paper's random crops + flips + PCA colour noise 0.1
+  pca?: Pca | null; // eigen-decomposition of the training set's RGB covariance (for PCA noise)
+  classWeighting?: 'balanced' | 'none'; // 'balanced': loss weight n/(k n_c) per class (default)
+  seed?: number; // 0 by default: same seed + same backend -> same losses
+  params?: Params; // starting weights (taken over: train disposes or returns them); default paper init
+  weightsSource?: string; // recorded in the checkpoint ('none', 'imagenet', a file...)
+  outDir?: string | null; // folder for best.ckpt/last.ckpt; null = keep nothing
+  resume?: boolean; // continue from outDir/last.ckpt
+  signal?: AbortSignal;
+  onEvent?: (e: TrainEvent) => void;
+  source?: TrainSource; // overrides image loading
+  stage?: string; // recorded in checkpoints (multi-stage recipes)
+  epochOffset?: number; // epoch numbering starts after this (multi-stage recipes)
+  metricsSoFar?: EpochMetrics[]; // earlier stages' metrics, kept in checkpoints
+  extraMeta?: Record<string, unknown>; // merged into trainOptions in model.json
+  saveOptimizer?: boolean; // write optimizer.bin into last.ckpt (default true)
+};
+
+export type TrainEvent =
+  | { type: 'start'; epochs: number; startEpoch: number; stepsPerEpoch: number; trainCount: number; valCount: number; lr: number; trainable: ParamName[] }
+  | { type: 'step'; epoch: number; step: number; stepsPerEpoch: number; loss: number; acc: number; imagesPerSec: number; lr: number; etaSeconds: number }
+  | ({ type: 'epoch'; best: boolean } & EpochMetrics)
+  | { type: 'checkpoint'; kind: 'best' | 'last'; dir: string; epoch: number }
+  | { type: 'lr-drop'; epoch: number; from: number; to: number }
+  | { type: 'early-stop'; epoch: number; bestEpoch: number }
+  | { type: 'skip'; path: string; reason: string }
+  | { type: 'done'; stopped: StopReason; epochs: number; bestEpoch: number; best: number | null; seconds: number };
+
+export type StopReason = 'completed' | 'early-stop' | 'cancelled';
+
+export type TrainResult = {
+  params: Params; // final weights (the caller disposes them)
+  config: AlexNetConfig;
+  classNames: string[];
+  metrics: EpochMetrics[];
+  epochs: number; // finished epochs (including earlier stages and resumed ones)
+  bestEpoch: number;
+  best: number | null;
+  stopped: StopReason;
+  state: TrainState;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The plateau schedule (LR drop + early stop), separate so it can be tested on synthetic sequences
+
+export type PlateauDecision = { improved: boolean; lrDrop: boolean; stop: boolean };
+
+/** Feeds one epoch's monitored value (lower is better) into the state; mutates and returns decisions. */
+export function plateauStep(state: TrainState, value: number, epoch: number, opts: PlateauOptions): PlateauDecision {
+  const improved = state.bestValue === null || value < state.bestValue - Math.abs(state.bestValue) * opts.minDelta;
+  let lrDrop = false;
+  if (improved) {
+    state.bestValue = value;
+    state.bestEpoch = epoch;
+    state.plateauCount = 0;
+    state.earlyStopCount = 0;
+  } else {
+    state.plateauCount++;
+    state.earlyStopCount++;
+    if (state.plateauCount >= opts.lrPatience && state.lrDrops < opts.maxLrDrops) {
+      state.lr *= opts.lrFactor;
+      state.lrDrops++;
+      state.plateauCount = 0;
+      lrDrop = true;
+    }
+  }
+  const stop = opts.earlyStopPatience > 0 && state.earlyStopCount >= opts.earlyStopPatience;
+  return { improved, lrDrop, stop };
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/** A 31-bit seed for (seed, label, n): used for dropout masks per step. */
+export function derivedSeed(seed: number, label: string, n: number): number {
+  return createRng(seed).fork(label).fork(n).int(2 ** 31);
+}
+
+/** Loss weights per class: n / (k * n_c) ('balanced') or 1. A class with no image gets 0. */
+export function classWeights(items: Item[], k: number, mode: 'balanced' | 'none'): Float32Array {
+  const w = new Float32Array(k).fill(1);
+  if (mode === 'none') return w;
+  const counts = new Array<number>(k).fill(0);
+  for (const it of items) counts[it.label]++;
+  for (let c = 0; c < k; c++) w[c] = counts[c] > 0 ? items.length / (k * counts[c]) : 0;
+  return w;
+}
+
+/** Weighted mean softmax cross-entropy: sum_i w[y_i] CE_i / sum_i w[y_i]. */
+export function weightedCrossEntropy(logits: tf.Tensor, y: tf.Tensor1D, w: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => {
+    const k = logits.shape[1] as number;
+    const logp = tf.logSoftmax(logits as tf.Tensor2D);
+    const oneHot = tf.oneHot(y, k);
+    const ce = tf.neg(tf.sum(tf.mul(logp, oneHot), 1)); // [N]
+    const wi = tf.gather(w, y); // [N]
+    return tf.div(tf.sum(tf.mul(ce, wi)), tf.maximum(tf.sum(wi), 1e-12)) as tf.Scalar;
+  });
+}
+
+/** The default image source: BatchLoader with augmentation for training, centre crops for validation. */
+export function imageSource(opts: {
+  train: Item[];
+  val: Item[];
+  preprocessing: Preprocessing;
+  batchSize: number;
+  augment: Augment | null;
+  pca: Pca | null;
+  seed: number;
+  onSkip: (path: string, reason: string) => void;
+}): TrainSource {
+  const crop = opts.preprocessing.crop;
+  const toBatch = (b: { x: Float32Array; y: Int32Array; paths: string[] }): SourceBatch => {
+    const rows = b.x.length / (crop * crop * 3);
+    return { x: b.x, shape: [rows, crop, crop, 3], y: b.y, paths: b.paths };
+  };
+  const trainLoader = new BatchLoader({
+    items: opts.train,
+    prep: opts.preprocessing,
+    batchSize: opts.batchSize,
+    augment: opts.augment,
+    pca: opts.pca ?? undefined,
+    seed: opts.seed,
+    onSkip: opts.onSkip,
+  });
+  const valLoader = new BatchLoader({
+    items: opts.val,
+    prep: opts.preprocessing,
+    batchSize: opts.batchSize,
+    augment: null,
+    seed: opts.seed,
+    onSkip: opts.onSkip,
+  });
+  return {
+    from: 'input',
+    trainCount: opts.train.length,
+    valCount: opts.val.length,
+    async *trainBatches(epoch) {
+      for await (const b of trainLoader.batches(epoch)) yield toBatch(b);
+    },
+    async *valBatches() {
+      for await (const b of valLoader.batches(0, { views: 'center' })) yield toBatch(b);
+    },
+  };
+}
+
+function checkData(opts: TrainOptions): void {
+  const k = opts.classNames.length;
+  if (opts.config.numClasses !== k) {
+    throw new EngineError('BAD_CONFIG', `the network has ${opts.config.numClasses} outputs but there are ${k} classes`);
+  }
+  const tr = new Array<number>(k).fill(0);
+  const va = new Array<number>(k).fill(0);
+  for (const it of opts.train) tr[it.label]++;
+  for (const it of opts.val) va[it.label]++;
+  for (let c = 0; c < k; c++) {
+    if (tr[c] < 1) throw new EngineError('TOO_FEW_IMAGES', `class "${opts.classNames[c]}" has no training image (need at least 1)`);
+  }
+  if (opts.val.length === 0) throw new EngineError('TOO_FEW_IMAGES', 'no validation image: give a validation folder or a validation split');
+}
+
+// ---------------------------------------------------------------------------------------------
+// The loop
+
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const t0 = performance.now();
+  const emit = (e: TrainEvent): void => opts.onEvent?.(e);
+  const config = opts.config;
+  const k = opts.classNames.length;
+  const seed = opts.seed ?? 0;
+  const epochs = opts.epochs ?? 30;
+  const batchSize = opts.batchSize ?? 32;
+  const plateau: PlateauOptions = { ...DEFAULT_PLATEAU, ...(opts.plateau ?? {}) };
+  const augment: Augment | null = opts.augment === undefined ? { randomCrop: true, flip: true, pcaStd: 0.1 } : opts.augment;
+  const stage = opts.stage ?? 'main';
+  const epochOffset = opts.epochOffset ?? 0;
+  checkData(opts);
+
+  // -- weights, optimiser, state: fresh or resumed
+  const sgd = new Sgd({ lr: opts.lr ?? 0.01, momentum: opts.momentum, weightDecay: opts.weightDecay, lrMult: opts.lrMult });
+  let params: Params;
+  let state: TrainState;
+  let metrics: EpochMetrics[] = [...(opts.metricsSoFar ?? [])];
+  let startEpoch = epochOffset + 1;
+  if (opts.resume && opts.outDir) {
+    const { model, optimizer } = await loadCheckpoint(path.join(opts.outDir, 'last.ckpt'), 'last');
+    if (opts.params) disposeParams(opts.params);
+    params = model.params;
+    if (optimizer) sgd.importState(optimizer, params);
+    const saved = model.meta.trainState;
+    state = saved && saved.stage === stage ? { ...saved } : initialState(sgd.lr, stage);
+    metrics = model.meta.metrics;
+    startEpoch = model.meta.epoch + 1;
+  } else {
+    params = opts.params ?? initParams(config, seed);
+    state = initialState(sgd.lr, stage);
+  }
+  sgd.lr = state.lr;
+  const lastEpoch = epochOffset + epochs;
+
+  const source =
+    opts.source ??
+    imageSource({
+      train: opts.train,
+      val: opts.val,
+      preprocessing: opts.preprocessing,
+      batchSize,
+      augment,
+      pca: opts.pca ?? null,
+      seed,
+      onSkip: (p, reason) => emit({ type: 'skip', path: p, reason }),
+    });
+  if (source.from === 'input') memoryGuard(config, batchSize, true); // OUT_OF_MEMORY before wasm corrupts tensors
+  const stepsPerEpoch = Math.ceil(source.trainCount / batchSize);
+  const trainable = sgd.trainable();
+  const varList = trainable.map((n) => params[n]);
+  const nameOf = new Map<string, ParamName>(trainable.map((n) => [params[n].name, n]));
+  const weights = tf.tensor1d(classWeights(opts.train, k, opts.classWeighting ?? 'balanced'));
+
+  const trainOptions = {
+    epochs,
+    batchSize,
+    lr: opts.lr ?? 0.01,
+    momentum: sgd.momentum,
+    weightDecay: sgd.weightDecay,
+    lrMult: sgd.lrMult,
+    plateau,
+    augment,
+    classWeighting: opts.classWeighting ?? 'balanced',
+    ...(opts.extraMeta ?? {}),
+  };
+  const save = async (kind: 'best' | 'last', epoch: number): Promise<void> => {
+    if (!opts.outDir) return;
+    const dir = path.join(opts.outDir, `${kind}.ckpt`);
+    const withOpt = kind === 'last' && opts.saveOptimizer !== false;
+    await saveCheckpoint(dir, {
+      params,
+      optimizer: withOpt ? await sgd.exportState() : null,
+      config,
+      classNames: opts.classNames,
+      preprocessing: opts.preprocessing,
+      epoch,
+      metrics,
+      trainOptions,
+      seed,
+      weightsSource: opts.weightsSource ?? 'none',
+      trainState: { ...state },
+    });
+    emit({ type: 'checkpoint', kind, dir, epoch });
+  };
+
+  emit({ type: 'start', epochs: lastEpoch, startEpoch, stepsPerEpoch, trainCount: source.trainCount, valCount: source.valCount, lr: sgd.lr, trainable });
+
+  let stopped: StopReason = 'completed';
+  let stepSecondsAvg = 0; // running mean of a step's wall time, for the ETA
+  let valSeconds = 0;
+  try {
+    for (let epoch = startEpoch; epoch <= lastEpoch; epoch++) {
+      if (opts.signal?.aborted) {
+        stopped = 'cancelled';
+        break;
+      }
+      const te = performance.now();
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      let step = 0;
+      for await (const b of source.trainBatches(epoch)) {
+        const ts = performance.now();
+        const n = b.y.length;
+        const dropSeed = derivedSeed(seed, 'dropout', epoch * 1_000_003 + step);
+        const { loss, acc } = trainStep(params, config, sgd, varList, nameOf, b, weights, source.from, dropSeed);
+        lossSum += loss * n;
+        correct += acc * n;
+        seen += n;
+        step++;
+        const dt = (performance.now() - ts) / 1000;
+        stepSecondsAvg = stepSecondsAvg === 0 ? dt : 0.9 * stepSecondsAvg + 0.1 * dt;
+        const stepsLeft = stepsPerEpoch - step + (lastEpoch - epoch) * stepsPerEpoch;
+        emit({
+          type: 'step',
+          epoch,
+          step,
+          stepsPerEpoch,
+          loss,
+          acc,
+          imagesPerSec: n / Math.max(dt, 1e-9),
+          lr: sgd.lr,
+          etaSeconds: stepsLeft * stepSecondsAvg + (lastEpoch - epoch + 1) * valSeconds,
+        });
+        if (opts.signal?.aborted) break;
+      }
+      if (opts.signal?.aborted) {
+        stopped = 'cancelled';
+        break;
+      }
+      const tv = performance.now();
+      const val = await validate(params, config, source);
+      valSeconds = (performance.now() - tv) / 1000;
+      const m: EpochMetrics = {
+        epoch,
+        trainLoss: seen > 0 ? lossSum / seen : NaN,
+        trainAcc: seen > 0 ? correct / seen : NaN,
+        valLoss: val.loss,
+        valAcc: val.top1,
+        valTop5: val.top5,
+        lr: sgd.lr,
+        seconds: (performance.now() - te) / 1000,
+      };
+      metrics.push(m);
+      const value = plateau.monitor === 'valLoss' ? m.valLoss : 1 - m.valAcc;
+      const d = plateauStep(state, value, epoch, plateau);
+      emit({ type: 'epoch', ...m, best: d.improved });
+      if (d.lrDrop) {
+        emit({ type: 'lr-drop', epoch, from: sgd.lr, to: state.lr });
+        sgd.lr = state.lr;
+      }
+      if (d.improved) await save('best', epoch);
+      await save('last', epoch);
+      if (d.stop && epoch < lastEpoch) {
+        emit({ type: 'early-stop', epoch, bestEpoch: state.bestEpoch });
+        stopped = 'early-stop';
+        break;
+      }
+    }
+  } finally {
+    weights.dispose();
+    sgd.disposeState();
+    source.close?.();
+  }
+  const finished = metrics.length > 0 ? metrics[metrics.length - 1].epoch : epochOffset;
+  emit({ type: 'done', stopped, epochs: finished, bestEpoch: state.bestEpoch, best: state.bestValue, seconds: (performance.now() - t0) / 1000 });
+  return { params, config, classNames: opts.classNames, metrics, epochs: finished, bestEpoch: state.bestEpoch, best: state.bestValue, stopped, state };
+}
+
+/** One SGD step on one batch; returns the batch's loss and accuracy. Leaves no tensor behind. */
+export function trainStep(
+  params: Params,
+  config: AlexNetConfig,
+  sgd: Sgd,
+  varList: tf.Variable[],
+  nameOf: Map<string, ParamName>,
+  b: SourceBatch,
+  classW: tf.Tensor1D,
+  from: Stage,
+  dropSeed: number,
+): { loss: number; acc: number } {
+  let logitsKept: tf.Tensor | null = null;
+  const { lossValue, acc } = tf.tidy(() => {
+    const x = tf.tensor(b.x, b.shape, 'float32');
+    const y = tf.tensor1d(b.y, 'int32');
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = forward(params, config, x, { training: true, seed: dropSeed, from });
+      logitsKept = tf.keep(logits);
+      return weightedCrossEntropy(logits, y, classW);
+    }, varList);
+    const named: Partial<Record<ParamName, tf.Tensor>> = {};
+    for (const [vn, g] of Object.entries(grads)) {
+      const n = nameOf.get(vn);
+      if (n) named[n] = g;
+    }
+    sgd.apply(params, named);
+    const logits = logitsKept as unknown as tf.Tensor;
+    const accT = tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32'));
+    const out = { lossValue: value.dataSync()[0], acc: accT.dataSync()[0] };
+    logits.dispose();
+    return out;
+  });
+  return { loss: lossValue, acc };
+}
+
+/** Validation loss (unweighted cross-entropy), top-1 and top-5 over the source's validation batches. */
+export async function validate(
+  params: Params,
+  config: AlexNetConfig,
+  source: TrainSource,
+): Promise<{ loss: number; top1: number; top5: number; n: number }> {
+  let loss = 0;
+  let top1 = 0;
+  let top5 = 0;
+  let n = 0;
+  const k = config.numClasses;
+  for await (const b of source.valBatches()) {
+    const [l, t1, t5] = tf.tidy(() => {
+      const x = tf.tensor(b.x, b.shape, 'float32');
+      const y = tf.tensor1d(b.y, 'int32');
+      const logits = forward(params, config, x, { training: false, from: source.from }) as tf.Tensor2D;
+      const ce = tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(y, k)), 1));
+      const { indices } = tf.topk(logits, Math.min(5, k));
+      const hit = tf.cast(tf.equal(indices, tf.expandDims(y, 1)), 'float32'); // [N, 5]
+      return [tf.sum(ce).dataSync()[0], tf.sum(tf.slice(hit, [0, 0], [-1, 1])).dataSync()[0], tf.sum(hit).dataSync()[0]];
+    });
+    loss += l;
+    top1 += t1;
+    top5 += t5;
+    n += b.y.length;
+  }
+  return { loss: n > 0 ? loss / n : NaN, top1: n > 0 ? top1 / n : 0, top5: n > 0 ? top5 / n : 0, n };
+}
