@@ -1,0 +1,24 @@
+// Shared by the db tests: temp folders and the real photos in ../shared/datasets.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const datasetsRoot = path.resolve(repoRoot, '../shared/datasets');
+export const hymenoptera = path.join(datasetsRoot, 'hymenoptera');
+
+export function tempDir(prefix = 'alexnet-db-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** The first `n` JPEGs of a class folder (sorted), as absolute paths. */
+export function someJpegs(split: 'train' | 'val', cls: 'ants' | 'bees', n: number): string[] {
+  const dir = path.join(hymenoptera, split, cls);
+  return fs
+    .readdirSync(dir)
+    .filter((f) => /\.jpe?g$/i.test(f))
+    .sort()
+    .slice(0, n)
+    .map((f) => path.join(dir, f));
+}
