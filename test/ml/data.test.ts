@@ -221,6 +221,17 @@ describe('BatchLoader', () => {
     fresh.forEach((b, i) => expect(Buffer.from(b.x.buffer).equals(Buffer.from(e0[i]!.x.buffer))).toBe(true));
     const other = await collect(make(4).batches(0));
     expect(Buffer.from(other[0]!.x.buffer).equals(Buffer.from(e0[0]!.x.buffer))).toBe(false);
+
+    // The PCA colour noise is in the batches: same crops without it, each row shifted by one
+    // constant (R, G, B) offset.
+    const plain = await collect(new BatchLoader({ items: real, prep: P, batchSize: 6, augment: { ...PAPER_AUGMENT, pcaStd: 0 }, pca, seed: 3, cache: L.cache }).batches(0));
+    expect(plain[0]!.paths).toEqual(e0[0]!.paths);
+    for (let row = 0; row < 2; row++) {
+      const base = row * ROW;
+      const off = [0, 1, 2].map((k) => e0[0]!.x[base + k]! - plain[0]!.x[base + k]!);
+      expect(Math.hypot(...off)).toBeGreaterThan(0.01);
+      for (let i = 0; i < ROW; i += 997 * 3) for (let k = 0; k < 3; k++) expect(e0[0]!.x[base + i + k]! - plain[0]!.x[base + i + k]!).toBeCloseTo(off[k]!, 3);
+    }
   });
 
   it('evaluation: items in order, centre crops equal to toInput; 10crop gives 10 consecutive views per image', async () => {
