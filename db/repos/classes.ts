@@ -41,6 +41,8 @@ export class ClassesRepo {
       position: db.prepare<[number, number]>('UPDATE classes SET position = ? WHERE id = ?'),
       count: db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM photos WHERE class_id = ?'),
       remove: db.prepare<[number]>('DELETE FROM classes WHERE id = ?'),
+      // actions whose every change named a deleted class are gone from the undo stack too
+      dropEmptyActions: db.prepare<[number]>('DELETE FROM label_actions WHERE dataset_id = ? AND NOT EXISTS (SELECT 1 FROM label_changes c WHERE c.action_id = label_actions.id)'),
       clearLabels: db.prepare<[number, number]>('UPDATE photos SET class_id = NULL, label_source = NULL, labeled_at = ? WHERE class_id = ?'),
       moveLabels: db.prepare<[number, number, number]>('UPDATE photos SET class_id = ?, labeled_at = ? WHERE class_id = ?'),
     };
@@ -125,10 +127,11 @@ export class ClassesRepo {
 
   /** Deletes the class; its photos become unlabeled. Returns how many photos it touched. */
   remove(id: number): number {
-    this.get(id);
+    const c = this.get(id);
     return this.db.transaction(() => {
       const n = this.st.clearLabels.run(now(), id).changes;
       this.st.remove.run(id); // the label history that names this class goes with it
+      this.st.dropEmptyActions.run(c.datasetId);
       return n;
     })();
   }
@@ -142,6 +145,7 @@ export class ClassesRepo {
     return this.db.transaction(() => {
       const n = this.st.moveLabels.run(intoId, now(), fromId).changes;
       this.st.remove.run(fromId);
+      this.st.dropEmptyActions.run(from.datasetId);
       return n;
     })();
   }

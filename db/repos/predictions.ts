@@ -17,9 +17,9 @@ export class PredictionsRepo {
     this.st = {
       run: db.prepare<[number], { datasetId: number | null }>('SELECT dataset_id AS datasetId FROM runs WHERE id = ?'),
       classes: db.prepare<[number], { id: number; name: string }>('SELECT id, name FROM classes WHERE dataset_id = ?'),
-      upsert: db.prepare<[number, number, string, number | null, number, string, number]>(
+      upsert: db.prepare<[number, number, string, number | null, number, string, number, number]>(
         `INSERT OR REPLACE INTO predictions (run_id, photo_id, top1_label, top1_class_id, top1_p, topk, created_at, label_class_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT class_id FROM photos WHERE id = ?2))`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT class_id FROM photos WHERE id = ?))`,
       ),
       get: db.prepare<[number, number], Row>(`SELECT ${COLS} FROM predictions WHERE run_id = ? AND photo_id = ?`),
       forPhoto: db.prepare<[number], Row>(`SELECT ${COLS} FROM predictions WHERE photo_id = ? ORDER BY run_id DESC`),
@@ -44,7 +44,7 @@ export class PredictionsRepo {
       for (const r of rows) {
         if (r.topk.length === 0) continue;
         const topk = [...r.topk].sort((a, b) => b.p - a.p).map((k) => ({ label: k.label, p: k.p, classId: k.classId ?? byName.get(k.label.toLowerCase()) ?? null }));
-        this.st.upsert.run(runId, r.photoId, topk[0].label, topk[0].classId, topk[0].p, JSON.stringify(topk), t);
+        this.st.upsert.run(runId, r.photoId, topk[0].label, topk[0].classId, topk[0].p, JSON.stringify(topk), t, r.photoId);
       }
     }).immediate();
   }
