@@ -9,6 +9,7 @@
 // Every package here must share the ONE @tensorflow/tfjs-core in node_modules (one engine, one
 // kernel registry); `initBackend` checks that the chosen backend landed in our engine.
 
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,12 +57,33 @@ function oneLine(e: unknown): string {
   return msg.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'unknown error';
 }
 
+/** Path of a tfjs-node(-gpu) package's compiled addon, or null when absent (the usual case here). */
+export function findNativeBinding(pkg: string): string | null {
+  try {
+    const lib = path.join(path.dirname(require.resolve(`${pkg}/package.json`)), 'lib');
+    const hit = fs.readdirSync(lib, { recursive: true }).map(String).find((f) => f.endsWith('tfjs_binding.node'));
+    return hit === undefined ? null : path.join(lib, hit);
+  } catch {
+    return null;
+  }
+}
+
 /** Loads one backend and makes it current; throws if it cannot. Returns its thread count. */
 async function load(name: BackendName): Promise<number> {
   if (name === 'tensorflow-gpu' || name === 'tensorflow') {
     // Importing the package loads its native addon (throws if absent) and registers 'tensorflow'.
     const spec: string = PACKAGE[name];
-    await import(spec);
+    const binding = findNativeBinding(spec);
+    if (binding === null)
+      throw new Error(`${spec} is not usable: its native addon (lib/napi-v*/tfjs_binding.node) is not built or not installed`);
+    try {
+      await import(spec);
+    } catch (e) {
+      // The package registers its kernels before loading the addon: take them back so that the next
+      // candidate (tfjs-node after tfjs-node-gpu) registers cleanly.
+      for (const k of tf.getKernelsForBackend('tensorflow')) tf.unregisterKernel(k.kernelName, 'tensorflow');
+      throw e;
+    }
     if (tf.findBackendFactory('tensorflow') === null)
       throw new Error(`${spec} loaded but registered no 'tensorflow' backend in this @tensorflow/tfjs-core (two copies installed?)`);
     if (!(await tf.setBackend('tensorflow'))) throw new Error(`${spec}: backend 'tensorflow' failed to initialise`);
