@@ -91,6 +91,7 @@ export type TrainOptions = {
   metricsSoFar?: EpochMetrics[]; // earlier stages' metrics, kept in checkpoints
   extraMeta?: Record<string, unknown>; // merged into trainOptions in model.json
   saveOptimizer?: boolean; // write optimizer.bin into last.ckpt (default true)
+  initialBest?: { value: number; epoch: number } | null; // an earlier stage's best: best.ckpt is only replaced by a better model
 };
 
 export type TrainEvent =
@@ -272,6 +273,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   } else {
     params = opts.params ?? initParams(config, seed);
     state = initialState(sgd.lr, stage);
+    if (opts.initialBest) {
+      state.bestValue = opts.initialBest.value;
+      state.bestEpoch = opts.initialBest.epoch;
+    }
   }
   sgd.lr = state.lr;
   const lastEpoch = epochOffset + epochs;
