@@ -1,0 +1,233 @@
+// Transfer learning, one click: an ImageNet AlexNet becomes a classifier of the user's classes.
+//
+// Reference recipe: fastai's fine_tune (freeze_epochs=1 training only the new head, then unfreeze
+// with discriminative learning rates) and Caffe's "fine-tune CaffeNet on Flickr Style" example
+// (pretrained layers at base_lr 0.001, the new fc8 at 10x). Ours:
+//
+//   0. fc8 is replaced by a fresh head for the user's k classes (paper init: N(0, 0.01), bias 0).
+//   1. 'head' stage: only fc8 trains (lr 0.01), on pool5 features from the feature cache. Cheap:
+//      after the first epoch no convolution runs at all.
+//   2. 'finetune' stage, by default 'fc': fc6 and fc7 unfreeze at a tenth of fc8's rate. conv1..5
+//      stay frozen, so pool5 is still cached and this stage is cheap too. On the few hundred photos
+//      users bring, retraining conv layers mostly overfits, and on CPU backends it is 10-30x
+//      slower. 'all' unfreezes everything with geometric (fastai "slice") multipliers from
+//      conv1 at 1/100 to fc7 at 1/10, reading images (with the paper's augmentation) again.
+//   Both stages watch the validation loss: LR / 10 on a plateau, early stop, and best.ckpt only
+//   ever replaced by a model better than every earlier one.
+//
+// Class imbalance: the loss weights each class by n / (k n_c) (train's default). Too few images:
+// EngineError 'TOO_FEW_IMAGES' names the class (a class needs at least 1 image to train on and 1
+// to validate on, so 2 when the validation set is split off).
+
+import * as tf from '@tensorflow/tfjs-core';
+import { PARAM_NAMES, type AlexNetConfig, type ParamName, type Params } from './config';
+import { stratifiedSplit, type Item } from './data';
+import { EngineError } from './errors';
+import { featureSource, FeatureCache, type FeatureCacheStats, type FeatureDtype } from './feature-cache';
+import { readModelMeta, resolveCheckpointDir, type EpochMetrics } from './checkpoint';
+import { disposeParams } from './model';
+import type { Preprocessing } from './preprocess';
+import { train, type TrainEvent, type TrainResult } from './train';
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+
+export type FineTuneMode = 'none' | 'fc' | 'all';
+
+export type BaseModel = {
+  params: Params; // pretrained weights (not modified; fc8 is ignored)
+  config: AlexNetConfig; // their config (numClasses is replaced)
+  preprocessing: Preprocessing; // their preprocessing (e.g. CAFFE_PREPROCESSING for BVLC weights)
+  source: string; // recorded as weightsSource ('imagenet', a file path)
+};
+
+export type TransferOptions = {
+  base: BaseModel;
+  classNames: string[];
+  train: Item[]; // labels index classNames
+  val?: Item[]; // default: a stratified split of `train`
+  valFraction?: number; // 0.2 when val is not given
+  outDir?: string | null; // best.ckpt / last.ckpt
+  cacheDir: string; // feature cache folder
+  headEpochs?: number; // 3: nearly free on cached features (fastai uses 1 because its epochs are not)
+  fineTuneEpochs?: number; // 10, early stopping usually ends it sooner
+  fineTune?: FineTuneMode; // 'fc' (default), 'all' or 'none'
+  lr?: number; // 0.01: the new head's rate (Caffe's 10 x 0.001); pretrained layers get 1/10 or less
+  batchSize?: number; // 32
+  cacheViews?: number; // K cached training views per image (6), see feature-cache.ts
+  cacheDtype?: FeatureDtype; // 'float16'
+  augment?: boolean; // sample among the cached views / the paper's augmentation for 'all' (true)
+  seed?: number; // 0
+  resume?: boolean; // continue an interrupted run from outDir/last.ckpt
+  signal?: AbortSignal;
+  onEvent?: (e: TransferEvent) => void;
+};
+
+export type TransferEvent = TrainEvent & { stage: 'head' | 'finetune' };
+
+export type TransferResult = TrainResult & { cache: FeatureCacheStats; split: { train: number; val: number } };
+
+const CONV_LAYERS = ['conv1', 'conv2', 'conv3', 'conv4', 'conv5'] as const;
+
+/** Learning-rate multipliers of each stage. */
+export function stageMultipliers(stage: 'head' | FineTuneMode): Partial<Record<ParamName, number>> {
+  const m: Partial<Record<ParamName, number>> = {};
+  for (const n of PARAM_NAMES) m[n] = 0;
+  m['fc8.w'] = 1;
+  m['fc8.b'] = 1;
+  if (stage === 'fc' || stage === 'all') {
+    for (const n of ['fc6.w', 'fc6.b', 'fc7.w', 'fc7.b'] as const) m[n] = 0.1;
+  }
+  if (stage === 'all') {
+    // geometric from conv1 (1/100) to fc7 (1/10): fastai's slice(lr/100, lr/10) over the body
+    const layers = [...CONV_LAYERS, 'fc6', 'fc7'];
+    layers.forEach((l, i) => {
+      const mult = 0.01 * 10 ** (i / (layers.length - 1));
+      m[`${l}.w` as ParamName] = mult;
+      m[`${l}.b` as ParamName] = mult;
+    });
+  }
+  return m;
+}
+
+/** The base's body with a fresh head of k outputs (new variables; the base is not touched). */
+export function withNewHead(base: BaseModel, k: number, seed: number): { params: Params; config: AlexNetConfig } {
+  const config: AlexNetConfig = { ...base.config, numClasses: k };
+  const params = {} as Params;
+  for (const n of PARAM_NAMES) {
+    if (n === 'fc8.w') params[n] = tf.variable(tf.tidy(() => tf.randomNormal([config.fcUnits, k], 0, 0.01, 'float32', seed >>> 0)), true);
+    else if (n === 'fc8.b') params[n] = tf.variable(tf.zeros([k]), true);
+    else params[n] = tf.variable(base.params[n].clone(), true);
+  }
+  return { params, config };
+}
+
+/** Checks every class can be trained and validated; EngineError 'TOO_FEW_IMAGES' otherwise. */
+export function checkCounts(classNames: string[], trainItems: Item[], valItems: Item[] | null): void {
+  const count = (items: Item[]): number[] => {
+    const c = new Array<number>(classNames.length).fill(0);
+    for (const it of items) c[it.label]++;
+    return c;
+  };
+  const tr = count(trainItems);
+  if (valItems === null) {
+    tr.forEach((n, c) => {
+      if (n < 2) {
+        throw new EngineError('TOO_FEW_IMAGES', `class "${classNames[c]}" has ${n} image${n === 1 ? '' : 's'}: at least 2 are needed (one to train on, one to validate on)`);
+      }
+    });
+    return;
+  }
+  const va = count(valItems);
+  tr.forEach((n, c) => {
+    if (n < 1) throw new EngineError('TOO_FEW_IMAGES', `class "${classNames[c]}" has no training image`);
+    if (va[c] < 1) throw new EngineError('TOO_FEW_IMAGES', `class "${classNames[c]}" has no validation image`);
+  });
+}
+
+/** The one-click recipe (see the header). Returns the final weights (the caller disposes them). */
+export async function fineTune(opts: TransferOptions): Promise<TransferResult> {
+  const k = opts.classNames.length;
+  const seed = opts.seed ?? 0;
+  const lr = opts.lr ?? 0.01;
+  const batchSize = opts.batchSize ?? 32;
+  const mode: FineTuneMode = opts.fineTune ?? 'fc';
+  const headEpochs = opts.headEpochs ?? 3;
+  const ftEpochs = mode === 'none' ? 0 : (opts.fineTuneEpochs ?? 10);
+  const augment = opts.augment ?? true;
+
+  // -- data
+  checkCounts(opts.classNames, opts.train, opts.val ?? null);
+  const split = opts.val ? { train: opts.train, val: opts.val } : stratifiedSplit(opts.train, opts.valFraction ?? 0.2, seed);
+  if (!opts.val) checkCounts(opts.classNames, split.train, split.val);
+
+  // -- where a resumed run stands
+  let resumeStage: 'head' | 'finetune' | null = null;
+  let resumeOffset = 0; // epochs the head stage took, when resuming the second stage
+  if (opts.resume && opts.outDir && existsSync(path.join(opts.outDir, 'last.ckpt'))) {
+    const meta = await readModelMeta(resolveCheckpointDir(path.join(opts.outDir, 'last.ckpt')));
+    resumeStage = meta.trainState?.stage === 'finetune' ? 'finetune' : 'head';
+    const off = meta.trainOptions.stageOffset;
+    resumeOffset = typeof off === 'number' ? off : 0;
+  }
+
+  // -- model and cache (the cache keys on the conv weights, which no stage but 'all' changes).
+  // `params` stays alive for the cache's misses until the end, even when a resume loads its own.
+  const { params, config } = withNewHead(opts.base, k, seed);
+  const cache = await FeatureCache.create({
+    dir: opts.cacheDir,
+    params,
+    config,
+    preprocessing: opts.base.preprocessing,
+    views: opts.cacheViews,
+    dtype: opts.cacheDtype,
+    batchSize,
+  });
+  let stage: 'head' | 'finetune' = resumeStage ?? 'head';
+  const cached = featureSource({
+    cache,
+    train: split.train,
+    val: split.val,
+    batchSize,
+    seed,
+    augment,
+    onSkip: (p, reason) => opts.onEvent?.({ type: 'skip', path: p, reason, stage }),
+  });
+  const common = {
+    config,
+    classNames: opts.classNames,
+    train: split.train,
+    val: split.val,
+    preprocessing: opts.base.preprocessing,
+    batchSize,
+    seed,
+    weightsSource: opts.base.source,
+    outDir: opts.outDir ?? null,
+    signal: opts.signal,
+    classWeighting: 'balanced' as const,
+    extraMeta: { recipe: 'fine-tune', fineTune: mode, headEpochs, fineTuneEpochs: ftEpochs, cacheViews: cache.views },
+  };
+
+  // -- stage 1: the head alone
+  const finish = (r: TrainResult): TransferResult => {
+    if (r.params !== params) disposeParams(params);
+    return { ...r, cache: cache.stats, split: { train: split.train.length, val: split.val.length } };
+  };
+  let prev: TrainResult | null = null;
+  if (resumeStage !== 'finetune') {
+    const result = await train({
+      ...common,
+      params: resumeStage === 'head' ? undefined : params,
+      epochs: headEpochs,
+      lr,
+      lrMult: stageMultipliers('head'),
+      source: cached,
+      stage: 'head',
+      resume: resumeStage === 'head',
+      onEvent: (e) => opts.onEvent?.({ ...e, stage: 'head' }),
+    });
+    if (result.stopped === 'cancelled' || ftEpochs === 0) return finish(result);
+    prev = result;
+  }
+
+  // -- stage 2: unfreeze (fc6-fc8, or everything)
+  stage = 'finetune';
+  const metricsSoFar: EpochMetrics[] = prev ? prev.metrics : [];
+  const offset = prev ? prev.epochs : resumeOffset;
+  const r2 = await train({
+    ...common,
+    extraMeta: { ...common.extraMeta, stageOffset: offset },
+    params: prev ? prev.params : undefined,
+    epochs: ftEpochs,
+    epochOffset: offset,
+    metricsSoFar,
+    initialBest: prev && prev.best !== null ? { value: prev.best, epoch: prev.bestEpoch } : null,
+    lr,
+    lrMult: stageMultipliers(mode),
+    source: mode === 'all' ? undefined : cached,
+    augment: mode === 'all' && augment ? { randomCrop: true, flip: true, pcaStd: 0 } : null,
+    stage: 'finetune',
+    resume: resumeStage === 'finetune',
+    onEvent: (e) => opts.onEvent?.({ ...e, stage: 'finetune' }),
+  });
+  return finish(r2);
+}

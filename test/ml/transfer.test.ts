@@ -1,0 +1,147 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../ml/backend';
+import { loadModel } from '../../ml/checkpoint';
+import { PARAM_NAMES, TINY_CONFIG, makeConfig, type Params } from '../../ml/config';
+import { EngineError } from '../../ml/errors';
+import { disposeParams, initParams } from '../../ml/model';
+import { PAPER_PREPROCESSING } from '../../ml/preprocess';
+import { checkCounts, fineTune, stageMultipliers, type TransferEvent } from '../../ml/transfer';
+
+const repoRoot = path.resolve(import.meta.dirname, '../..');
+const root = path.resolve(repoRoot, '../shared/datasets/hymenoptera');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'transfer-test-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+const list = (split: string, perClass: number) =>
+  ['ants', 'bees'].flatMap((c, label) =>
+    readdirSync(path.join(root, split, c)).sort().slice(0, perClass).map((f) => ({ path: path.join(root, split, c, f), label })),
+  );
+const prep = { ...PAPER_PREPROCESSING, resize: 112, crop: 99, std: [58.4, 57.1, 57.4] as [number, number, number] };
+// A stand-in "pretrained" tiny network (3 ImageNet-like outputs), He-scaled so its features carry signal.
+function baseParams(): { params: Params; config: ReturnType<typeof makeConfig> } {
+  const config = makeConfig({ ...TINY_CONFIG, numClasses: 3 });
+  const p = initParams(config, 11);
+  for (const n of PARAM_NAMES)
+    tf.tidy(() => {
+      if (n.endsWith('.b')) p[n].assign(tf.zerosLike(p[n]));
+      else p[n].assign(tf.mul(p[n], Math.sqrt(2 / p[n].shape.slice(0, -1).reduce((a, b) => a * b, 1)) / 0.01));
+    });
+  return { params: p, config };
+}
+const snapshot = (p: Params) => Object.fromEntries(PARAM_NAMES.map((n) => [n, Float32Array.from(p[n].dataSync())]));
+const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+describe('fine-tuning recipe', () => {
+  it('head on cached features, then fc6-fc8; conv frozen; nothing decoded after the first epoch', async () => {
+    const base = baseParams();
+    const before = snapshot(base.params);
+    const train = list('train', 12);
+    const val = list('val', 4);
+    // a corrupt photo among the training images: skipped, reported, not fatal
+    const bad = path.join(tmp, 'broken.jpg');
+    writeFileSync(bad, 'definitely not a JPEG');
+    train.push({ path: bad, label: 0 });
+    const events: TransferEvent[] = [];
+    const out = path.join(tmp, 'run');
+    const r = await fineTune({
+      base: { ...base, preprocessing: prep, source: 'test-base' },
+      classNames: ['ants', 'bees'],
+      train,
+      val,
+      outDir: out,
+      cacheDir: path.join(tmp, 'cache'),
+      headEpochs: 2,
+      fineTuneEpochs: 2,
+      batchSize: 8,
+      cacheViews: 4,
+      seed: 1,
+      onEvent: (e) => events.push(e),
+    });
+    // every image decoded once (train + val, minus the corrupt one), never again
+    expect(r.cache.decodes).toBe(24 + 8);
+    expect(r.cache.forwardRows).toBe(24 * 4 + 8);
+    expect(events.filter((e) => e.type === 'skip').map((e) => (e.type === 'skip' ? e.path : ''))).toContain(bad);
+    const epochs = events.filter((e) => e.type === 'epoch');
+    expect(epochs.map((e) => [e.stage, e.type === 'epoch' ? e.epoch : 0])).toEqual([
+      ['head', 1],
+      ['head', 2],
+      ['finetune', 3],
+      ['finetune', 4],
+    ]);
+    const starts = events.filter((e) => e.type === 'start');
+    expect(starts.map((e) => (e.type === 'start' ? e.trainable : []))).toEqual([
+      ['fc8.w', 'fc8.b'],
+      ['fc6.w', 'fc6.b', 'fc7.w', 'fc7.b', 'fc8.w', 'fc8.b'],
+    ]);
+    // conv layers frozen: bit-identical to the base; fc6 moved; the base itself untouched
+    for (const n of ['conv1.w', 'conv3.b', 'conv5.w'] as const) expect(same(Float32Array.from(r.params[n].dataSync()), before[n])).toBe(true);
+    expect(same(Float32Array.from(r.params['fc6.w'].dataSync()), before['fc6.w'])).toBe(false);
+    expect(same(Float32Array.from(base.params['fc6.w'].dataSync()), before['fc6.w'])).toBe(true);
+    expect(r.params['fc8.w'].shape).toEqual([TINY_CONFIG.fcUnits, 2]);
+    // the saved model is usable: 2 classes, metrics of both stages
+    const m = await loadModel(out);
+    expect(m.classNames).toEqual(['ants', 'bees']);
+    expect(m.meta.weightsSource).toBe('test-base');
+    expect(m.meta.metrics.length).toBeGreaterThanOrEqual(1);
+    expect(r.metrics.map((x) => x.epoch)).toEqual([1, 2, 3, 4]);
+    // the head trained (a random stand-in body says nothing about accuracy: that needs ImageNet weights)
+    expect(r.metrics.every((x) => Number.isFinite(x.trainLoss) && Number.isFinite(x.valLoss))).toBe(true);
+    disposeParams(m.params);
+    disposeParams(r.params);
+
+    // a second run on the same photos and weights: all from the cache on disk
+    const r2 = await fineTune({
+      base: { ...base, preprocessing: prep, source: 'test-base' },
+      classNames: ['ants', 'bees'],
+      train: train.slice(0, -1),
+      val,
+      cacheDir: path.join(tmp, 'cache'),
+      headEpochs: 1,
+      fineTune: 'none',
+      batchSize: 8,
+      cacheViews: 4,
+    });
+    expect(r2.cache.decodes).toBe(0);
+    expect(r2.cache.forwardRows).toBe(0);
+    expect(r2.cache.diskReads).toBe(32);
+    disposeParams(r2.params);
+    disposeParams(base.params);
+  });
+
+  it('too few images: a clear TOO_FEW_IMAGES naming the class', async () => {
+    const items = [...list('train', 3).filter((i) => i.label === 0), ...list('train', 1).filter((i) => i.label === 1)];
+    const err = (() => {
+      try {
+        checkCounts(['ants', 'bees'], items, null);
+        return null;
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(EngineError);
+    expect((err as EngineError).code).toBe('TOO_FEW_IMAGES');
+    expect((err as EngineError).message).toMatch(/"bees" has 1 image: at least 2/);
+    expect(() => checkCounts(['ants', 'bees'], list('train', 2), list('val', 1).filter((i) => i.label === 0))).toThrow(/"bees" has no validation image/);
+    // the recipe refuses before doing anything
+    const base = baseParams();
+    const e2 = await fineTune({ base: { ...base, preprocessing: prep, source: 'x' }, classNames: ['ants', 'bees'], train: items, cacheDir: path.join(tmp, 'c2') }).catch((e: unknown) => e);
+    expect((e2 as EngineError).code).toBe('TOO_FEW_IMAGES');
+    disposeParams(base.params);
+  });
+
+  it('stage multipliers: head only, fc at 1/10, all with conv1 at 1/100', () => {
+    const h = stageMultipliers('head');
+    expect(PARAM_NAMES.filter((n) => (h[n] ?? 0) > 0)).toEqual(['fc8.w', 'fc8.b']);
+    const a = stageMultipliers('all');
+    expect(a['conv1.w']).toBeCloseTo(0.01, 10);
+    expect(a['fc7.w']).toBeCloseTo(0.1, 10);
+    expect(a['conv3.w']! > a['conv2.w']!).toBe(true);
+    expect(a['fc8.w']).toBe(1);
+  });
+});
