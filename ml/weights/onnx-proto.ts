@@ -1,0 +1,663 @@
+// A minimal protobuf codec for the ONNX messages AlexNet needs (ModelProto, GraphProto, NodeProto,
+// AttributeProto, TensorProto, ValueInfoProto), so that the app reads and writes .onnx files with no
+// extra dependency.
+//
+// Field numbers follow onnx/onnx.proto (proto2 syntax). Read top to bottom: the wire format (varints,
+// tags, length-delimited fields), the message types, the decoder, the encoder, tensor helpers.
+//
+// Big files: a 244 MB zoo model is one Buffer; tensors' raw_data stay subarrays of it (no copy) until
+// tensorFloats() turns one tensor into a Float32Array. Nothing allocates a JS object per float.
+
+// -------------------------------------------------------------------------------------------------
+// Wire format
+
+const WIRE_VARINT = 0;
+const WIRE_FIXED64 = 1;
+const WIRE_BYTES = 2;
+const WIRE_FIXED32 = 5;
+
+/** A file that is not valid protobuf (truncated, or garbage). `offset` is where reading failed. */
+export class ProtoError extends Error {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
+    super(message);
+    this.name = 'ProtoError';
+  }
+}
+
+/** Reads fields from buf[start, end). Every read checks bounds and throws ProtoError past `end`. */
+class Reader {
+  pos: number;
+  constructor(
+    readonly buf: Uint8Array,
+    start: number,
+    readonly end: number,
+  ) {
+    this.pos = start;
+  }
+
+  get done(): boolean {
+    return this.pos >= this.end;
+  }
+
+  private fail(what: string): never {
+    throw new ProtoError(`truncated or corrupt protobuf: ${what} at byte ${this.pos}`, this.pos);
+  }
+
+  /** An unsigned varint as a JS number (exact up to 2^53; the sizes and dims of ONNX files fit). */
+  uvarint(): number {
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) this.fail('varint past the end');
+      const b = this.buf[this.pos++];
+      result += (b & 0x7f) * mul;
+      if (b < 0x80) return result;
+      mul *= 128;
+    }
+    return this.fail('varint longer than 10 bytes');
+  }
+
+  /** A signed int64/int32 varint (two's complement, negative values take 10 bytes), as a number. */
+  svarint(): number {
+    const start = this.pos;
+    let value = 0n;
+    let shift = 0n;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) this.fail('varint past the end');
+      const b = this.buf[this.pos++];
+      value |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) return Number(BigInt.asIntN(64, value));
+      shift += 7n;
+    }
+    this.pos = start;
+    return this.fail('varint longer than 10 bytes');
+  }
+
+  /** A field's tag: field number and wire type. */
+  tag(): { field: number; wire: number } {
+    const t = this.uvarint();
+    const field = Math.floor(t / 8);
+    if (field === 0) this.fail('field number 0');
+    return { field, wire: t & 7 };
+  }
+
+  /** A length-delimited field's extent [start, end) in buf, without copying. */
+  span(): [number, number] {
+    const len = this.uvarint();
+    const start = this.pos;
+    if (start + len > this.end) this.fail(`field of ${len} bytes runs past the end (${this.end - start} left)`);
+    this.pos = start + len;
+    return [start, start + len];
+  }
+
+  bytes(): Uint8Array {
+    const [s, e] = this.span();
+    return this.buf.subarray(s, e);
+  }
+
+  string(): string {
+    return new TextDecoder('utf-8').decode(this.bytes());
+  }
+
+  sub(): Reader {
+    const [s, e] = this.span();
+    return new Reader(this.buf, s, e);
+  }
+
+  float32(): number {
+    if (this.pos + 4 > this.end) this.fail('float past the end');
+    const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, 4).getFloat32(0, true);
+    this.pos += 4;
+    return v;
+  }
+
+  skip(wire: number): void {
+    switch (wire) {
+      case WIRE_VARINT:
+        this.uvarint();
+        return;
+      case WIRE_FIXED64:
+        if (this.pos + 8 > this.end) this.fail('fixed64 past the end');
+        this.pos += 8;
+        return;
+      case WIRE_BYTES:
+        this.span();
+        return;
+      case WIRE_FIXED32:
+        if (this.pos + 4 > this.end) this.fail('fixed32 past the end');
+        this.pos += 4;
+        return;
+      default:
+        this.fail(`unsupported wire type ${wire}`);
+    }
+  }
+
+  /** A repeated signed integer field, packed (one length-delimited run) or not (one value). */
+  ints(wire: number, out: number[]): void {
+    if (wire === WIRE_BYTES) {
+      const r = this.sub();
+      while (!r.done) out.push(r.svarint());
+    } else out.push(this.svarint());
+  }
+
+  /** A repeated float field, packed or not. */
+  floats(wire: number, out: number[]): void {
+    if (wire === WIRE_BYTES) {
+      const r = this.sub();
+      while (!r.done) out.push(r.float32());
+    } else out.push(this.float32());
+  }
+}
+
+// -------------------------------------------------------------------------------------------------
+// Messages (only the fields AlexNet needs; others are skipped on read and absent on write)
+
+// TensorProto.DataType values used here.
+export const DT_FLOAT = 1;
+export const DT_INT32 = 6;
+export const DT_INT64 = 7;
+export const DT_DOUBLE = 11;
+
+// AttributeProto.AttributeType values.
+export const AT_FLOAT = 1;
+export const AT_INT = 2;
+export const AT_STRING = 3;
+export const AT_TENSOR = 4;
+export const AT_FLOATS = 6;
+export const AT_INTS = 7;
+export const AT_STRINGS = 8;
+
+export type OnnxTensor = {
+  name: string;
+  dims: number[];
+  dataType: number; // DT_*
+  raw: Uint8Array | null; // raw_data, little-endian, a view into the file (no copy)
+  floatData: Uint8Array | null; // packed float_data bytes, a view (kept as bytes: no per-float objects)
+  int64Data: number[]; // int64_data (small tensors only: Reshape targets)
+  int32Data: number[];
+  external: boolean; // data_location = EXTERNAL: the values live in another file
+};
+
+export type OnnxAttribute = {
+  name: string;
+  type: number; // AT_*
+  f: number;
+  i: number;
+  s: Uint8Array;
+  t: OnnxTensor | null;
+  floats: number[];
+  ints: number[];
+  strings: Uint8Array[];
+};
+
+export type OnnxNode = {
+  name: string;
+  opType: string;
+  domain: string;
+  inputs: string[];
+  outputs: string[];
+  attributes: OnnxAttribute[];
+};
+
+export type OnnxDim = number | string; // dim_value, or dim_param (a symbolic name such as 'N')
+
+export type OnnxValueInfo = {
+  name: string;
+  elemType: number; // DT_* of a tensor type; 0 if not a tensor
+  shape: OnnxDim[] | null; // null: rank unknown
+};
+
+export type OnnxGraph = {
+  name: string;
+  nodes: OnnxNode[];
+  initializers: OnnxTensor[];
+  inputs: OnnxValueInfo[];
+  outputs: OnnxValueInfo[];
+  docString: string;
+};
+
+export type OnnxModel = {
+  irVersion: number;
+  opsetImports: { domain: string; version: number }[];
+  producerName: string;
+  producerVersion: string;
+  domain: string;
+  modelVersion: number;
+  docString: string;
+  graph: OnnxGraph;
+  metadata: { key: string; value: string }[];
+};
+
+// -------------------------------------------------------------------------------------------------
+// Decoder
+
+function decodeTensor(r: Reader): OnnxTensor {
+  const t: OnnxTensor = { name: '', dims: [], dataType: 0, raw: null, floatData: null, int64Data: [], int32Data: [], external: false };
+  while (!r.done) {
+    const { field, wire } = r.tag();
+    if (field === 1) r.ints(wire, t.dims);
+    else if (field === 2 && wire === WIRE_VARINT) t.dataType = r.uvarint();
+    else if (field === 4 && wire === WIRE_BYTES) t.floatData = r.bytes(); // packed floats
+    else if (field === 4 && wire === WIRE_FIXED32) {
+      // Unpacked float_data (legal, unusual): gather into bytes.
+      const vals: number[] = [];
+      r.floats(wire, vals);
+      const prev = t.floatData ?? new Uint8Array(0);
+      const next = new Uint8Array(prev.length + 4);
+      next.set(prev);
+      new DataView(next.buffer).setFloat32(prev.length, vals[0], true);
+      t.floatData = next;
+    } else if (field === 5) r.ints(wire, t.int32Data);
+    else if (field === 7) r.ints(wire, t.int64Data);
+    else if (field === 8 && wire === WIRE_BYTES) t.name = r.string();
+    else if (field === 9 && wire === WIRE_BYTES) t.raw = r.bytes();
+    else if (field === 14 && wire === WIRE_VARINT) t.external = r.uvarint() === 1;
+    else r.skip(wire);
+  }
+  return t;
+}
+
+function decodeAttribute(r: Reader): OnnxAttribute {
+  const a: OnnxAttribute = { name: '', type: 0, f: 0, i: 0, s: new Uint8Array(0), t: null, floats: [], ints: [], strings: [] };
+  while (!r.done) {
+    const { field, wire } = r.tag();
+    if (field === 1 && wire === WIRE_BYTES) a.name = r.string();
+    else if (field === 20 && wire === WIRE_VARINT) a.type = r.uvarint();
+    else if (field === 2 && wire === WIRE_FIXED32) a.f = r.float32();
+    else if (field === 3 && wire === WIRE_VARINT) a.i = r.svarint();
+    else if (field === 4 && wire === WIRE_BYTES) a.s = r.bytes();
+    else if (field === 5 && wire === WIRE_BYTES) a.t = decodeTensor(r.sub());
+    else if (field === 7) r.floats(wire, a.floats);
+    else if (field === 8) r.ints(wire, a.ints);
+    else if (field === 9 && wire === WIRE_BYTES) a.strings.push(r.bytes());
+    else r.skip(wire);
+  }
+  return a;
+}
+
+function decodeNode(r: Reader): OnnxNode {
+  const n: OnnxNode = { name: '', opType: '', domain: '', inputs: [], outputs: [], attributes: [] };
+  while (!r.done) {
+    const { field, wire } = r.tag();
+    if (field === 1 && wire === WIRE_BYTES) n.inputs.push(r.string());
+    else if (field === 2 && wire === WIRE_BYTES) n.outputs.push(r.string());
+    else if (field === 3 && wire === WIRE_BYTES) n.name = r.string();
+    else if (field === 4 && wire === WIRE_BYTES) n.opType = r.string();
+    else if (field === 7 && wire === WIRE_BYTES) n.domain = r.string();
+    else if (field === 5 && wire === WIRE_BYTES) n.attributes.push(decodeAttribute(r.sub()));
+    else r.skip(wire);
+  }
+  return n;
+}
+
+function decodeShape(r: Reader): OnnxDim[] {
+  const dims: OnnxDim[] = [];
+  while (!r.done) {
+    const { field, wire } = r.tag();
+    if (field === 1 && wire === WIRE_BYTES) {
+      const d = r.sub();
+      let dim: OnnxDim = '';
+      while (!d.done) {
+        const t = d.tag();
+        if (t.field === 1 && t.wire === WIRE_VARINT) dim = d.svarint();
+        else if (t.field === 2 && t.wire === WIRE_BYTES) dim = d.string();
+        else d.skip(t.wire);
+      }
+      dims.push(dim);
+    } else r.skip(wire);
+  }
+  return dims;
+}
+
+function decodeValueInfo(r: Reader): OnnxValueInfo {
+  const v: OnnxValueInfo = { name: '', elemType: 0, shape: null };
+  while (!r.done) {
+    const { field, wire } = r.tag();
+    if (field === 1 && wire === WIRE_BYTES) v.name = r.string();
+    else if (field === 2 && wire === WIRE_BYTES) {
+      const tp = r.sub(); // TypeProto
+      while (!tp.done) {
+        const t = tp.tag();
+        if (t.field === 1 && t.wire === WIRE_BYTES) {
+          const tt = tp.sub(); // TypeProto.Tensor
+          while (!tt.done) {
+            const u = tt.tag();
+            if (u.field === 1 && u.wire === WIRE_VARINT) v.elemType = tt.uvarint();
+            else if (u.field === 2 && u.wire === WIRE_BYTES) v.shape = decodeShape(tt.sub());
+            else tt.skip(u.wire);
+          }
+        } else tp.skip(t.wire);
+      }
+    } else r.skip(wire);
+  }
+  return v;
+}
+
+function decodeGraph(r: Reader): OnnxGraph {
+  const g: OnnxGraph = { name: '', nodes: [], initializers: [], inputs: [], outputs: [], docString: '' };
+  while (!r.done) {
+    const { field, wire } = r.tag();
+    if (field === 1 && wire === WIRE_BYTES) g.nodes.push(decodeNode(r.sub()));
+    else if (field === 2 && wire === WIRE_BYTES) g.name = r.string();
+    else if (field === 5 && wire === WIRE_BYTES) g.initializers.push(decodeTensor(r.sub()));
+    else if (field === 10 && wire === WIRE_BYTES) g.docString = r.string();
+    else if (field === 11 && wire === WIRE_BYTES) g.inputs.push(decodeValueInfo(r.sub()));
+    else if (field === 12 && wire === WIRE_BYTES) g.outputs.push(decodeValueInfo(r.sub()));
+    else r.skip(wire);
+  }
+  return g;
+}
+
+/** Decodes an ONNX ModelProto. Throws ProtoError on truncated or corrupt input. */
+export function decodeModel(buf: Uint8Array): OnnxModel {
+  const r = new Reader(buf, 0, buf.length);
+  const m: OnnxModel = {
+    irVersion: 0,
+    opsetImports: [],
+    producerName: '',
+    producerVersion: '',
+    domain: '',
+    modelVersion: 0,
+    docString: '',
+    graph: { name: '', nodes: [], initializers: [], inputs: [], outputs: [], docString: '' },
+    metadata: [],
+  };
+  let sawGraph = false;
+  while (!r.done) {
+    const { field, wire } = r.tag();
+    if (field === 1 && wire === WIRE_VARINT) m.irVersion = r.svarint();
+    else if (field === 8 && wire === WIRE_BYTES) {
+      const o = r.sub();
+      const op = { domain: '', version: 0 };
+      while (!o.done) {
+        const t = o.tag();
+        if (t.field === 1 && t.wire === WIRE_BYTES) op.domain = o.string();
+        else if (t.field === 2 && t.wire === WIRE_VARINT) op.version = o.svarint();
+        else o.skip(t.wire);
+      }
+      m.opsetImports.push(op);
+    } else if (field === 2 && wire === WIRE_BYTES) m.producerName = r.string();
+    else if (field === 3 && wire === WIRE_BYTES) m.producerVersion = r.string();
+    else if (field === 4 && wire === WIRE_BYTES) m.domain = r.string();
+    else if (field === 5 && wire === WIRE_VARINT) m.modelVersion = r.svarint();
+    else if (field === 6 && wire === WIRE_BYTES) m.docString = r.string();
+    else if (field === 7 && wire === WIRE_BYTES) {
+      m.graph = decodeGraph(r.sub());
+      sawGraph = true;
+    } else if (field === 14 && wire === WIRE_BYTES) {
+      const e = r.sub();
+      const kv = { key: '', value: '' };
+      while (!e.done) {
+        const t = e.tag();
+        if (t.field === 1 && t.wire === WIRE_BYTES) kv.key = e.string();
+        else if (t.field === 2 && t.wire === WIRE_BYTES) kv.value = e.string();
+        else e.skip(t.wire);
+      }
+      m.metadata.push(kv);
+    } else r.skip(wire);
+  }
+  if (!sawGraph) throw new ProtoError('no graph in the file (not an ONNX model)', buf.length);
+  return m;
+}
+
+// -------------------------------------------------------------------------------------------------
+// Encoder: builds a list of chunks (big tensors are not copied until the final concat or write).
+
+class Writer {
+  readonly chunks: Uint8Array[] = [];
+  length = 0;
+  private scratch: number[] = [];
+
+  private flush(): void {
+    if (this.scratch.length) {
+      const b = Uint8Array.from(this.scratch);
+      this.chunks.push(b);
+      this.length += b.length;
+      this.scratch = [];
+    }
+  }
+
+  private pushVarint(v: number | bigint): void {
+    // Negative values are written as 64-bit two's complement (10 bytes), as protobuf's int64.
+    let x = BigInt.asUintN(64, BigInt(v));
+    if (x < 0x80n) {
+      this.scratch.push(Number(x));
+      return;
+    }
+    while (x >= 0x80n) {
+      this.scratch.push(Number(x & 0x7fn) | 0x80);
+      x >>= 7n;
+    }
+    this.scratch.push(Number(x));
+  }
+
+  private tag(field: number, wire: number): void {
+    this.pushVarint(field * 8 + wire);
+  }
+
+  varint(field: number, v: number): void {
+    this.tag(field, WIRE_VARINT);
+    this.pushVarint(v);
+  }
+
+  float(field: number, v: number): void {
+    this.tag(field, WIRE_FIXED32);
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setFloat32(0, v, true);
+    for (const x of b) this.scratch.push(x);
+  }
+
+  bytes(field: number, data: Uint8Array): void {
+    this.tag(field, WIRE_BYTES);
+    this.pushVarint(data.length);
+    if (data.length < 64) for (const x of data) this.scratch.push(x);
+    else {
+      this.flush();
+      this.chunks.push(data);
+      this.length += data.length;
+    }
+  }
+
+  string(field: number, s: string): void {
+    this.bytes(field, new TextEncoder().encode(s));
+  }
+
+  message(field: number, w: Writer): void {
+    w.flush();
+    this.tag(field, WIRE_BYTES);
+    this.pushVarint(w.length);
+    this.flush();
+    this.chunks.push(...w.chunks);
+    this.length += w.length;
+  }
+
+  /** Repeated int64 written unpacked (proto2 default: TensorProto.dims, AttributeProto.ints). */
+  intsUnpacked(field: number, vs: readonly number[]): void {
+    for (const v of vs) this.varint(field, v);
+  }
+
+  /** Repeated int64 written packed ([packed = true] fields: int64_data, int32_data). */
+  intsPacked(field: number, vs: readonly number[]): void {
+    if (!vs.length) return;
+    const w = new Writer();
+    for (const v of vs) w.pushVarint(v);
+    this.message(field, w);
+  }
+
+  finish(): Uint8Array[] {
+    this.flush();
+    return this.chunks;
+  }
+}
+
+function encodeTensor(t: OnnxTensor): Writer {
+  const w = new Writer();
+  w.intsUnpacked(1, t.dims);
+  w.varint(2, t.dataType);
+  if (t.floatData) w.bytes(4, t.floatData);
+  w.intsPacked(5, t.int32Data);
+  w.intsPacked(7, t.int64Data);
+  if (t.name) w.string(8, t.name);
+  if (t.raw) w.bytes(9, t.raw);
+  return w;
+}
+
+function encodeAttribute(a: OnnxAttribute): Writer {
+  const w = new Writer();
+  w.string(1, a.name);
+  if (a.type === AT_FLOAT) w.float(2, a.f);
+  else if (a.type === AT_INT) w.varint(3, a.i);
+  else if (a.type === AT_STRING) w.bytes(4, a.s);
+  else if (a.type === AT_TENSOR && a.t) w.message(5, encodeTensor(a.t));
+  else if (a.type === AT_FLOATS) for (const f of a.floats) w.float(7, f);
+  else if (a.type === AT_INTS) w.intsUnpacked(8, a.ints);
+  else if (a.type === AT_STRINGS) for (const s of a.strings) w.bytes(9, s);
+  else throw new Error(`encodeAttribute: unsupported attribute type ${a.type} (${a.name})`);
+  w.varint(20, a.type);
+  return w;
+}
+
+function encodeNode(n: OnnxNode): Writer {
+  const w = new Writer();
+  for (const i of n.inputs) w.string(1, i);
+  for (const o of n.outputs) w.string(2, o);
+  if (n.name) w.string(3, n.name);
+  w.string(4, n.opType);
+  for (const a of n.attributes) w.message(5, encodeAttribute(a));
+  if (n.domain) w.string(7, n.domain);
+  return w;
+}
+
+function encodeValueInfo(v: OnnxValueInfo): Writer {
+  const tt = new Writer(); // TypeProto.Tensor
+  tt.varint(1, v.elemType);
+  if (v.shape) {
+    const sh = new Writer();
+    for (const d of v.shape) {
+      const dw = new Writer();
+      if (typeof d === 'number') dw.varint(1, d);
+      else dw.string(2, d);
+      sh.message(1, dw);
+    }
+    tt.message(2, sh);
+  }
+  const tp = new Writer();
+  tp.message(1, tt);
+  const w = new Writer();
+  w.string(1, v.name);
+  w.message(2, tp);
+  return w;
+}
+
+function encodeGraph(g: OnnxGraph): Writer {
+  const w = new Writer();
+  for (const n of g.nodes) w.message(1, encodeNode(n));
+  w.string(2, g.name);
+  for (const t of g.initializers) w.message(5, encodeTensor(t));
+  if (g.docString) w.string(10, g.docString);
+  for (const v of g.inputs) w.message(11, encodeValueInfo(v));
+  for (const v of g.outputs) w.message(12, encodeValueInfo(v));
+  return w;
+}
+
+/** Encodes a ModelProto as a list of chunks (write them in order; Buffer.concat for one buffer). */
+export function encodeModel(m: OnnxModel): Uint8Array[] {
+  const w = new Writer();
+  w.varint(1, m.irVersion);
+  if (m.producerName) w.string(2, m.producerName);
+  if (m.producerVersion) w.string(3, m.producerVersion);
+  if (m.domain) w.string(4, m.domain);
+  if (m.modelVersion) w.varint(5, m.modelVersion);
+  if (m.docString) w.string(6, m.docString);
+  w.message(7, encodeGraph(m.graph));
+  for (const op of m.opsetImports) {
+    const o = new Writer();
+    o.string(1, op.domain); // '' = the default ai.onnx domain, written as the onnx library does
+    o.varint(2, op.version);
+    w.message(8, o);
+  }
+  for (const kv of m.metadata) {
+    const e = new Writer();
+    e.string(1, kv.key);
+    e.string(2, kv.value);
+    w.message(14, e);
+  }
+  return w.finish();
+}
+
+// -------------------------------------------------------------------------------------------------
+// Tensor helpers
+
+/** Number of elements a tensor's dims describe. */
+export function tensorSize(t: Pick<OnnxTensor, 'dims'>): number {
+  return t.dims.reduce((a, b) => a * b, 1);
+}
+
+/** A little-endian byte view as a fresh Float32Array (copies; works at any byte alignment). */
+function bytesToFloats(b: Uint8Array): Float32Array {
+  const out = new Float32Array(b.length >> 2);
+  new Uint8Array(out.buffer).set(b.subarray(0, out.length * 4));
+  return out;
+}
+
+/**
+ * A float tensor's values, from raw_data or float_data (a copy: the caller may keep it while the
+ * file's Buffer is dropped). Throws Error with the reason when the tensor holds something else.
+ */
+export function tensorFloats(t: OnnxTensor): Float32Array {
+  if (t.external) throw new Error(`tensor ${t.name} keeps its values in an external file`);
+  if (t.dataType !== DT_FLOAT) throw new Error(`tensor ${t.name} has data type ${t.dataType}, expected FLOAT (1)`);
+  const n = tensorSize(t);
+  const bytes = t.raw ?? t.floatData;
+  if (!bytes) throw new Error(`tensor ${t.name} has no values`);
+  if (bytes.length !== n * 4)
+    throw new Error(`tensor ${t.name} holds ${bytes.length} bytes, its shape [${t.dims.join(', ')}] needs ${n * 4}`);
+  return bytesToFloats(bytes);
+}
+
+/** An int64 tensor's values (Reshape targets), from int64_data or raw_data. */
+export function tensorInts(t: OnnxTensor): number[] {
+  if (t.dataType !== DT_INT64 && t.dataType !== DT_INT32)
+    throw new Error(`tensor ${t.name} has data type ${t.dataType}, expected INT64 (7)`);
+  if (t.raw) {
+    const dv = new DataView(t.raw.buffer, t.raw.byteOffset, t.raw.byteLength);
+    const out: number[] = [];
+    if (t.dataType === DT_INT64) for (let i = 0; i + 8 <= t.raw.length; i += 8) out.push(Number(dv.getBigInt64(i, true)));
+    else for (let i = 0; i + 4 <= t.raw.length; i += 4) out.push(dv.getInt32(i, true));
+    return out;
+  }
+  return t.dataType === DT_INT64 ? [...t.int64Data] : [...t.int32Data];
+}
+
+/** A FLOAT initializer whose values are `data` (stored as raw_data, no copy). */
+export function floatTensor(name: string, dims: number[], data: Float32Array): OnnxTensor {
+  return {
+    name,
+    dims,
+    dataType: DT_FLOAT,
+    raw: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    floatData: null,
+    int64Data: [],
+    int32Data: [],
+    external: false,
+  };
+}
+
+/** An INT64 initializer (stored as int64_data). */
+export function int64Tensor(name: string, values: number[]): OnnxTensor {
+  return { name, dims: [values.length], dataType: DT_INT64, raw: null, floatData: null, int64Data: values, int32Data: [], external: false };
+}
+
+/** Attribute constructors. */
+export const attr = {
+  int: (name: string, i: number): OnnxAttribute => ({ ...blankAttr(name, AT_INT), i }),
+  float: (name: string, f: number): OnnxAttribute => ({ ...blankAttr(name, AT_FLOAT), f }),
+  ints: (name: string, ints: number[]): OnnxAttribute => ({ ...blankAttr(name, AT_INTS), ints }),
+};
+
+function blankAttr(name: string, type: number): OnnxAttribute {
+  return { name, type, f: 0, i: 0, s: new Uint8Array(0), t: null, floats: [], ints: [], strings: [] };
+}
