@@ -244,7 +244,7 @@ function checkData(opts: TrainOptions): void {
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const t0 = performance.now();
   const emit = (e: TrainEvent): void => opts.onEvent?.(e);
-  const config = opts.config;
+  let config = opts.config; // a resumed run takes its checkpoint's
   const k = opts.classNames.length;
   const seed = opts.seed ?? 0;
   const epochs = opts.epochs ?? 30;
@@ -265,6 +265,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const { model, optimizer } = await loadCheckpoint(path.join(opts.outDir, 'last.ckpt'), 'last');
     if (opts.params) disposeParams(opts.params);
     params = model.params;
+    config = model.config;
+    if (model.classNames.join('\n') !== opts.classNames.join('\n')) {
+      disposeParams(params);
+      throw new EngineError('BAD_MODEL_DIR', `cannot resume ${opts.outDir}: it was trained on classes ${model.classNames.join(', ')}, not ${opts.classNames.join(', ')}`);
+    }
     if (optimizer) sgd.importState(optimizer, params);
     const saved = model.meta.trainState;
     state = saved && saved.stage === stage ? { ...saved } : initialState(sgd.lr, stage);

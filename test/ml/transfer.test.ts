@@ -114,6 +114,49 @@ describe('fine-tuning recipe', () => {
     disposeParams(base.params);
   });
 
+  it('cancel during the second stage, resume: ends where an uninterrupted run ends', async () => {
+    const base = baseParams();
+    const common = {
+      base: { ...base, preprocessing: prep, source: 'test-base' },
+      classNames: ['ants', 'bees'],
+      train: list('train', 8),
+      val: list('val', 3),
+      cacheDir: path.join(tmp, 'cache-r'),
+      headEpochs: 2,
+      fineTuneEpochs: 2,
+      batchSize: 4,
+      cacheViews: 2,
+      seed: 5,
+    };
+    const straight = await fineTune({ ...common, outDir: path.join(tmp, 'straight') });
+    const ctrl = new AbortController();
+    const cut = await fineTune({
+      ...common,
+      outDir: path.join(tmp, 'cut'),
+      signal: ctrl.signal,
+      onEvent: (e) => {
+        if (e.type === 'step' && e.stage === 'finetune' && e.epoch === 4 && e.step === 2) ctrl.abort();
+      },
+    });
+    expect(cut.stopped).toBe('cancelled');
+    expect(cut.epochs).toBe(3);
+    disposeParams(cut.params);
+    const ran: number[] = [];
+    const resumed = await fineTune({ ...common, outDir: path.join(tmp, 'cut'), resume: true, onEvent: (e) => e.type === 'epoch' && ran.push(e.epoch) });
+    expect(ran).toEqual([4]); // only the unfinished epoch ran again
+    expect(resumed.stopped).toBe(straight.stopped);
+    expect(resumed.metrics.map((m) => m.epoch)).toEqual(straight.metrics.map((m) => m.epoch));
+    resumed.metrics.forEach((m, i) => expect(m.trainLoss).toBeCloseTo(straight.metrics[i].trainLoss, 5));
+    let maxDiff = 0;
+    for (const n of PARAM_NAMES) {
+      const a = straight.params[n].dataSync();
+      const b = resumed.params[n].dataSync();
+      for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+    }
+    expect(maxDiff).toBeLessThan(1e-5);
+    for (const p of [straight.params, resumed.params, base.params]) disposeParams(p);
+  });
+
   it('too few images: a clear TOO_FEW_IMAGES naming the class', async () => {
     const items = [...list('train', 3).filter((i) => i.label === 0), ...list('train', 1).filter((i) => i.label === 1)];
     const err = (() => {
