@@ -215,13 +215,19 @@ function nodeDir() {
   return cands.find((d) => d && fs.existsSync(path.join(d, 'include', 'node', 'node_api.h'))) || null;
 }
 
-function python() {
-  for (const py of [env.PYTHON, 'python3', 'python']) {
+/** Python 3 interpreters on this machine, each with whether it has pip (first found first). */
+function pythons() {
+  const seen = new Set(), out = [];
+  for (const py of [env.PYTHON, 'python3', 'python', '/usr/bin/python3', '/usr/local/bin/python3']) {
     if (!py) continue;
-    const r = spawnSync(py, ['-c', 'import sys; print(sys.version_info[0])'], { encoding: 'utf8', timeout: 15_000 });
-    if (r.status === 0 && r.stdout.trim() === '3') return py;
+    const r = spawnSync(py, ['-c', 'import sys, importlib.util as u; print(sys.version_info[0], sys.executable, bool(u.find_spec("pip")))'],
+      { encoding: 'utf8', timeout: 15_000 });
+    const [major, exe, pip] = r.status === 0 ? r.stdout.trim().split(' ') : [];
+    if (major !== '3' || seen.has(exe)) continue;
+    seen.add(exe);
+    out.push({ py: exe, pip: pip === 'True' });
   }
-  return null;
+  return out;
 }
 
 /** Where a TF folder keeps what we need: {cc, framework, include} or null. */
@@ -237,13 +243,15 @@ function tfLayout(dir) {
   return null;
 }
 
-function pythonTensorflowDir(py) {
-  if (!py) return null;
-  // find_spec, not import: importing tensorflow takes seconds and prints a lot.
-  const r = spawnSync(py, ['-c', "import importlib.util as u, os; s = u.find_spec('tensorflow'); print(os.path.dirname(s.origin) if s and s.origin else '')"],
-    { encoding: 'utf8', timeout: 30_000 });
-  const d = r.status === 0 ? r.stdout.trim() : '';
-  return d && tfLayout(d) ? d : null;
+function pythonTensorflowDir(pys) {
+  for (const { py } of pys) {
+    // find_spec, not import: importing tensorflow takes seconds and prints a lot.
+    const r = spawnSync(py, ['-c', "import importlib.util as u, os; s = u.find_spec('tensorflow'); print(os.path.dirname(s.origin) if s and s.origin else '')"],
+      { encoding: 'utf8', timeout: 30_000 });
+    const d = r.status === 0 ? r.stdout.trim() : '';
+    if (d && tfLayout(d)) return d;
+  }
+  return null;
 }
 
 /** Fresh deps/ with lib/ and include/. */
@@ -324,7 +332,7 @@ function findCachedWheel() {
 }
 
 async function pipDownload(py) {
-  if (!py) return { ok: false, error: 'no python3 for pip' };
+  if (!py) return { ok: false, error: 'no python3 with pip found' };
   fs.mkdirSync(CACHE_DIR, { recursive: true });
   const base = ['-m', 'pip', 'download', '--no-deps', '--disable-pip-version-check', '-d', CACHE_DIR, PIP_SPEC];
   let r = await runStep(py, base, { watch: [CACHE_DIR] });
@@ -338,11 +346,13 @@ async function pipDownload(py) {
 /** Try the local sources in order; first one that builds and loads wins. */
 async function tryLocal(p, tried) {
   if (os.platform() !== 'linux') { tried.push({ step: 'local', error: 'local TensorFlow is supported on Linux only' }); return null; }
-  const py = python();
+  const pys = pythons();
+  const py = pys[0]?.py ?? null; // any Python 3 unpacks a wheel
+  const pipPy = pys.find((x) => x.pip)?.py ?? null; // the first one with pip downloads
   const sources = [];
   if (env.ALEXNET_TF_DIR) sources.push({ kind: 'dir', label: `ALEXNET_TF_DIR ${env.ALEXNET_TF_DIR}`, dir: env.ALEXNET_TF_DIR });
   if (env.ALEXNET_TF_WHEEL) sources.push({ kind: 'wheel', label: `ALEXNET_TF_WHEEL ${env.ALEXNET_TF_WHEEL}`, wheel: env.ALEXNET_TF_WHEEL });
-  const pyDir = pythonTensorflowDir(py);
+  const pyDir = pythonTensorflowDir(pys);
   if (pyDir) sources.push({ kind: 'dir', label: `Python tensorflow at ${pyDir}`, dir: pyDir });
   const cached = findCachedWheel();
   if (cached) sources.push({ kind: 'wheel', label: `cached wheel ${cached}`, wheel: cached });
@@ -355,7 +365,7 @@ async function tryLocal(p, tried) {
     } else if (s.kind === 'wheel') {
       st = fs.existsSync(s.wheel) ? await stageFromWheel(p, s.wheel, py) : { ok: false, error: 'no such file' };
     } else {
-      const dl = await pipDownload(py);
+      const dl = await pipDownload(pipPy);
       st = dl.ok ? await stageFromWheel(p, dl.wheel, py) : dl;
       if (dl.ok) s.label += ` -> ${dl.wheel}`;
     }

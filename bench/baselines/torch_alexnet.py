@@ -50,7 +50,7 @@ class AlexNet(nn.Module):
 
 
 def timed(fn, reps, warmup=2):
-    """Median seconds of fn() over reps calls after warmup calls."""
+    """(median, fastest) seconds of fn() over reps calls after warmup calls."""
     for _ in range(warmup):
         fn()
     times = []
@@ -58,11 +58,17 @@ def timed(fn, reps, warmup=2):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return statistics.median(times), min(times)
 
 
 def emit(name, value, unit, **extra):
+    """One JSON line; "best" (from the fastest rep) shows how much a busy machine slowed the median."""
     print(json.dumps({"name": name, "value": round(value, 3), "unit": unit, **extra}), flush=True)
+
+
+def rate(n, t):
+    """images/s from (median, fastest) seconds: value, best."""
+    return n / t[0], dict(best=round(n / t[1], 3))
 
 
 def train_step_fn(model, params, x, y):
@@ -94,8 +100,8 @@ def main():
 
     if "train" in only:  # first, so that the peak RSS is the training step's
         model.train()
-        s = timed(train_step_fn(model, list(model.parameters()), x, y), a.reps)
-        emit("torch_train_step", a.batch / s, "images/s", batch=a.batch, **common)
+        v, best = rate(a.batch, timed(train_step_fn(model, list(model.parameters()), x, y), a.reps))
+        emit("torch_train_step", v, "images/s", batch=a.batch, **best, **common)
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
         emit("torch_train_memory", rss_mb, "MB", batch=a.batch, **common)
 
@@ -103,12 +109,12 @@ def main():
         model.train()
         for p in model.features.parameters():  # conv1-conv5 frozen; fc6-fc8 (with dropout) train
             p.requires_grad_(False)
-        s = timed(train_step_fn(model, list(model.classifier.parameters()), x, y), a.reps)
-        emit("torch_transfer_step", a.batch / s, "images/s", batch=a.batch, trained="fc6-fc8", **common)
+        v, best = rate(a.batch, timed(train_step_fn(model, list(model.classifier.parameters()), x, y), a.reps))
+        emit("torch_transfer_step", v, "images/s", batch=a.batch, trained="fc6-fc8", **best, **common)
         for p in model.classifier[:-1].parameters():  # only fc8 trains: PyTorch's "fixed feature extractor"
             p.requires_grad_(False)
-        s = timed(train_step_fn(model, list(model.classifier[-1].parameters()), x, y), a.reps)
-        emit("torch_transfer_fc8", a.batch / s, "images/s", batch=a.batch, trained="fc8", **common)
+        v, best = rate(a.batch, timed(train_step_fn(model, list(model.classifier[-1].parameters()), x, y), a.reps))
+        emit("torch_transfer_fc8", v, "images/s", batch=a.batch, trained="fc8", **best, **common)
         for p in model.parameters():
             p.requires_grad_(True)
 
@@ -117,8 +123,8 @@ def main():
         for b in (1, a.batch):
             xb = x[:b].contiguous()
             with torch.no_grad():
-                s = timed(lambda: model(xb), a.reps * (4 if b == 1 else 1))
-            emit("torch_infer", b / s, "images/s", batch=b, **common)
+                v, best = rate(b, timed(lambda: model(xb), a.reps * (4 if b == 1 else 1)))
+            emit("torch_infer", v, "images/s", batch=b, **best, **common)
 
 
 if __name__ == "__main__":
