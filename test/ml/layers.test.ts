@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../ml/backend';
 import { BVLC_LRN, PAPER_LRN, type LrnConfig } from '../../ml/config';
-import { groupedConv2d, hasNativeLrn, lrn } from '../../ml/layers';
+import { dense, groupedConv2d, hasNativeLrn, lrn } from '../../ml/layers';
 
 // Deterministic pseudo-random numbers (mulberry32), so failures reproduce.
 function randoms(n: number, seed: number, scale = 1): Float32Array {
@@ -150,6 +150,26 @@ describe.each(BACKENDS)('layers on %s', (backend) => {
       const gn = g('native').dataSync();
       const gc = g('composed').dataSync();
       expect(maxRelDiff(gn, gc)).toBeLessThan(1e-4);
+    });
+  });
+
+  it('dense (with its wasm-friendly gradient) equals x.w + b and its stock gradients', () => {
+    const [n, din, dout] = [3, 7, 5];
+    tf.tidy(() => {
+      const x = tf.tensor2d(randoms(n * din, 21), [n, din]);
+      const w = tf.tensor2d(randoms(din * dout, 22), [din, dout]);
+      const b = tf.tensor1d(randoms(dout, 23));
+      const dy = tf.tensor2d(randoms(n * dout, 24), [n, dout]);
+      const loss = (f: (a: tf.Tensor2D, c: tf.Tensor2D, d: tf.Tensor1D) => tf.Tensor) => (a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) =>
+        tf.sum(tf.mul(f(a as tf.Tensor2D, c as tf.Tensor2D, d as tf.Tensor1D), dy));
+      const ref = (a: tf.Tensor2D, c: tf.Tensor2D, d: tf.Tensor1D) => tf.add(tf.matMul(a, c), d);
+      expect(maxRelDiff(dense(x, w, b).dataSync(), ref(x, w, b).dataSync())).toBeLessThan(1e-6);
+      const got = tf.grads(loss(dense))([x, w, b]);
+      const want = tf.grads(loss(ref))([x, w, b]);
+      got.forEach((g, i) => {
+        expect(g.shape).toEqual(want[i].shape);
+        expect(maxRelDiff(g.dataSync(), want[i].dataSync())).toBeLessThan(1e-5);
+      });
     });
   });
 
