@@ -27,6 +27,7 @@ export type OpenOptions = {
   thumbnailDir?: string; // the thumbnail cache (default: 'thumbnails' next to the database file)
   migrations?: Migration[]; // the migration list, for bundled builds (default: read db/migrations/)
   recover?: boolean; // mark dead 'running' runs as 'interrupted' on open (default true)
+  cacheMiB?: number; // SQLite page cache: 64 MiB holds the grid's indexes at 100,000 photos
 };
 
 export class Library {
@@ -89,14 +90,16 @@ export function openLibrary(file: string, opts: OpenOptions = {}): Library {
     throw new DbError('DB_OPEN_FAILED', `cannot open the library ${abs}: ${(err as Error).message}`);
   }
   try {
-    db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`); // wait for another writer instead of failing
-    db.pragma('foreign_keys = ON');
     try {
       schemaVersion(db); // reads the header: fails here on a file that is not SQLite
       db.prepare('SELECT count(*) FROM sqlite_master').get();
     } catch (err) {
       throw new DbError('NOT_A_DATABASE', `${abs} is not an AlexNet Studio library (${(err as Error).message})`);
     }
+    db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`); // wait for another writer instead of failing
+    db.pragma('foreign_keys = ON');
+    db.pragma(`cache_size = ${-(opts.cacheMiB ?? 64) * 1024}`); // page cache in KiB (negative = KiB)
+    db.pragma('temp_store = MEMORY'); // sorts of a filtered page never touch the disk
     const migrations = opts.migrations ?? loadMigrations();
     if (opts.readonly) {
       const v = schemaVersion(db);

@@ -65,6 +65,7 @@ CREATE INDEX photos_by_date  ON photos(dataset_id, taken_at, id, class_id, statu
 CREATE INDEX photos_by_class ON photos(dataset_id, class_id, name, id, status);
 CREATE INDEX photos_by_label ON photos(dataset_id, label_rank, name, id, class_id, status);
 
-CREATE INDEX predictions_disagree ON predictions(run_id, top1_p, photo_id)
+-- covering (the class columns ride along) so that counting disagreements reads the index alone
+CREATE INDEX predictions_disagree ON predictions(run_id, top1_p, photo_id, top1_class_id, label_class_id)
   WHERE label_class_id IS NOT NULL AND top1_class_id IS NOT label_class_id;
 CREATE INDEX predictions_by_label ON predictions(run_id, label_class_id, top1_p);

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importFolder } from '../../db/import';
+import { trainingSet } from '../../db/training';
 import { type Library, openLibrary } from '../../db/index';
 import type { PhotoListItem } from '../../db/repos/photos';
 import { hymenoptera, tempDir } from './helpers';
@@ -152,6 +153,15 @@ describe('splits', () => {
     expect(a).toEqual(b);
     expect(a).not.toEqual(c);
     expect(a.length).toBe(Math.round(70 * 0.2) + Math.round(83 * 0.2));
+  });
+
+  it('feed a training run: classes in order, photos per subset, the latest split reused', () => {
+    const t = trainingSet(lib, 'bugs');
+    expect(t.splitId).toBe(lib.splits.latest(ds)!.id);
+    expect(t.classes).toEqual(lib.classes.list(ds).map((c) => c.name));
+    expect(t.train.length + t.val.length + t.test.length).toBe(lib.photos.counts(ds).labeled);
+    for (const item of [...t.train, ...t.val]) expect(t.classes[item.classIndex]).toBe(item.label);
+    expect(trainingSet(lib, 'bugs', { split: { train: 0.5, seed: 3 } }).val.length).toBeGreaterThan(t.val.length);
   });
 
   it('refuse fractions that do not add up', () => {
