@@ -353,8 +353,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       let correct = 0;
       let seen = 0;
       let step = 0;
+      let ts = performance.now(); // a step's time includes waiting for its batch (decoding, cache misses)
       for await (const b of source.trainBatches(epoch)) {
-        const ts = performance.now();
         const n = b.y.length;
         const dropSeed = derivedSeed(seed, 'dropout', epoch * 1_000_003 + step);
         const { loss, acc } = trainStep(params, config, sgd, varList, nameOf, b, weights, source.from, dropSeed);
@@ -362,7 +362,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         correct += acc * n;
         seen += n;
         step++;
-        const dt = (performance.now() - ts) / 1000;
+        const now = performance.now();
+        const dt = (now - ts) / 1000;
+        ts = now;
         stepSecondsAvg = stepSecondsAvg === 0 ? dt : 0.9 * stepSecondsAvg + 0.1 * dt;
         const stepsLeft = stepsPerEpoch - step + (lastEpoch - epoch) * stepsPerEpoch;
         emit({
