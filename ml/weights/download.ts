@@ -176,8 +176,10 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
     try {
       report(true);
       if (!res.body) throw new Error('empty response');
-      for await (const chunk of res.body) {
-        const b = chunk as Uint8Array;
+      const reader = res.body.getReader();
+      for (;;) {
+        const { done, value: b } = await reader.read();
+        if (done) break;
         await fh.write(b);
         hash.update(b);
         bytes += b.length;
