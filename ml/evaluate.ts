@@ -6,6 +6,7 @@
 // it is tested against hand-made predictions; `evaluate` runs a model over labelled images with it.
 
 import * as tf from '@tensorflow/tfjs-core';
+import { estimateMemoryBytes, WASM_HEAP_LIMIT_BYTES } from './backend';
 import type { AlexNetConfig, Params } from './config';
 import { decodeViews, probsOf } from './infer';
 import { forward } from './model';
@@ -115,6 +116,10 @@ export function predictProbs(model: ModelLike, x: Float32Array, rows: number, ch
   const c = model.config.numClasses;
   const per = s * s * 3;
   const out = new Float32Array(rows * c);
+  // wasm's heap stops at 4 GB: shrink the chunk until the estimate fits (other backends: as asked)
+  if (tf.getBackend() === 'wasm') {
+    while (chunk > 1 && estimateMemoryBytes(model.config, chunk, false) > WASM_HEAP_LIMIT_BYTES) chunk = Math.floor(chunk / 2);
+  }
   for (let r = 0; r < rows; r += chunk) {
     const m = Math.min(chunk, rows - r);
     const p = tf.tidy(() => {
