@@ -28,7 +28,7 @@ CREATE TABLE photos (
   id            INTEGER PRIMARY KEY,
   dataset_id    INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
   path          TEXT    NOT NULL,                -- absolute path of the user's file
-  name          TEXT    NOT NULL,                -- base name, for sorting and display
+  name          TEXT    NOT NULL COLLATE NOCASE, -- base name, for sorting (case-insensitive) and display
   hash          TEXT,                            -- sha256 of the bytes, hex; the thumbnail key
   size          INTEGER NOT NULL,                -- bytes
   mtime         INTEGER,                         -- file modification time at import
