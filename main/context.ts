@@ -1,0 +1,113 @@
+// What every handler works with: the open library, the data folder, the event bus, the training
+// host, the worker spawner. Built once by main/index.ts (Electron) or main/server.ts's caller
+// (browser mode) and by tests, with the same code.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Library } from '../db/index';
+import type { BackendInfo, EventName, Events } from '../preload/contract';
+import { TrainingHost, type Log } from './training-host';
+import type { Spawner } from './worker/spawn';
+
+export type EventListener = <E extends EventName>(event: E, payload: Events[E]) => void;
+
+/** Pushed events fan out to every transport (the window's webContents, SSE clients, tests). */
+export class EventBus {
+  private readonly listeners = new Set<EventListener>();
+  on(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  emit<E extends EventName>(event: E, payload: Events[E]): void {
+    for (const l of this.listeners) {
+      try {
+        l(event, payload);
+      } catch {
+        // a broken transport must not stop the others
+      }
+    }
+  }
+}
+
+export type PickKind = 'folder' | 'files' | 'save-folder';
+
+export type AppContext = {
+  lib: Library;
+  dataDir: string; // runs/, cache/, weights/ live here
+  mode: 'electron' | 'browser';
+  version: string;
+  bus: EventBus;
+  log: Log;
+  spawn: Spawner;
+  training: TrainingHost;
+  imageUrl: { thumb: string; full: string };
+  backend: BackendInfo | null; // the last backend a worker reported
+  imports: Map<string, AbortController>;
+  pick: ((kind: PickKind, title: string | undefined) => Promise<string[]>) | null; // native dialogs (Electron only)
+};
+
+export type ContextOptions = {
+  lib: Library;
+  dataDir: string;
+  mode: 'electron' | 'browser';
+  spawn: Spawner;
+  version?: string;
+  log?: Log;
+  imageUrl?: { thumb: string; full: string };
+  pick?: AppContext['pick'];
+  progressIntervalMs?: number;
+  cancelGraceMs?: number;
+};
+
+/** A console logger with levels; the Electron shell also writes it to the log file. */
+export const consoleLog: Log = (level, message, err) => {
+  const line = `[${new Date().toISOString()}] ${level} ${message}`;
+  if (level === 'error') console.error(line, err instanceof Error ? err.stack : (err ?? ''));
+  else if (level === 'warn') console.warn(line);
+  else console.log(line);
+};
+
+export function appVersion(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.resolve(path.dirname(new URL(import.meta.url).pathname), '../package.json'), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export function createContext(o: ContextOptions): AppContext {
+  const bus = new EventBus();
+  const log = o.log ?? consoleLog;
+  const ctx: AppContext = {
+    lib: o.lib,
+    dataDir: path.resolve(o.dataDir),
+    mode: o.mode,
+    version: o.version ?? appVersion(),
+    bus,
+    log,
+    spawn: o.spawn,
+    training: null as unknown as TrainingHost, // set just below (it needs ctx for onBackend)
+    imageUrl: o.imageUrl ?? (o.mode === 'electron' ? { thumb: 'app-img://photo/{id}?size=thumb', full: 'app-img://photo/{id}?size=full' } : { thumb: '/img/{id}?size=thumb', full: '/img/{id}?size=full' }),
+    backend: null,
+    imports: new Map(),
+    pick: o.pick ?? null,
+  };
+  ctx.training = new TrainingHost({
+    lib: o.lib,
+    spawn: o.spawn,
+    emit: (e, p) => bus.emit(e, p),
+    log,
+    progressIntervalMs: o.progressIntervalMs,
+    cancelGraceMs: o.cancelGraceMs,
+    onBackend: (b) => (ctx.backend = b),
+  });
+  return ctx;
+}
+
+/** Folders of the data directory. */
+export const dataPaths = (ctx: Pick<AppContext, 'dataDir'>) => ({
+  runs: path.join(ctx.dataDir, 'runs'),
+  featureCache: path.join(ctx.dataDir, 'cache', 'features'),
+  weights: path.join(ctx.dataDir, 'weights'),
+  logs: path.join(ctx.dataDir, 'logs'),
+});

@@ -1,0 +1,23 @@
+// One call from any transport (IPC, HTTP, tests): find the handler, run it, and answer a Reply.
+// Errors never escape as exceptions: they become { ok: false, error: { code, message } }.
+import { CHANNELS, type Channel, type Reply } from '../preload/contract';
+import type { Log } from './training-host';
+import { toErrorPayload } from './errors';
+import type { Handlers } from './handlers/index';
+
+const KNOWN = new Set<string>(CHANNELS);
+
+export function isChannel(v: unknown): v is Channel {
+  return typeof v === 'string' && KNOWN.has(v);
+}
+
+export async function dispatch(handlers: Handlers, channel: unknown, req: unknown, log?: Log): Promise<Reply<unknown>> {
+  if (!isChannel(channel)) return { ok: false, error: { code: 'BAD_INPUT', message: `unknown call '${String(channel).slice(0, 60)}'` } };
+  try {
+    const handler = handlers[channel] as (req: unknown) => unknown;
+    const value = await handler(req === undefined ? {} : req);
+    return { ok: true, value };
+  } catch (err) {
+    return { ok: false, error: toErrorPayload(err, (e) => log?.('error', `${channel} failed`, e)) };
+  }
+}

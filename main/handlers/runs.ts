@@ -1,0 +1,269 @@
+// runs:*, models:export, classify:files — training runs (started in the worker through the
+// training host), their metrics and evaluation, exporting a run's model, classifying files with it.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { RunSummary } from '../../db/repos/runs';
+import { LIMITS, type Evaluation, type PhotoItem, type RunInfo, type RunSettings, type Series } from '../../preload/contract';
+import { absPath, bool, check, id, int, list, num, obj, oneOf, opt, str } from '../validate';
+import { dataPaths, type AppContext } from '../context';
+import { AppError } from '../errors';
+import { runWorkerJob } from '../training-host';
+import { weightsFile } from '../weights';
+import type { TrainJob } from '../worker/protocol';
+import { photoItem, requireDataset, type HandlerMap } from './common';
+
+// The one-button run: every setting's default.
+export const DEFAULT_SETTINGS: Required<RunSettings> = {
+  recipe: 'finetune', // ImageNet weights, the new head first, then fc6-fc8
+  architecture: 'alexnet', // the real network
+  headEpochs: 3, // cheap on cached features
+  fineTuneEpochs: 10, // early stopping usually ends sooner
+  fineTune: 'fc', // conv layers stay frozen: fast, and enough for a few hundred photos
+  epochs: 30, // from scratch
+  batchSize: 32, // fits every backend's memory
+  lr: 0.01, // the new head's rate (pretrained layers get 1/10 or less)
+  augment: true, // random crops and flips
+  valFraction: 0.2, // a fifth of each class validates
+  tta: 'center', // one view per photo when predicting the dataset
+  seed: 0, // same seed, same run
+};
+
+const settingsV = obj({
+  recipe: opt(oneOf('finetune', 'scratch')),
+  architecture: opt(oneOf('alexnet', 'tiny')),
+  headEpochs: opt(int(0, LIMITS.epochs)),
+  fineTuneEpochs: opt(int(0, LIMITS.epochs)),
+  fineTune: opt(oneOf('none', 'fc', 'all')),
+  epochs: opt(int(1, LIMITS.epochs)),
+  batchSize: opt(int(1, LIMITS.batchSize)),
+  lr: opt(num(1e-7, 1)),
+  augment: opt(bool),
+  valFraction: opt(num(0.05, 0.5)),
+  tta: opt(oneOf('center', '10crop')),
+  seed: opt(int(0, 2 ** 31 - 1)),
+});
+
+type Flat = Record<string, string | number | boolean | null>;
+
+function flat(config: Record<string, unknown>): Flat {
+  const out: Flat = {};
+  for (const [k, v] of Object.entries(config)) {
+    if (k === 'outDir') continue;
+    if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[k] = v;
+  }
+  return out;
+}
+
+export function runInfo(r: RunSummary): RunInfo {
+  const n = (k: string) => (typeof r.config[k] === 'number' ? (r.config[k] as number) : null);
+  return {
+    id: r.id,
+    datasetId: r.datasetId,
+    datasetName: r.datasetName,
+    name: r.name,
+    status: r.status,
+    startedAt: r.startedAt,
+    endedAt: r.endedAt,
+    durationMs: r.durationMs,
+    error: r.error,
+    backend: r.backend,
+    weightsSource: r.weightsSource,
+    classes: r.classes,
+    epochs: r.epochs,
+    steps: r.steps,
+    bestValAcc: r.bestValAcc,
+    trainCount: n('trainCount'),
+    valCount: n('valCount'),
+    settings: flat(r.config),
+  };
+}
+
+/** The run's model folder (holding best.ckpt / last.ckpt), or BAD_MODEL. */
+function modelDir(ctx: AppContext, runId: number): string {
+  const run = ctx.lib.runs.get(runId);
+  const dir = typeof run.config.outDir === 'string' ? run.config.outDir : null;
+  if (!dir || !['best.ckpt', 'last.ckpt'].some((c) => fs.existsSync(path.join(dir, c, 'model.json')))) {
+    throw new AppError('BAD_MODEL', `run ${runId} has no trained model${run.status === 'running' ? ' yet' : ''}`);
+  }
+  return dir;
+}
+
+export function runHandlers(
+  ctx: AppContext,
+): HandlerMap<'runs:start' | 'runs:cancel' | 'runs:list' | 'runs:get' | 'runs:metrics' | 'runs:evaluation' | 'runs:delete' | 'models:export' | 'classify:files'> {
+  const { lib } = ctx;
+
+  /** Checks, creates the split and the run, hands the job to the training host. */
+  const start = (datasetId: number, name: string | undefined, s: Required<RunSettings>): RunInfo => {
+    requireDataset(ctx, datasetId);
+    const running = ctx.training.runningRunId;
+    if (running !== null) throw new AppError('BUSY', `run ${running} is still training; cancel it or wait for it to finish`);
+    const finetune = s.recipe === 'finetune' && s.architecture === 'alexnet';
+    const wfile = weightsFile(ctx);
+    if (finetune && !fs.existsSync(wfile)) throw new AppError('NO_WEIGHTS', 'the ImageNet weights are not installed yet: download or import them, or train from scratch');
+
+    // Every class with labeled photos needs one to train on and one to validate on.
+    const classes = lib.classes.list(datasetId);
+    const counted = classes.map((c) => ({ c, n: lib.photos.list({ datasetId, classIds: [c.id], status: 'ok', limit: 1 }).total ?? 0 })).filter((x) => x.n > 0);
+    if (counted.length < 2) throw new AppError('TOO_FEW_IMAGES', `label photos of at least two classes to train (the dataset has ${counted.length} class${counted.length === 1 ? '' : 'es'} with labeled photos)`);
+    for (const { c, n } of counted) {
+      const nVal = Math.round(n * s.valFraction);
+      if (nVal < 1 || n - nVal < 1) {
+        const need = Math.max(2, Math.ceil(0.5 / s.valFraction));
+        throw new AppError('TOO_FEW_IMAGES', `class "${c.name}" has ${n} labeled photo${n === 1 ? '' : 's'}: label at least ${need} so that some train and some validate`);
+      }
+    }
+
+    const split = lib.splits.create(datasetId, { train: 1 - s.valFraction, val: s.valFraction, seed: s.seed });
+    const members = lib.splits.members(split.id);
+    const classNames = counted.map((x) => x.c.name);
+    const index = new Map(classNames.map((n, i) => [n, i]));
+    const items = (subset: 'train' | 'val') => members.filter((m) => m.subset === subset && index.has(m.className)).map((m) => ({ path: m.path, label: index.get(m.className)! }));
+    const train = items('train');
+    const val = items('val');
+    const predict = lib.photos.all(datasetId).filter((p) => p.status === 'ok').map((p) => ({ photoId: p.id, path: p.path }));
+
+    // the run's folder, named before the run exists (its id is not known yet), recorded with it
+    const outDir = path.join(dataPaths(ctx).runs, `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`);
+    const run = lib.runs.create({
+      datasetId,
+      splitId: split.id,
+      name: name ?? null,
+      config: { ...s, trainCount: train.length, valCount: val.length, outDir },
+      preprocessing: { preset: s.architecture === 'tiny' ? 'tiny' : finetune ? 'caffe' : 'paper' },
+      classes: classNames,
+      weightsSource: finetune ? 'imagenet' : 'none',
+    });
+    const job: TrainJob = {
+      kind: 'train',
+      runId: run.id,
+      recipe: s.recipe,
+      architecture: s.architecture,
+      classNames,
+      train,
+      val,
+      predict,
+      outDir,
+      cacheDir: dataPaths(ctx).featureCache,
+      weightsFile: finetune ? wfile : null,
+      headEpochs: s.headEpochs,
+      fineTuneEpochs: s.fineTuneEpochs,
+      fineTune: s.fineTune,
+      epochs: s.epochs,
+      batchSize: s.batchSize,
+      lr: s.lr,
+      augment: s.augment,
+      tta: s.tta,
+      seed: s.seed,
+    };
+    void ctx.training.start(job).then(() => ctx.bus.emit('library:changed', { datasetId, what: 'runs' }));
+    return runInfo(lib.runs.summary(run.id));
+  };
+
+  return {
+    'runs:start': (req) => {
+      const r = check(obj({ datasetId: id, name: opt(str()), settings: opt(settingsV) }), req);
+      return start(r.datasetId, r.name, { ...DEFAULT_SETTINGS, ...(r.settings ?? {}) });
+    },
+    'runs:cancel': (req) => {
+      const r = check(obj({ runId: id }), req);
+      lib.runs.get(r.runId);
+      return { cancelled: ctx.training.cancel(r.runId) };
+    },
+    'runs:list': (req) => {
+      const r = check(obj({ datasetId: opt(id), limit: opt(int(1, 10_000)) }), req);
+      if (r.datasetId !== undefined) requireDataset(ctx, r.datasetId);
+      return lib.runs.list({ datasetId: r.datasetId, limit: r.limit ?? 1000 }).map(runInfo);
+    },
+    'runs:get': (req) => {
+      const r = check(obj({ runId: id }), req);
+      const s = lib.runs.summary(r.runId);
+      return {
+        ...runInfo(s),
+        models: lib.models.list(r.runId).map((m) => ({ id: m.id, kind: m.kind, format: m.format, path: m.path, epoch: m.epoch })),
+        predictions: lib.predictions.count(r.runId),
+      };
+    },
+    'runs:metrics': (req) => {
+      const r = check(obj({ runId: id }), req);
+      lib.runs.get(r.runId);
+      const series = (scope: 'step' | 'epoch') => {
+        const out: Record<string, Series> = {};
+        for (const [name, rows] of Object.entries(lib.metrics.series(r.runId, scope))) out[name] = { idx: rows.map((x) => x.idx), value: rows.map((x) => x.value) };
+        return out;
+      };
+      return { runId: r.runId, step: series('step'), epoch: series('epoch') };
+    },
+    'runs:evaluation': (req) => {
+      const r = check(obj({ runId: id, subset: opt(oneOf('val', 'all')), worst: opt(int(0, 500)) }), req);
+      const run = lib.runs.get(r.runId);
+      const subset = r.subset ?? 'val';
+      if (run.datasetId === null) throw new AppError('NOT_FOUND', `the dataset of run ${r.runId} was deleted`);
+      if (subset === 'val' && run.splitId === null) throw new AppError('NOT_FOUND', `run ${r.runId} has no recorded validation split`);
+      const byName = new Map(lib.classes.list(run.datasetId).map((c) => [c.name, c.id]));
+      const classes = run.classes.filter((n) => byName.has(n)).map((n) => ({ id: byName.get(n)!, name: n }));
+      const col = new Map(classes.map((c, i) => [c.id, i]));
+      const items: PhotoItem[] = [];
+      for (let offset = 0; ; offset += LIMITS.pageSize) {
+        const page = lib.photos.list({ datasetId: run.datasetId, runId: r.runId, minP: 0, subset: subset === 'val' ? { splitId: run.splitId!, subset: 'val' } : undefined, limit: LIMITS.pageSize, offset, withTotal: false });
+        items.push(...page.items.map(photoItem));
+        if (page.items.length < LIMITS.pageSize) break;
+      }
+      const k = classes.length;
+      const matrix = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+      const scored = items.filter((p) => p.classId !== null && col.has(p.classId) && p.predictedClassId !== null && col.has(p.predictedClassId));
+      for (const p of scored) matrix[col.get(p.classId!)!][col.get(p.predictedClassId!)!]++;
+      const n = scored.length;
+      const correct = matrix.reduce((s, row, i) => s + row[i], 0);
+      const perClass = classes.map((c, i) => {
+        const support = matrix[i].reduce((a, b) => a + b, 0);
+        const predicted = matrix.reduce((a, row) => a + row[i], 0);
+        return { classId: c.id, precision: predicted ? matrix[i][i] / predicted : 0, recall: support ? matrix[i][i] / support : 0, support };
+      });
+      const mostWrong = scored.filter((p) => p.classId !== p.predictedClassId).sort((a, b) => (b.p ?? 0) - (a.p ?? 0)).slice(0, r.worst ?? 24);
+      const out: Evaluation = { runId: r.runId, subset, n, accuracy: n ? correct / n : null, classes, matrix, perClass, mostWrong };
+      return out;
+    },
+    'runs:delete': (req) => {
+      const r = check(obj({ runId: id }), req);
+      const run = lib.runs.get(r.runId);
+      if (ctx.training.runningRunId === r.runId) throw new AppError('BUSY', `run ${r.runId} is training; cancel it first`);
+      lib.runs.remove(r.runId);
+      // its files, only when they are where the app put them
+      const dir = typeof run.config.outDir === 'string' ? path.resolve(run.config.outDir) : null;
+      const runsDir = dataPaths(ctx).runs;
+      if (dir && dir.startsWith(runsDir + path.sep)) fs.rmSync(dir, { recursive: true, force: true });
+      return { done: true };
+    },
+    'models:export': async (req) => {
+      const r = check(obj({ runId: id, format: oneOf('onnx', 'checkpoint'), folder: absPath }), req);
+      const src = modelDir(ctx, r.runId);
+      const target = path.join(r.folder, `alexnet-run-${r.runId}${r.format === 'onnx' ? '-onnx' : ''}`);
+      if (fs.existsSync(target)) throw new AppError('CONFLICT', `${target} already exists`);
+      if (r.format === 'onnx') {
+        const res = await runWorkerJob(ctx.spawn, { kind: 'export-onnx', modelDir: src, outDir: target }, { log: ctx.log });
+        return { folder: res.dir, files: res.files, bytes: res.bytes };
+      }
+      const best = fs.existsSync(path.join(src, 'best.ckpt')) ? path.join(src, 'best.ckpt') : path.join(src, 'last.ckpt');
+      await fs.promises.cp(best, target, { recursive: true, errorOnExist: true, force: false });
+      const files = fs.readdirSync(target);
+      const bytes = files.reduce((s, f) => s + fs.statSync(path.join(target, f)).size, 0);
+      return { folder: target, files, bytes };
+    },
+    'classify:files': async (req) => {
+      const r = check(obj({ runId: id, files: list(absPath, LIMITS.filesPerCall, 1), topK: opt(int(1, 1000)), tta: opt(oneOf('center', '10crop')) }), req);
+      const run = lib.runs.get(r.runId);
+      const dir = modelDir(ctx, r.runId);
+      const res = await runWorkerJob(ctx.spawn, { kind: 'classify', modelDir: dir, files: r.files, topK: r.topK ?? 5, tta: r.tta ?? 'center' }, { log: ctx.log, onBackend: (b) => (ctx.backend = b) });
+      const byName = new Map(run.datasetId === null ? [] : lib.classes.list(run.datasetId).map((c) => [c.name, c.id]));
+      return {
+        results: res.results.map((x) =>
+          'predictions' in x
+            ? { file: x.file, predictions: x.predictions.map((p) => ({ label: p.label, p: p.p, classId: byName.get(p.label) ?? null })) }
+            : { file: x.file, error: { code: x.error.code === 'BAD_IMAGE' ? ('BAD_IMAGE' as const) : ('FOLDER_NOT_FOUND' as const), message: x.error.message } },
+        ),
+      };
+    },
+  };
+}

@@ -1,0 +1,50 @@
+// The worker process's entry: receives one job, runs it, answers with one 'result' or 'error', and
+// exits. Runs as a Node child (process.send) or an Electron utilityProcess (process.parentPort).
+import { runCheckWeights, runClassify, runExport, runTrain, type Send } from './jobs';
+import type { FromWorker, Job, ToWorker } from './protocol';
+
+type ParentPort = { on(ev: 'message', cb: (e: { data: unknown }) => void): void; postMessage(msg: unknown): void };
+const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
+
+const send: Send = (msg: FromWorker) => {
+  if (parentPort) parentPort.postMessage(msg);
+  else process.send?.(msg);
+};
+
+const controller = new AbortController();
+let started = false;
+
+async function run(job: Job): Promise<void> {
+  try {
+    const value =
+      job.kind === 'train'
+        ? await runTrain(job, send, controller.signal)
+        : job.kind === 'classify'
+          ? await runClassify(job, send, controller.signal)
+          : job.kind === 'export-onnx'
+            ? await runExport(job)
+            : await runCheckWeights(job);
+    send({ type: 'result', value });
+  } catch (err) {
+    const e = err as { code?: unknown; message?: unknown; stack?: unknown };
+    const code = typeof e?.code === 'string' ? e.code : 'INTERNAL';
+    const message = typeof e?.message === 'string' ? e.message : String(err);
+    send({ type: 'error', error: { code, message }, stack: typeof e?.stack === 'string' ? e.stack : null });
+  }
+  // give the channel a moment to flush, then leave (tfjs may hold handles open)
+  setTimeout(() => process.exit(0), 50);
+}
+
+function onMessage(raw: unknown): void {
+  const msg = raw as ToWorker;
+  if (msg?.type === 'cancel') controller.abort();
+  else if (msg?.type === 'job' && !started) {
+    started = true;
+    void run(msg.job);
+  }
+}
+
+if (parentPort) parentPort.on('message', (e) => onMessage(e.data));
+else process.on('message', onMessage);
+// the parent went away: stop (Node fork closes the channel)
+process.on('disconnect', () => process.exit(0));

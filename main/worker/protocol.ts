@@ -1,0 +1,62 @@
+// Messages between the main process and a worker process (training, bulk inference, weights
+// checks). One job per process: main sends { type: 'job' }, may send { type: 'cancel' }, and the
+// worker answers with progress messages and exactly one 'result' or 'error' before it exits. A
+// worker that exits without either has crashed; the host reports that as a failure. Every message
+// is plain JSON (the Node fork channel and Electron's utilityProcess both carry it unchanged).
+import type { AppErrorPayload, BackendInfo, RunPhase, Tta } from '../../preload/contract';
+
+export type WorkerItem = { path: string; label: number }; // an image and its class index
+
+export type TrainJob = {
+  kind: 'train';
+  runId: number;
+  recipe: 'finetune' | 'scratch';
+  architecture: 'alexnet' | 'tiny';
+  classNames: string[];
+  train: WorkerItem[];
+  val: WorkerItem[];
+  predict: { photoId: number; path: string }[]; // photos to predict with the best model afterwards
+  outDir: string; // best.ckpt and last.ckpt go here
+  cacheDir: string; // the feature cache (finetune)
+  weightsFile: string | null; // the ImageNet ONNX file (finetune)
+  headEpochs: number;
+  fineTuneEpochs: number;
+  fineTune: 'none' | 'fc' | 'all';
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  augment: boolean;
+  tta: Tta;
+  seed: number;
+};
+
+export type ClassifyJob = { kind: 'classify'; modelDir: string; files: string[]; topK: number; tta: Tta };
+
+export type ImportWeightsJob = { kind: 'check-weights'; file: string };
+
+export type ExportJob = { kind: 'export-onnx'; modelDir: string; outDir: string };
+
+export type Job = TrainJob | ClassifyJob | ImportWeightsJob | ExportJob;
+
+export type ToWorker = { type: 'job'; job: Job } | { type: 'cancel' };
+
+/** A training event as ml/train emits it, with the stage it belongs to. */
+export type TrainEventMsg =
+  | { type: 'start'; stage: string; epochs: number; startEpoch: number; stepsPerEpoch: number; trainCount: number; valCount: number; lr: number }
+  | { type: 'step'; stage: string; epoch: number; step: number; stepsPerEpoch: number; loss: number; acc: number; imagesPerSec: number; lr: number; etaSeconds: number }
+  | { type: 'epoch'; stage: string; epoch: number; trainLoss: number; trainAcc: number; valLoss: number; valAcc: number; valTop5: number; lr: number; seconds: number; best: boolean }
+  | { type: 'checkpoint'; stage: string; kind: 'best' | 'last'; dir: string; epoch: number }
+  | { type: 'skip'; stage: string; path: string; reason: string };
+
+export type TrainOutcome = { stopped: 'completed' | 'early-stop' | 'cancelled'; epochs: number; bestEpoch: number; best: number | null; predicted: number };
+export type ClassifyOutcome = { results: ({ file: string; predictions: { label: string; p: number }[] } | { file: string; error: { code: string; message: string } })[] };
+export type WeightsOutcome = { sha256: string; bytes: number; notes: string[] };
+export type ExportOutcome = { dir: string; files: string[]; bytes: number };
+
+export type FromWorker =
+  | { type: 'backend'; info: BackendInfo }
+  | { type: 'phase'; phase: RunPhase; message: string | null }
+  | { type: 'train'; event: TrainEventMsg }
+  | { type: 'predictions'; rows: { photoId: number; topk: { label: string; p: number }[] }[] }
+  | { type: 'result'; value: TrainOutcome | ClassifyOutcome | WeightsOutcome | ExportOutcome }
+  | { type: 'error'; error: AppErrorPayload | { code: string; message: string }; stack: string | null };

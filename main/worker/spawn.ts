@@ -1,0 +1,52 @@
+// How a worker process is started, abstracted: under Node (tests, browser mode) a child_process.fork
+// of the TypeScript entry with tsx's loader; under Electron a utilityProcess of the bundled entry
+// (main/electron-spawn.ts, which alone imports electron). The host only sees a WorkerHandle.
+import { fork } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FromWorker, ToWorker } from './protocol';
+
+export type WorkerHandle = {
+  readonly pid: number | undefined;
+  send(msg: ToWorker): void;
+  onMessage(cb: (msg: FromWorker) => void): void;
+  onExit(cb: (code: number | null, signal: string | null) => void): void;
+  kill(signal?: NodeJS.Signals): void;
+};
+
+export type Spawner = () => WorkerHandle;
+
+export const WORKER_ENTRY_TS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'entry.ts');
+
+/** Forks `entry` (default the TypeScript entry, run through tsx) as a Node child process. */
+export function nodeSpawner(opts: { entry?: string; env?: NodeJS.ProcessEnv } = {}): Spawner {
+  const entry = opts.entry ?? WORKER_ENTRY_TS;
+  return () => {
+    const child = fork(entry, [], {
+      execArgv: entry.endsWith('.ts') ? ['--import', 'tsx'] : [],
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'json',
+    });
+    let exited = false;
+    const exitCbs: ((code: number | null, signal: string | null) => void)[] = [];
+    child.on('exit', (code, signal) => {
+      exited = true;
+      for (const cb of exitCbs) cb(code, signal);
+    });
+    child.on('error', () => {
+      // a failed spawn also emits 'exit'; a failed send is reported by the exit too
+    });
+    return {
+      pid: child.pid,
+      send: (msg) => {
+        if (!exited && child.connected) child.send(msg);
+      },
+      onMessage: (cb) => child.on('message', (m) => cb(m as FromWorker)),
+      onExit: (cb) => exitCbs.push(cb),
+      kill: (signal = 'SIGTERM') => {
+        if (!exited) child.kill(signal);
+      },
+    };
+  };
+}
