@@ -144,6 +144,28 @@ describe('train', () => {
     disposeParams(r.params);
   });
 
+  it('a flat validation loss drops the LR, then stops early; best.ckpt keeps the best epoch', async () => {
+    // lr 1e-12: the float32 weights cannot move, so the validation loss is flat from epoch 1 on
+    const events: TrainEvent[] = [];
+    const out = path.join(tmp, 'flat');
+    const r = await train(
+      base({ params: tinyParams(7), lr: 1e-12, epochs: 10, outDir: out, plateau: { lrPatience: 1, earlyStopPatience: 2 }, onEvent: (e) => events.push(e) }),
+    );
+    expect(r.stopped).toBe('early-stop');
+    expect(r.epochs).toBe(3);
+    const drops = events.filter((e) => e.type === 'lr-drop');
+    expect(drops).toHaveLength(2); // after epoch 2 and epoch 3 (patience 1)
+    expect(drops[0].type === 'lr-drop' && drops[0].epoch === 2 && Math.abs(drops[0].to - 1e-13) < 1e-20).toBe(true);
+    expect(events.some((e) => e.type === 'early-stop' && e.epoch === 3 && e.bestEpoch === 1)).toBe(true);
+    expect(events.filter((e) => e.type === 'checkpoint' && e.kind === 'best')).toHaveLength(1);
+    const best = await loadModel(out, 'best');
+    const last = await loadModel(out, 'last');
+    expect(best.meta.epoch).toBe(1);
+    expect(last.meta.epoch).toBe(3);
+    expect(last.meta.trainState?.lrDrops).toBe(2);
+    for (const p of [best.params, last.params, r.params]) disposeParams(p);
+  });
+
   it('refuses a class without training images (TOO_FEW_IMAGES)', async () => {
     const items = photos(2).filter((i) => i.label === 0);
     const err = await train(base({ train: items, epochs: 1 })).catch((e: unknown) => e);
