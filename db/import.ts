@@ -36,6 +36,7 @@ export type ImportSummary = {
   unchanged: number; // already in the dataset, same size and date
   updated: number; // already in the dataset, edited since (new hash)
   reappeared: number; // were 'missing', file is back
+  relocated: { from: string; to: string }[]; // were 'missing', same bytes found at a new path: moved, labels kept
   duplicates: { path: string; duplicateOf: string }[]; // same bytes as a photo already in the dataset: not added
   unreadable: { path: string; reason: string }[]; // added with status 'unreadable'
   skipped: { path: string; reason: string }[]; // not images, hidden, empty, unreadable folders
@@ -147,7 +148,7 @@ export async function importFolder(lib: Library, dir: string, opts: ImportOption
   const concurrency = Math.max(1, opts.concurrency ?? 4);
   const batchSize = Math.max(1, opts.batchSize ?? 100);
   const summary: ImportSummary = {
-    datasetId: dataset.id, dataset: dataset.name, root, found: 0, added: 0, unchanged: 0, updated: 0, reappeared: 0,
+    datasetId: dataset.id, dataset: dataset.name, root, found: 0, added: 0, unchanged: 0, updated: 0, reappeared: 0, relocated: [],
     duplicates: [], unreadable: [], skipped: [], classesCreated: [], labeled: 0, missing: 0, cancelled: false, durationMs: 0,
   };
 
@@ -203,6 +204,12 @@ export async function importFolder(lib: Library, dir: string, opts: ImportOption
           continue;
         }
         const dup = e.hash ? lib.photos.byHash(dataset.id, e.hash) : undefined;
+        if (dup && e.status === 'ok' && (dup.status === 'missing' || !fs.existsSync(dup.path))) {
+          // the user moved or renamed the file: follow it instead of adding a second photo
+          lib.photos.relocate(dup.id, e.c.file, path.basename(e.c.file), e.c.mtime);
+          summary.relocated.push({ from: dup.path, to: e.c.file });
+          continue;
+        }
         if (dup) {
           summary.duplicates.push({ path: e.c.file, duplicateOf: dup.path });
           continue;

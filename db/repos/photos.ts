@@ -98,7 +98,7 @@ export class PhotosRepo {
     this.st = {
       byId: db.prepare<[number], Photo>(`SELECT ${COLS} FROM photos WHERE id = ?`),
       byPath: db.prepare<[number, string], Photo>(`SELECT ${COLS} FROM photos WHERE dataset_id = ? AND path = ?`),
-      byHash: db.prepare<[number, string], Photo>(`SELECT ${COLS} FROM photos WHERE dataset_id = ? AND hash = ? ORDER BY id LIMIT 1`),
+      byHash: db.prepare<[number, string], Photo>(`SELECT ${COLS} FROM photos WHERE dataset_id = ? AND hash = ? ORDER BY status = 'missing' DESC, id LIMIT 1`),
       inDataset: db.prepare<[number], Photo>(`SELECT ${COLS} FROM photos WHERE dataset_id = ? ORDER BY id`),
       insert: db.prepare<Record<string, unknown>, { id: number }>(
         `INSERT INTO photos (dataset_id, path, name, hash, size, mtime, width, height, taken_at, date_source, imported_at, status, status_reason)
@@ -109,6 +109,7 @@ export class PhotosRepo {
         `UPDATE photos SET hash = :hash, size = :size, mtime = :mtime, width = :width, height = :height, taken_at = :takenAt,
            date_source = :dateSource, status = :status, status_reason = :statusReason WHERE id = :id`,
       ),
+      relocate: db.prepare<[string, string, number, number]>("UPDATE photos SET path = ?, name = ?, mtime = ?, status = 'ok', status_reason = NULL WHERE id = ?"),
       setStatus: db.prepare<[string, string | null, number]>('UPDATE photos SET status = ?, status_reason = ? WHERE id = ?'),
       latestRun: db.prepare<[number], { id: number }>(
         'SELECT r.id FROM runs r WHERE r.dataset_id = ? AND EXISTS (SELECT 1 FROM predictions pr WHERE pr.run_id = r.id) ORDER BY r.id DESC LIMIT 1',
@@ -140,7 +141,7 @@ export class PhotosRepo {
     return this.st.byPath.get(datasetId, file);
   }
 
-  /** The first photo of the dataset with these bytes, if any (duplicate detection). */
+  /** A photo of the dataset with these bytes, if any (duplicate detection); a missing one first. */
   byHash(datasetId: number, hash: string): Photo | undefined {
     return this.st.byHash.get(datasetId, hash);
   }
@@ -157,6 +158,11 @@ export class PhotosRepo {
   /** Records new file facts of a photo the user edited in place (same path, new bytes). */
   updateFile(id: number, f: Pick<Photo, 'hash' | 'size' | 'mtime' | 'width' | 'height' | 'takenAt' | 'dateSource' | 'status' | 'statusReason'>): void {
     this.st.updateFile.run({ ...f, id });
+  }
+
+  /** A missing photo found again at another path (same bytes): keeps its labels and history. */
+  relocate(id: number, file: string, name: string, mtime: number): void {
+    this.st.relocate.run(file, name, mtime, id);
   }
 
   setStatus(id: number, status: PhotoStatus, reason: string | null = null): void {

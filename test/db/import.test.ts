@@ -174,6 +174,21 @@ describe('importing a messy folder', () => {
     expect(lib.photos.byPath(ds, path.join(src, 'ants', 'new-one.jpg'))!.status).toBe('ok');
   });
 
+  it('follows a photo the user moved to another folder: same photo, same label, no duplicate', async () => {
+    const from = path.join(src, 'ants', path.basename(ants[1]));
+    const before = lib.photos.byPath(ds, from)!;
+    fs.mkdirSync(path.join(src, 'moved'));
+    const to = path.join(src, 'moved', 'renamed.jpg');
+    fs.renameSync(from, to);
+    const s = await importFolder(lib, src, { dataset: 'messy' });
+    expect(s.added).toBe(0);
+    expect(s.relocated).toEqual([{ from, to }]);
+    const after = lib.photos.get(before.id);
+    expect(after.path).toBe(to);
+    expect(after.status).toBe('ok');
+    expect(after.classId).toBe(before.classId); // keeps 'ants' although it now sits in moved/
+  });
+
   it('refuses a folder that does not exist or is a file', async () => {
     await expect(importFolder(lib, path.join(src, 'nope'), { dataset: 'x' })).rejects.toMatchObject({ code: 'FOLDER_NOT_FOUND' });
     await expect(importFolder(lib, path.join(src, 'notes.txt'), { dataset: 'x' })).rejects.toMatchObject({ code: 'NOT_A_FOLDER' });

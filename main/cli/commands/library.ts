@@ -45,6 +45,7 @@ function printImport(s: ImportSummary, lib: Library): void {
   out(`Imported ${plural(s.added, 'new photo')} into '${s.dataset}' from ${s.root} in ${(s.durationMs / 1000).toFixed(1)} s${s.cancelled ? ' (cancelled: run it again to finish)' : ''}`);
   out(`  found ${s.found} images: ${s.added} new, ${s.unchanged} already in the library, ${s.updated} changed, ${s.reappeared} back from missing, ${s.duplicates.length} duplicates, ${s.unreadable.length} unreadable`);
   if (s.classesCreated.length) out(`  new classes: ${s.classesCreated.join(', ')}`);
+  if (s.relocated.length) out(`  ${plural(s.relocated.length, 'photo')} moved since the last import, followed (labels kept)`);
   if (s.missing) out(`  ${plural(s.missing, 'photo')} no longer in the folder, marked missing`);
   const show = <T,>(title: string, list: T[], line: (x: T) => string) => {
     if (!list.length) return;
