@@ -2,8 +2,9 @@
 // ONNX Runtime baseline for the benchmark: inference of the BVLC AlexNet (ONNX Model Zoo layout,
 // rebuilt with seeded weights by ../shared/fixtures/make_bvlc_onnx.py) at batch 1 and 32, images/s.
 //
-// Prints one JSON line per figure: {"name":"ort_infer","value","unit":"images/s","batch","best","threads","reps","ort"}
-// (value from the median run, best from the fastest: their gap shows how busy the machine was).
+// Prints one JSON line per figure: {"name":"ort_infer","value","unit":"images/s","batch","best","per_cpu_s","threads","reps","ort"}
+// (value from the median run, best from the fastest: their gap shows how busy the machine was;
+// per_cpu_s = images per CPU-second of this process, times threads estimates an idle machine's figure).
 // The ~244 MB .onnx files are written to a cache outside the repo (ALEXNET_BENCH_CACHE, default
 // ~/.cache/alexnet-studio/bench); generating them needs python3 with onnx + numpy (Debian's
 // python3-onnx python3-numpy; /usr/bin/python3 is tried first).
@@ -45,12 +46,14 @@ for (const batch of batches) {
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', data, [batch, 3, 224, 224]) };
   const n = batch === 1 ? reps * 4 : reps; // batch 1 runs are short: more of them
   for (let i = 0; i < 2; i++) await session.run(feeds); // warm-up
-  const times = [];
+  const times = [], cpu = []; // wall and process CPU seconds per run
   for (let i = 0; i < n; i++) {
-    const t0 = process.hrtime.bigint();
+    const t0 = process.hrtime.bigint(), c0 = process.cpuUsage();
     await session.run(feeds);
     times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1e6);
   }
-  console.log(JSON.stringify({ name: 'ort_infer', value: +(batch / median(times)).toFixed(3), unit: 'images/s', batch, best: +(batch / Math.min(...times)).toFixed(3), threads, reps: n, ort: ort.env.versions?.node ?? '' }));
+  console.log(JSON.stringify({ name: 'ort_infer', value: +(batch / median(times)).toFixed(3), unit: 'images/s', batch, best: +(batch / Math.min(...times)).toFixed(3), per_cpu_s: +(batch / median(cpu)).toFixed(3), threads, reps: n, ort: ort.env.versions?.node ?? '' }));
   await session.release();
 }
