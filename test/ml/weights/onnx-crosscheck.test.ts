@@ -6,7 +6,8 @@
 // our 'valid' pool5 would give 5x5, the zoo's padded pool5 6x6). So ORT runs the same graph with its
 // declared input changed to 227 (rewritten with our own protobuf writer; nothing else is touched).
 // At 227, pool5's [0,0,1,1] padding never enters a window, which this comparison also proves.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-node';
@@ -14,7 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../ml/backend';
 import { forward, paramsFromArrays, disposeParams, type Params } from '../../../ml/model';
 import { CAFFE_PREPROCESSING, centerView, loadImage, toInput } from '../../../ml/preprocess';
-import { parseBvlcAlexNet, type ImportedAlexNet } from '../../../ml/weights/onnx';
+import { IMAGENET_CLASSES } from '../../../ml/weights/imagenet';
+import { exportOnnx, parseBvlcAlexNet, type ImportedAlexNet } from '../../../ml/weights/onnx';
 import { DT_FLOAT, decodeModel, encodeModel } from '../../../ml/weights/onnx-proto';
 import { bvlcFixture, datasetsDir } from '../../helpers/bvlc-fixture';
 
@@ -33,6 +35,7 @@ let backend = '';
 let params: Params;
 let pool5: tf.Tensor;
 const ortProbs: Float32Array[] = [];
+let ourProbsAll: number[][] = [];
 
 /** [S, S, 3] HWC -> [3, S, S] CHW (ORT's NCHW input for one image). */
 function toChw(hwc: Float32Array, s: number): Float32Array {
@@ -81,6 +84,7 @@ describe('BVLC AlexNet ONNX import vs ONNX Runtime', () => {
       return [logits.arraySync() as number[][], tf.softmax(logits).arraySync() as number[][]];
     });
     const ourMs = performance.now() - t0;
+    ourProbsAll = ourProbs;
 
     let maxProbDiff = 0;
     let maxLogitRel = 0;
@@ -114,6 +118,27 @@ describe('BVLC AlexNet ONNX import vs ONNX Runtime', () => {
     for (let i = 0; i < probs.length; i++)
       for (let j = 0; j < 1000; j++) maxRel = Math.max(maxRel, Math.abs(probs[i][j] - ortProbs[i][j]) / ortProbs[i][j]);
     expect(maxRel).toBeGreaterThan(1e-2);
+  });
+});
+
+describe('full-size export', () => {
+  it('the imported model exported as ONNX gives ONNX Runtime our probabilities', async () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'alexnet-export-full-'));
+    try {
+      await exportOnnx({ config: imported.config, arrays: imported.arrays, classNames: [...IMAGENET_CLASSES], preprocessing: CAFFE_PREPROCESSING }, out);
+      const s = await ort.InferenceSession.create(path.join(out, 'model.onnx'), { intraOpNumThreads: 2, interOpNumThreads: 1 });
+      const n = photos.length;
+      const x = new Float32Array(n * 3 * S * S);
+      nhwc.forEach((img, i) => x.set(toChw(img, S), i * 3 * S * S));
+      const r = await s.run({ data: new ort.Tensor('float32', x, [n, 3, S, S]) }); // one batch: the exported graph has a free N
+      const p = r.prob.data as Float32Array;
+      let maxDiff = 0;
+      for (let i = 0; i < n; i++) for (let j = 0; j < 1000; j++) maxDiff = Math.max(maxDiff, Math.abs(p[i * 1000 + j] - ourProbsAll[i][j]));
+      expect(maxDiff).toBeLessThan(1e-4);
+      for (let i = 0; i < n; i++) expect(topK(p.subarray(i * 1000, (i + 1) * 1000), 5)).toEqual(topK(ourProbsAll[i], 5));
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });
 
