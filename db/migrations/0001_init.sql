@@ -78,8 +78,7 @@ CREATE TABLE label_changes (
   PRIMARY KEY (action_id, photo_id)
 ) WITHOUT ROWID;
 CREATE INDEX label_changes_photo ON label_changes(photo_id);
-CREATE INDEX label_changes_old ON label_changes(old_class_id);
-CREATE INDEX label_changes_new ON label_changes(new_class_id);
+-- (no index on old/new_class_id: deleting a class scans the history once, labeling stays cheap)
 
 -- Splits: a stratified train/val/test assignment, reproducible from its seed.
 CREATE TABLE splits (

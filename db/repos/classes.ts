@@ -39,12 +39,12 @@ export class ClassesRepo {
       colour: db.prepare<[string, number]>('UPDATE classes SET colour = ? WHERE id = ?'),
       hotkey: db.prepare<[string | null, number]>('UPDATE classes SET hotkey = ? WHERE id = ?'),
       position: db.prepare<[number, number]>('UPDATE classes SET position = ? WHERE id = ?'),
-      count: db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM photos WHERE class_id = ?'),
+      count: db.prepare<[number], { n: number }>('SELECT coalesce(sum(n), 0) AS n FROM photo_counts WHERE class_key = ?'),
       remove: db.prepare<[number]>('DELETE FROM classes WHERE id = ?'),
       // actions whose every change named a deleted class are gone from the undo stack too
       dropEmptyActions: db.prepare<[number]>('DELETE FROM label_actions WHERE dataset_id = ? AND NOT EXISTS (SELECT 1 FROM label_changes c WHERE c.action_id = label_actions.id)'),
-      clearLabels: db.prepare<[number, number]>('UPDATE photos SET class_id = NULL, label_source = NULL, labeled_at = ? WHERE class_id = ?'),
-      moveLabels: db.prepare<[number, number, number]>('UPDATE photos SET class_id = ?, labeled_at = ? WHERE class_id = ?'),
+      clearLabels: db.prepare<[number, number, number]>('UPDATE photos SET class_id = NULL, label_source = NULL, labeled_at = ? WHERE dataset_id = ? AND class_id = ?'),
+      moveLabels: db.prepare<[number, number, number, number]>('UPDATE photos SET class_id = ?, labeled_at = ? WHERE dataset_id = ? AND class_id = ?'),
     };
   }
 
@@ -129,7 +129,7 @@ export class ClassesRepo {
   remove(id: number): number {
     const c = this.get(id);
     return this.db.transaction(() => {
-      const n = this.st.clearLabels.run(now(), id).changes;
+      const n = this.st.clearLabels.run(now(), c.datasetId, id).changes;
       this.st.remove.run(id); // the label history that names this class goes with it
       this.st.dropEmptyActions.run(c.datasetId);
       return n;
@@ -143,7 +143,7 @@ export class ClassesRepo {
     if (from.datasetId !== into.datasetId) throw new DbError('BAD_CLASS', 'can only merge classes of the same dataset');
     if (fromId === intoId) return 0;
     return this.db.transaction(() => {
-      const n = this.st.moveLabels.run(intoId, now(), fromId).changes;
+      const n = this.st.moveLabels.run(intoId, now(), from.datasetId, fromId).changes;
       this.st.remove.run(fromId);
       this.st.dropEmptyActions.run(from.datasetId);
       return n;

@@ -41,11 +41,13 @@ export class LabelsRepo {
             AND (p.class_id IS NOT :cls OR p.label_source IS NOT :src)`,
       ),
       applyNew: db.prepare<[number, number]>(
-        `UPDATE photos SET class_id = c.new_class_id, label_source = c.new_source, labeled_at = ?
+        `UPDATE photos SET class_id = c.new_class_id, label_source = c.new_source, labeled_at = ?,
+                label_rank = (SELECT position FROM classes k WHERE k.id = c.new_class_id)
            FROM label_changes c WHERE c.action_id = ? AND photos.id = c.photo_id`,
       ),
       applyOld: db.prepare<[number, number]>(
-        `UPDATE photos SET class_id = c.old_class_id, label_source = c.old_source, labeled_at = ?
+        `UPDATE photos SET class_id = c.old_class_id, label_source = c.old_source, labeled_at = ?,
+                label_rank = (SELECT position FROM classes k WHERE k.id = c.old_class_id)
            FROM label_changes c WHERE c.action_id = ? AND photos.id = c.photo_id`,
       ),
       deleteAction: db.prepare<[number]>('DELETE FROM label_actions WHERE id = ?'),
