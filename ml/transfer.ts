@@ -5,8 +5,10 @@
 // (pretrained layers at base_lr 0.001, the new fc8 at 10x). Ours:
 //
 //   0. fc8 is replaced by a fresh head for the user's k classes (paper init: N(0, 0.01), bias 0).
-//   1. 'head' stage: only fc8 trains (lr 0.01), on pool5 features from the feature cache. Cheap:
-//      after the first epoch no convolution runs at all.
+//   1. 'head' stage: only fc8 trains, on pool5 features from the feature cache. Cheap: after the
+//      first epoch no convolution runs at all. Its rate, unless given, is picked the fastai way
+//      (lr_find) but cheaper: one cached-feature epoch per candidate in HEAD_LR_CANDIDATES from the
+//      same fresh head, keeping the lowest validation loss (so features of any scale work).
 //   2. 'finetune' stage, by default 'fc': fc6 and fc7 unfreeze at a tenth of fc8's rate. conv1..5
 //      stay frozen, so pool5 is still cached and this stage is cheap too. On the few hundred photos
 //      users bring, retraining conv layers mostly overfits, and on CPU backends it is 10-30x
@@ -51,7 +53,7 @@ export type TransferOptions = {
   headEpochs?: number; // 3: nearly free on cached features (fastai uses 1 because its epochs are not)
   fineTuneEpochs?: number; // 10, early stopping usually ends it sooner
   fineTune?: FineTuneMode; // 'fc' (default), 'all' or 'none'
-  lr?: number; // 0.01: the new head's rate (Caffe's 10 x 0.001); pretrained layers get 1/10 or less
+  lr?: number; // the new head's rate; default: picked by a short LR search on cached features (see pickHeadLr); pretrained layers get 1/10 or less
   batchSize?: number; // 32
   cacheViews?: number; // K cached training views per image (6), see feature-cache.ts
   cacheDtype?: FeatureDtype; // 'float16'
@@ -62,7 +64,14 @@ export type TransferOptions = {
   onEvent?: (e: TransferEvent) => void;
 };
 
-export type TransferEvent = TrainEvent & { stage: 'head' | 'finetune' };
+export type TransferEvent =
+  | (TrainEvent & { stage: 'head' | 'finetune' })
+  | { type: 'lr-find'; stage: 'head'; trials: { lr: number; valLoss: number }[]; lr: number };
+
+// Candidate head rates for the automatic pick, largest first. 0.01 is Caffe's fine-tuning rate for a
+// new fc8 (base 0.001 x lr_mult 10); the smaller ones cover feature sets with a larger norm, where
+// 0.01 makes SGD with momentum 0.9 oscillate.
+export const HEAD_LR_CANDIDATES = [0.01, 0.003, 0.001, 0.0003, 0.0001];
 
 export type TransferResult = TrainResult & { cache: FeatureCacheStats; split: { train: number; val: number } };
 
@@ -128,7 +137,6 @@ export function checkCounts(classNames: string[], trainItems: Item[], valItems: 
 export async function fineTune(opts: TransferOptions): Promise<TransferResult> {
   const k = opts.classNames.length;
   const seed = opts.seed ?? 0;
-  const lr = opts.lr ?? 0.01;
   const batchSize = opts.batchSize ?? 32;
   const mode: FineTuneMode = opts.fineTune ?? 'fc';
   const headEpochs = opts.headEpochs ?? 3;
@@ -143,11 +151,14 @@ export async function fineTune(opts: TransferOptions): Promise<TransferResult> {
   // -- where a resumed run stands
   let resumeStage: 'head' | 'finetune' | null = null;
   let resumeOffset = 0; // epochs the head stage took, when resuming the second stage
+  let resumedLr: number | null = null; // the head rate an interrupted run had picked
   if (opts.resume && opts.outDir && existsSync(path.join(opts.outDir, 'last.ckpt'))) {
     const meta = await readModelMeta(resolveCheckpointDir(path.join(opts.outDir, 'last.ckpt')));
     resumeStage = meta.trainState?.stage === 'finetune' ? 'finetune' : 'head';
     const off = meta.trainOptions.stageOffset;
     resumeOffset = typeof off === 'number' ? off : 0;
+    const picked = meta.trainOptions.headLr;
+    if (opts.lr === undefined && typeof picked === 'number') resumedLr = picked;
   }
 
   // -- model and cache (the cache keys on the conv weights, which no stage but 'all' changes).
@@ -184,8 +195,29 @@ export async function fineTune(opts: TransferOptions): Promise<TransferResult> {
     outDir: opts.outDir ?? null,
     signal: opts.signal,
     classWeighting: 'balanced' as const,
-    extraMeta: { recipe: 'fine-tune', fineTune: mode, headEpochs, fineTuneEpochs: ftEpochs, cacheViews: cache.views },
+    extraMeta: { recipe: 'fine-tune', fineTune: mode, headEpochs, fineTuneEpochs: ftEpochs, cacheViews: cache.views } as Record<string, unknown>,
   };
+
+  // -- the head's learning rate: given, resumed, or the best of one cached-feature epoch per candidate
+  let lr: number;
+  if (opts.lr !== undefined) lr = opts.lr;
+  else if (resumedLr !== null) lr = resumedLr;
+  else {
+    const trials: { lr: number; valLoss: number }[] = [];
+    for (const cand of HEAD_LR_CANDIDATES) {
+      if (opts.signal?.aborted) break;
+      const trial = { ...params, 'fc8.w': tf.variable(params['fc8.w'].clone(), true), 'fc8.b': tf.variable(params['fc8.b'].clone(), true) };
+      const r = await train({ ...common, outDir: null, params: trial, epochs: 1, lr: cand, lrMult: stageMultipliers('head'), source: cached, stage: 'lr-find' });
+      trial['fc8.w'].dispose();
+      trial['fc8.b'].dispose();
+      const v = r.metrics[0]?.valLoss ?? NaN;
+      trials.push({ lr: cand, valLoss: Number.isFinite(v) ? v : Infinity });
+    }
+    const best = trials.reduce((a, b) => (b.valLoss < a.valLoss ? b : a), trials[0] ?? { lr: 0.01, valLoss: Infinity });
+    lr = best.lr;
+    opts.onEvent?.({ type: 'lr-find', stage: 'head', trials, lr });
+  }
+  common.extraMeta.headLr = lr;
 
   // -- stage 1: the head alone
   const finish = (r: TrainResult): TransferResult => {

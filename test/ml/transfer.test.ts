@@ -9,7 +9,7 @@ import { PARAM_NAMES, TINY_CONFIG, makeConfig, type Params } from '../../ml/conf
 import { EngineError } from '../../ml/errors';
 import { disposeParams, initParams } from '../../ml/model';
 import { PAPER_PREPROCESSING } from '../../ml/preprocess';
-import { checkCounts, fineTune, stageMultipliers, type TransferEvent } from '../../ml/transfer';
+import { HEAD_LR_CANDIDATES, checkCounts, fineTune, stageMultipliers, type TransferEvent } from '../../ml/transfer';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 const root = path.resolve(repoRoot, '../shared/datasets/hymenoptera');
@@ -67,6 +67,11 @@ describe('fine-tuning recipe', () => {
     expect(r.cache.decodes).toBe(24 + 8);
     expect(r.cache.forwardRows).toBe(24 * 4 + 8);
     expect(events.filter((e) => e.type === 'skip').map((e) => (e.type === 'skip' ? e.path : ''))).toContain(bad);
+    // the head's rate was picked by one cached-feature epoch per candidate, the lowest validation loss
+    const find = events.find((e) => e.type === 'lr-find');
+    if (!find || find.type !== 'lr-find') throw new Error('no lr-find event');
+    expect(find.trials.map((t) => t.lr)).toEqual(HEAD_LR_CANDIDATES);
+    expect(find.lr).toBe(find.trials.reduce((a, b) => (b.valLoss < a.valLoss ? b : a)).lr);
     const epochs = events.filter((e) => e.type === 'epoch');
     expect(epochs.map((e) => [e.stage, e.type === 'epoch' ? e.epoch : 0])).toEqual([
       ['head', 1],
