@@ -68,6 +68,41 @@ export function findNativeBinding(pkg: string): string | null {
   }
 }
 
+// wasm threads in Node.
+// tfjs-backend-wasm 4.22 hard-wires WASM_HAS_MULTITHREAD_SUPPORT=false in Node (tfjs issue #3830):
+// its threaded build starts Emscripten's pthread workers from a Blob URL, which Node's worker_threads
+// cannot load, and the workers then load the main script from a Blob too. Both can be redirected to
+// files: the worker script is written to a temp file (it already supports Node), and told to load the
+// package's own threaded-simd.js. Measured here: the threaded build then loads and runs, but tfjs caps
+// its XNNPACK pool at (logical cores / 2): on a 2-core machine that is 1 thread, so no gain could be
+// measured. Opt-in (ALEXNET_WASM_THREADS=1, used with >= 4 cores) until measured on a bigger machine.
+let restoreCreateObjectURL: (() => void) | null = null;
+
+function wasmThreadsWanted(): boolean {
+  const v = process.env.ALEXNET_WASM_THREADS;
+  return (v === '1' && os.availableParallelism() >= 4) || v === 'force'; // 'force': even where tfjs caps it at 1
+
+}
+
+function enableWasmThreads(pkgDir: string): void {
+  const mainJs = path.join(pkgDir, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.js');
+  const { wasmWorkerContents } = require(path.join(pkgDir, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.worker.js')) as {
+    wasmWorkerContents: string;
+  };
+  const workerFile = path.join(os.tmpdir(), `alexnet-tfjs-wasm-worker-${tf.version_core}-${process.pid}.cjs`);
+  // (tfjs escapes newlines the same way before making its Blob: the script is one line with "\n" in strings)
+  fs.writeFileSync(workerFile, `URL.createObjectURL = () => ${JSON.stringify(mainJs)};\n` + wasmWorkerContents.replace(/\n/g, '\\n'));
+  process.once('exit', () => fs.rmSync(workerFile, { force: true }));
+  const original = URL.createObjectURL;
+  URL.createObjectURL = ((obj: Blob) =>
+    obj instanceof Blob && obj.type === 'application/javascript' ? workerFile : original(obj)) as typeof URL.createObjectURL;
+  restoreCreateObjectURL = () => {
+    URL.createObjectURL = original;
+    restoreCreateObjectURL = null;
+  };
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+}
+
 /** Loads one backend and makes it current; throws if it cannot. Returns its thread count. */
 async function load(name: BackendName): Promise<number> {
   if (name === 'tensorflow-gpu' || name === 'tensorflow') {
@@ -94,13 +129,17 @@ async function load(name: BackendName): Promise<number> {
     if (tf.findBackendFactory('wasm') === null)
       throw new Error(`@tensorflow/tfjs-backend-wasm registered no 'wasm' backend in this @tensorflow/tfjs-core (two copies installed?)`);
     // In Node the .wasm binaries are read from disk: point at the package's dist folder (a file path).
-    // The threaded build stays off: tfjs-backend-wasm hard-wires WASM_HAS_MULTITHREAD_SUPPORT=false in
-    // Node (tfjs issue #3830), and forcing the flag fails because Emscripten's pthread workers are
-    // started from a Blob URL, which Node's worker_threads cannot load. So wasm is single-threaded here.
-    const dist = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep;
-    if (tf.engine().registry.wasm === undefined) wasm.setWasmPaths(dist);
+    const pkgDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
+    if (tf.engine().registry.wasm === undefined) {
+      wasm.setWasmPaths(path.join(pkgDir, 'dist') + path.sep);
+      if (wasmThreadsWanted()) enableWasmThreads(pkgDir);
+    }
     registerWasmTrainingKernels('wasm');
-    if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialise');
+    try {
+      if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialise');
+    } finally {
+      restoreCreateObjectURL?.();
+    }
     return wasm.getThreadsCount();
   }
   if (!(await tf.setBackend('cpu'))) throw new Error('cpu backend failed to initialise');
