@@ -134,6 +134,7 @@ const ZOO_FCS = [
   { name: 'fc7', shape: [4096, 4096] },
   { name: 'fc8', shape: [1000, 4096] },
 ] as const;
+const EXPECTED_TENSORS = new Set([...ZOO_CONVS, ...ZOO_FCS].flatMap((l) => [`${l.name}_w_0`, `${l.name}_b_0`]));
 // The sizes the zoo graph may declare for its input: 224 (as published) or 227 (Caffe's crop).
 const ZOO_INPUT_SIZES = [224, 227];
 
@@ -215,7 +216,7 @@ export function parseBvlcAlexNet(buf: Uint8Array): ImportedAlexNet {
   const tensor = (name: string, shape: readonly number[]): OnnxTensor => {
     const t = inits.get(name);
     if (!t) {
-      const near = [...inits.keys()].filter((k) => k.split('_')[0] === name.split('_')[0] && k !== name);
+      const near = [...inits.keys()].filter((k) => k.split('_')[0] === name.split('_')[0] && !EXPECTED_TENSORS.has(k));
       throw notAlexNet(`missing tensor ${name}${near.length ? ` (found ${near.join(', ')})` : ''}`);
     }
     if (!same(t.dims, shape)) throw notAlexNet(`tensor ${name} has shape ${fmt(t.dims)}, expected ${fmt(shape)}`);
