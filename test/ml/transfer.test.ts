@@ -162,6 +162,30 @@ describe('fine-tuning recipe', () => {
     for (const p of [straight.params, resumed.params, base.params]) disposeParams(p);
   });
 
+  it("fineTune 'all' unfreezes the conv layers (reading images again) with discriminative rates", async () => {
+    const base = baseParams();
+    const before = snapshot(base.params);
+    const starts: string[][] = [];
+    const r = await fineTune({
+      base: { ...base, preprocessing: prep, source: 'test-base' },
+      classNames: ['ants', 'bees'],
+      train: list('train', 4),
+      val: list('val', 2),
+      cacheDir: path.join(tmp, 'cache-all'),
+      fineTune: 'all',
+      headEpochs: 1,
+      fineTuneEpochs: 1,
+      lr: 0.01,
+      batchSize: 4,
+      onEvent: (e) => e.type === 'start' && starts.push(e.trainable),
+    });
+    expect(starts[1]).toEqual([...PARAM_NAMES]);
+    expect(same(Float32Array.from(r.params['conv1.w'].dataSync()), before['conv1.w'])).toBe(false);
+    expect(r.metrics.map((m) => m.epoch)).toEqual([1, 2]);
+    disposeParams(r.params);
+    disposeParams(base.params);
+  });
+
   it('too few images: a clear TOO_FEW_IMAGES naming the class', async () => {
     const items = [...list('train', 3).filter((i) => i.label === 0), ...list('train', 1).filter((i) => i.label === 1)];
     const err = (() => {
