@@ -1,0 +1,58 @@
+// Photos and thumbnails for <img>: looked up by photo id in the library, never by a path from the
+// request. The target is parsed strictly (a decimal id and a size name, nothing else: no %-escapes,
+// no dots, no slashes), so '../', encoded '..%2F', absolute paths and ids of other kinds never
+// reach the file system. Shared by browser mode's /img/<id> and Electron's app-img://photo/<id>.
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { ensureThumbnail } from '../db/thumbnails';
+import type { Library } from '../db/index';
+import { IMAGE_SIZES, type ImageSize } from '../preload/contract';
+
+export type ImageTarget = { photoId: number; size: ImageSize };
+export type ImageReply = { status: number; headers: Record<string, string>; body: Buffer };
+
+// What browsers display as-is; anything else (TIFF) is rendered to WebP for the full view.
+const MIME: Record<string, string> = {
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.jpe': 'image/jpeg',
+  '.png': 'image/png',
+  '.webp': 'image/webp',
+  '.gif': 'image/gif',
+  '.avif': 'image/avif',
+};
+const FULL_RENDER_SIZE = 2048; // longest side of a rendered (non-web) full view
+
+/** Parses '<id>' (the path after /img/ or app-img://photo/) and '?size='. null when malformed. */
+export function parseImageTarget(idPart: string, size: string | null): ImageTarget | null {
+  if (!/^[1-9][0-9]{0,14}$/.test(idPart)) return null;
+  const s = size ?? 'thumb';
+  if (!(IMAGE_SIZES as readonly string[]).includes(s)) return null;
+  return { photoId: Number(idPart), size: s as ImageSize };
+}
+
+const text = (status: number, msg: string): ImageReply => ({ status, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: Buffer.from(msg) });
+
+/** Reads the image of a known photo; 404 for ids the library does not know or files gone. */
+export async function readImage(lib: Library, t: ImageTarget): Promise<ImageReply> {
+  let photo;
+  try {
+    photo = lib.photos.get(t.photoId);
+  } catch {
+    return text(404, 'no such photo');
+  }
+  const headers = { 'cache-control': 'private, max-age=3600', 'x-content-type-options': 'nosniff' };
+  try {
+    if (t.size === 'thumb') {
+      const file = await ensureThumbnail(lib, photo.id);
+      return { status: 200, headers: { ...headers, 'content-type': 'image/webp' }, body: await fs.promises.readFile(file) };
+    }
+    const mime = MIME[path.extname(photo.path).toLowerCase()];
+    if (mime) return { status: 200, headers: { ...headers, 'content-type': mime }, body: await fs.promises.readFile(photo.path) };
+    const body = await sharp(photo.path).rotate().resize(FULL_RENDER_SIZE, FULL_RENDER_SIZE, { fit: 'inside', withoutEnlargement: true }).webp({ quality: 90 }).toBuffer();
+    return { status: 200, headers: { ...headers, 'content-type': 'image/webp' }, body };
+  } catch {
+    return text(404, 'the photo file cannot be read');
+  }
+}
