@@ -1,0 +1,136 @@
+/// <reference types="svelte" />
+// The app's state, wired once: one API client, one error handler, the managers, and the pushed
+// events routed to them. Components receive this object and stay thin.
+import type { AppInfo, MenuCommand } from '../../../preload/contract';
+import { Api, imageUrl } from './api';
+import { Notifier } from './notify.svelte';
+import { Classify } from './managers/classify.svelte';
+import { Gallery } from './managers/gallery.svelte';
+import { Labeling } from './managers/labeling.svelte';
+import { Library } from './managers/library.svelte';
+import { Runs } from './managers/runs.svelte';
+import { Selection } from './managers/selection.svelte';
+import type { Screen } from './shortcuts';
+
+export class App {
+  readonly notify = new Notifier();
+  readonly library: Library;
+  readonly gallery: Gallery;
+  readonly selection: Selection;
+  readonly labeling: Labeling;
+  readonly runs: Runs;
+  readonly classify: Classify;
+
+  info = $state<AppInfo | null>(null);
+  screen = $state<Screen>('library');
+  /** How many dialogs are open (shortcuts are off while any is). */
+  modals = $state(0);
+  helpOpen = $state(false);
+  previewIndex = $state<number | null>(null);
+
+  constructor(readonly api: Api) {
+    this.library = new Library(api);
+    this.gallery = new Gallery(api);
+    this.selection = new Selection((i) => this.gallery.itemAt(i)?.id);
+    this.labeling = new Labeling(api, this.library, this.gallery, this.selection);
+    this.runs = new Runs(api);
+    this.classify = new Classify(api);
+  }
+
+  thumbUrl(photoId: number): string {
+    return imageUrl(this.info?.imageUrl.thumb ?? '/img/{id}?size=thumb', photoId);
+  }
+
+  fullUrl(photoId: number): string {
+    return imageUrl(this.info?.imageUrl.full ?? '/img/{id}?size=full', photoId);
+  }
+
+  /** First load: app info, datasets, the first dataset's grid, runs; then listen to events. */
+  async start(): Promise<void> {
+    this.listen();
+    await this.notify.guard(async () => {
+      this.info = await this.api.call('app:info', {});
+      await this.library.loadDatasets();
+      await this.openDataset(this.library.datasetId);
+    }, 'Loading the library');
+  }
+
+  async openDataset(datasetId: number | null): Promise<void> {
+    this.selection.reset();
+    await this.library.select(datasetId);
+    await Promise.all([this.gallery.show({ datasetId, filter: {} }), this.runs.load(datasetId), this.labeling.peek()]);
+    const finished = this.runs.list.find((r) => r.status === 'finished');
+    if (this.classify.runId === null && finished) this.classify.runId = finished.id;
+  }
+
+  /** After anything that changes photos or labels: counts, classes and the visible pages. */
+  async refreshLibrary(): Promise<void> {
+    await Promise.all([this.library.loadClasses(), this.gallery.refresh()]);
+  }
+
+  private listen(): void {
+    const a = this.api;
+    a.on('import:progress', (p) => this.library.onProgress(p));
+    a.on('import:done', (e) => {
+      void this.notify.guard(async () => {
+        if (e.error) this.notify.error(e.error, 'Import');
+        else if (e.summary) this.notify.info(`Imported ${e.summary.added} photos into ${e.summary.dataset}`, e.summary.unreadable.length ? `${e.summary.unreadable.length} could not be read` : '');
+        await this.library.onDone(e);
+        this.selection.reset();
+        await Promise.all([this.gallery.show({ datasetId: e.datasetId, filter: {} }), this.runs.load(e.datasetId), this.labeling.peek()]);
+      });
+    });
+    a.on('run:progress', (p) => this.runs.onProgress(p));
+    a.on('run:epoch', (e) => this.runs.onEpoch(e));
+    a.on('run:status', (s) => {
+      this.runs.onStatus(s);
+      if (s.backend && this.info) this.info = { ...this.info, runningRunId: s.status === 'running' ? s.runId : null };
+      if (s.phase === 'done') {
+        if (s.error) this.notify.error(s.error, 'Training');
+        else if (s.status === 'finished') this.notify.info('Training finished');
+        void this.notify.guard(async () => {
+          await this.runs.load(this.library.datasetId);
+          if (s.status === 'finished') this.classify.runId = s.runId;
+          await Promise.all([this.gallery.refresh(), this.labeling.loadSuggestions()]);
+        });
+      }
+    });
+    a.on('library:changed', (c) => {
+      if (c.datasetId !== null && c.datasetId !== this.library.datasetId) return;
+      if (c.what === 'datasets') void this.notify.guard(() => this.library.loadDatasets());
+      if (c.what === 'classes' || c.what === 'photos') void this.notify.guard(() => this.refreshLibrary());
+    });
+    a.on('menu:command', (m) => this.menu(m.command, m.folder));
+  }
+
+  /** The app menu (Electron) asks the page to act. */
+  menu(command: MenuCommand, folder?: string): void {
+    const g = this.notify;
+    switch (command) {
+      case 'import-folder':
+        if (folder) void g.guard(() => this.library.startImport(folder, 'new'), 'Import');
+        this.screen = 'library';
+        break;
+      case 'undo':
+        void g.guard(() => this.labeling.undo(), 'Undo');
+        break;
+      case 'redo':
+        void g.guard(() => this.labeling.redo(), 'Redo');
+        break;
+      case 'select-all':
+        void g.guard(async () => this.selection.selectAll(await this.gallery.allIds()));
+        break;
+      case 'show-shortcuts':
+        this.helpOpen = true;
+        break;
+      case 'zoom-in':
+        this.gallery.thumb = Math.min(320, this.gallery.thumb + 20);
+        break;
+      case 'zoom-out':
+        this.gallery.thumb = Math.max(64, this.gallery.thumb - 20);
+        break;
+      default:
+        break;
+    }
+  }
+}

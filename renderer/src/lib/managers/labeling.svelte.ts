@@ -1,0 +1,113 @@
+/// <reference types="svelte" />
+// Labeling: a hotkey labels the selection (or the focused photo), undo/redo go through the
+// library's action log (labels:undo / labels:redo, so they survive a restart), the focus moves on to
+// the next unlabeled photo, and suggestions from the latest run are accepted with one key.
+import type { LabelResult, PhotoItem } from '../../../../preload/contract';
+import type { Api } from '../api';
+import type { Gallery } from './gallery.svelte';
+import type { Library } from './library.svelte';
+import type { Selection } from './selection.svelte';
+
+export class Labeling {
+  /** What ctrl+Z / ctrl+shift+Z would do now, in words (null: nothing). */
+  undoText = $state<string | null>(null);
+  redoText = $state<string | null>(null);
+  /** The last action's description ("Label 3 photos as bees"), for the status line. */
+  lastAction = $state<string | null>(null);
+  autoAdvance = $state(true);
+  suggestions = $state<PhotoItem[]>([]);
+  suggestionsTotal = $state(0);
+  suggestionsRunId = $state<number | null>(null);
+
+  constructor(
+    private readonly api: Api,
+    private readonly library: Library,
+    private readonly gallery: Gallery,
+    private readonly selection: Selection,
+  ) {}
+
+  /** Labels the selection (or focused photo) with the class of `hotkey` ('1'..'9'); false if none. */
+  async hotkey(key: string): Promise<boolean> {
+    const c = this.library.classByHotkey(key);
+    if (!c) return false;
+    await this.label(c.id);
+    return true;
+  }
+
+  /** Labels the targets as `classId` (null clears); a single focused photo then advances. */
+  async label(classId: number | null): Promise<void> {
+    const ds = this.library.datasetId;
+    const ids = this.selection.targets();
+    if (ds === null || ids.length === 0) return;
+    const single = ids.length === 1 && this.selection.focus >= 0;
+    // where to go next, decided before the list changes under us
+    const nextIndex = single && this.autoAdvance ? this.gallery.nextUnlabeled(this.selection.focus) : -1;
+    const nextId = nextIndex >= 0 ? this.gallery.itemAt(nextIndex)?.id : undefined;
+    const res = await this.api.call('labels:set', { datasetId: ds, photoIds: ids, classId });
+    await this.apply(res);
+    if (nextId !== undefined) {
+      const i = this.gallery.indexOf(nextId);
+      if (i >= 0) this.selection.focusOn(i);
+    }
+  }
+
+  /** Labels given photos (a suggestion corrected, a wrong prediction relabeled in place). */
+  async labelPhotos(photoIds: number[], classId: number | null): Promise<void> {
+    const ds = this.library.datasetId;
+    if (ds === null || photoIds.length === 0) return;
+    await this.apply(await this.api.call('labels:set', { datasetId: ds, photoIds, classId }));
+  }
+
+  async undo(): Promise<void> {
+    const ds = this.library.datasetId;
+    if (ds === null) return;
+    await this.apply(await this.api.call('labels:undo', { datasetId: ds }));
+  }
+
+  async redo(): Promise<void> {
+    const ds = this.library.datasetId;
+    if (ds === null) return;
+    await this.apply(await this.api.call('labels:redo', { datasetId: ds }));
+  }
+
+  /** Re-reads what undo/redo would do (after switching datasets). */
+  async peek(): Promise<void> {
+    const ds = this.library.datasetId;
+    if (ds === null) {
+      this.undoText = this.redoText = null;
+      return;
+    }
+    const p = await this.api.call('labels:peek', { datasetId: ds });
+    this.undoText = p.undo;
+    this.redoText = p.redo;
+  }
+
+  // suggestions -----------------------------------------------------------------------------------
+
+  /** Unlabeled photos with a prediction, least confident first. */
+  async loadSuggestions(limit = 200): Promise<void> {
+    const ds = this.library.datasetId;
+    if (ds === null) return;
+    const page = await this.api.call('suggestions:list', { datasetId: ds, limit });
+    this.suggestions = page.items;
+    this.suggestionsTotal = page.total ?? page.items.length;
+    this.suggestionsRunId = page.runId;
+  }
+
+  /** Accepts the predicted label of `photoIds` (one key per suggestion). */
+  async accept(photoIds: number[]): Promise<void> {
+    const ds = this.library.datasetId;
+    const runId = this.suggestionsRunId;
+    if (ds === null || runId === null || photoIds.length === 0) return;
+    await this.apply(await this.api.call('labels:accept', { datasetId: ds, runId, photoIds }));
+    await this.loadSuggestions();
+  }
+
+  private async apply(res: LabelResult): Promise<void> {
+    this.undoText = res.undo;
+    this.redoText = res.redo;
+    if (res.action) this.lastAction = res.action.description;
+    this.library.setCounts(res.counts);
+    await this.gallery.refresh();
+  }
+}
