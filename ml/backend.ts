@@ -111,6 +111,8 @@ async function load(name: BackendName): Promise<number> {
     const binding = findNativeBinding(spec);
     if (binding === null)
       throw new Error(`${spec} is not usable: its native addon (lib/napi-v*/tfjs_binding.node) is not built or not installed`);
+    // TensorFlow's C++ logging (CPU feature notes) would otherwise land on every command's stderr.
+    process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
     try {
       await import(spec);
     } catch (e) {

@@ -1,0 +1,87 @@
+// The one recipe behind every "train" button: from scratch (the paper's recipe on the user's
+// photos) or, with pretrained weights, the one-click transfer recipe of transfer.ts. The command
+// line (`alexnet train`) and the app's training worker both call runRecipe, so a model trained in
+// either is trained the same way.
+import { stratifiedSplit, type Item } from './data';
+import { EngineError } from './errors';
+import { makeConfig, TINY_CONFIG, DEFAULT_CONFIG } from './config';
+import { PAPER_PREPROCESSING, type Preprocessing } from './preprocess';
+import { train, type TrainEvent, type TrainResult } from './train';
+import { fineTune, type BaseModel, type TransferEvent } from './transfer';
+
+export type Freeze = 'features' | 'none';
+export type RecipeEvent = TrainEvent | TransferEvent;
+
+export type RecipeOptions = {
+  classNames: string[];
+  train: Item[]; // labels index classNames
+  val?: Item[] | null; // null: a stratified split of `train` (valFraction), reproducible from the seed
+  valFraction?: number; // 0.2
+  base?: BaseModel | null; // pretrained weights (ImageNet or any model of ours); null: paper init
+  freeze?: Freeze; // with base: 'features' (default) keeps conv1-5 frozen, 'none' fine-tunes everything
+  architecture?: 'alexnet' | 'tiny'; // 'tiny': TINY_CONFIG, for tests and demos of the pipeline
+  epochs?: number; // scratch: 30 (early stopping ends sooner); transfer: fine-tune epochs, 10
+  headEpochs?: number; // transfer: epochs of the new head alone on cached features, 3
+  batchSize?: number; // 32
+  lr?: number; // scratch: 0.01 (the paper's); transfer: picked automatically when absent
+  augment?: boolean; // the paper's augmentation (random crops, flips, PCA colour noise): true
+  seed?: number; // 0: same seed + same backend -> same run
+  outDir: string; // best.ckpt + last.ckpt
+  cacheDir: string; // the feature cache (transfer)
+  resume?: boolean; // continue from outDir/last.ckpt
+  signal?: AbortSignal;
+  onEvent?: (e: RecipeEvent) => void;
+};
+
+// The toy network's preprocessing: the paper's, scaled to TINY_CONFIG's input.
+export const TINY_PREPROCESSING: Preprocessing = { ...PAPER_PREPROCESSING, resize: Math.round(TINY_CONFIG.inputSize * (256 / 227)), crop: TINY_CONFIG.inputSize };
+
+export function describeRecipe(opts: Pick<RecipeOptions, 'base' | 'freeze'>): string {
+  if (!opts.base) return 'from scratch (paper init)';
+  return opts.freeze === 'none' ? `fine-tune all layers from ${opts.base.source}` : `new head + fc6-7 on frozen features of ${opts.base.source}`;
+}
+
+export async function runRecipe(opts: RecipeOptions): Promise<TrainResult> {
+  const seed = opts.seed ?? 0;
+  if (!opts.base) {
+    if (opts.freeze === 'features') throw new EngineError('BAD_CONFIG', 'freezing the features needs pretrained weights: use --weights imagenet (or a model), or --freeze none');
+    const tiny = opts.architecture === 'tiny';
+    const split = opts.val ? { train: opts.train, val: opts.val } : stratifiedSplit(opts.train, opts.valFraction ?? 0.2, seed);
+    return train({
+      config: makeConfig({ ...(tiny ? TINY_CONFIG : DEFAULT_CONFIG), numClasses: opts.classNames.length }),
+      classNames: opts.classNames,
+      train: split.train,
+      val: split.val,
+      preprocessing: tiny ? TINY_PREPROCESSING : PAPER_PREPROCESSING,
+      epochs: opts.epochs,
+      batchSize: opts.batchSize,
+      lr: opts.lr,
+      augment: opts.augment === false ? null : undefined,
+      seed,
+      weightsSource: 'none',
+      outDir: opts.outDir,
+      resume: opts.resume,
+      signal: opts.signal,
+      onEvent: opts.onEvent,
+    });
+  }
+  return fineTune({
+    base: opts.base,
+    classNames: opts.classNames,
+    train: opts.train,
+    val: opts.val ?? undefined,
+    valFraction: opts.valFraction,
+    outDir: opts.outDir,
+    cacheDir: opts.cacheDir,
+    headEpochs: opts.headEpochs,
+    fineTuneEpochs: opts.epochs,
+    fineTune: opts.freeze === 'none' ? 'all' : 'fc',
+    lr: opts.lr,
+    batchSize: opts.batchSize,
+    augment: opts.augment,
+    seed,
+    resume: opts.resume,
+    signal: opts.signal,
+    onEvent: opts.onEvent,
+  });
+}
