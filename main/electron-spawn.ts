@@ -1,0 +1,39 @@
+// The worker as an Electron utilityProcess (a Node process Electron manages; no window, no
+// renderer privileges). Same WorkerHandle as the Node fork in worker/spawn.ts.
+import { utilityProcess } from 'electron';
+import type { FromWorker } from './worker/protocol';
+import type { Spawner } from './worker/spawn';
+
+export function electronSpawner(entry: string, env: NodeJS.ProcessEnv = process.env): Spawner {
+  return () => {
+    const child = utilityProcess.fork(entry, [], { serviceName: 'AlexNet Studio worker', stdio: 'inherit', env: { ...env } });
+    let exited = false;
+    let spawned = false;
+    const queue: unknown[] = []; // messages posted before the process is up
+    child.once('spawn', () => {
+      spawned = true;
+      for (const m of queue.splice(0)) child.postMessage(m);
+    });
+    const exitCbs: ((code: number | null, signal: string | null) => void)[] = [];
+    child.on('exit', (code) => {
+      exited = true;
+      // utilityProcess reports no signal: a kill shows as a non-zero code
+      for (const cb of exitCbs) cb(code, null);
+    });
+    return {
+      get pid() {
+        return child.pid;
+      },
+      send: (msg) => {
+        if (exited) return;
+        if (spawned) child.postMessage(msg);
+        else queue.push(msg);
+      },
+      onMessage: (cb) => child.on('message', (m: unknown) => cb(m as FromWorker)),
+      onExit: (cb) => exitCbs.push(cb),
+      kill: () => {
+        if (!exited) child.kill();
+      },
+    };
+  };
+}
