@@ -108,6 +108,7 @@ export async function benchDb(): Promise<BenchResult[]> {
     return results;
   } finally {
     lib.close();
+    // BENCH_KEEP=<file> keeps a copy of the database, for EXPLAIN QUERY PLAN sessions
     if (process.env.BENCH_KEEP) fs.copyFileSync(path.join(dir, 'library.sqlite'), process.env.BENCH_KEEP);
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -260,14 +260,53 @@ export class PhotosRepo {
     const where = pw.join(' AND ') + cursorWhere;
     const run = (sql: string, extra: Record<string, unknown> = {}) => this.cache.get(sql).pluck().all({ ...params, ...extra }) as number[];
 
+    // The number of matches, for the scrollbar (and, with prediction filters, to pick a plan).
+    let counted: number | null = null;
+    const countTotal = (): number => {
+      if (counted !== null) return counted;
+      const countParams: Record<string, unknown> = { ...params, run: runId };
+      for (const k of ['limit', 'offset', 'ckey', 'cid']) delete countParams[k];
+      if (!needsPrediction && !q.subset) {
+        // Straight from photo_counts.
+        const ck = q.classIds || q.unlabeled ? [...(q.classIds ?? []), ...(q.unlabeled ? [0] : [])] : null;
+        counted = this.st.countFiltered.get({ ds: q.datasetId, classes: ck ? JSON.stringify(ck) : null, statuses: statuses ? JSON.stringify(statuses) : null })!.n;
+      } else if (needsPrediction && !q.subset && statuses === null) {
+        // Only the predictions table: the label is there too (label_class_id).
+        if (!q.classIds && !q.unlabeled) delete countParams.classes;
+        delete countParams.ds;
+        counted = this.cache.get(`SELECT count(*) FROM predictions pr ${q.disagree && q.predictedClassId === undefined ? 'INDEXED BY predictions_disagree' : ''} WHERE pr.run_id = :run AND ${[...rw, ...classOnPred].join(' AND ')}`).pluck().get(countParams) as number;
+      } else {
+        if (!needsPrediction) delete countParams.run;
+        const predJoin = needsPrediction ? `JOIN predictions pr ON pr.run_id = :run AND pr.photo_id = p.id AND ${rw.join(' AND ')}` : '';
+        counted = this.cache.get(`SELECT count(*) FROM photos p ${subsetJoin} ${predJoin} WHERE ${pw.join(' AND ')}`).pluck().get(countParams) as number;
+      }
+      return counted;
+    };
+
     let ids: number[];
     if (needsPrediction) {
       const order = sort === 'confidence' ? `pr.top1_p ${dir}, pr.photo_id ${dir}` : ORDERS[sort].order(dir);
-      ids = run(
-        `SELECT p.id FROM predictions pr JOIN photos p ON p.id = pr.photo_id ${subsetJoin}
-          WHERE pr.run_id = :run AND ${rw.join(' AND ')} AND ${where} ORDER BY ${order} LIMIT :limit OFFSET :offset`,
-        { run: runId },
-      );
+      // Two plans for a photo-side sort with a predicted class: when its matches are a good share of
+      // the dataset, walk the sort index and keep the matching photos (stops after one page); when
+      // they are few, collect them from predictions_by_class and sort them. The count decides.
+      // Other prediction filters (disagree, p alone) match too many photos to collect: SQLite walks
+      // the sort index and probes each photo's prediction, which also stops after one page.
+      const scanIndex = sort === 'name' ? 'photos_by_name' : sort === 'date' ? 'photos_by_date' : sort === 'label' ? 'photos_by_label' : null;
+      const plainFilters = !q.classIds && !q.unlabeled && !q.subset && q.predictedClassId !== undefined; // one predicted class: a small IN-set
+      if (scanIndex && plainFilters && countTotal() * 20 >= this.st.countFiltered.get({ ds: q.datasetId, classes: null, statuses: null })!.n) {
+        ids = run(
+          `SELECT p.id FROM photos p INDEXED BY ${scanIndex} WHERE ${where}
+              AND p.id IN (SELECT pr.photo_id FROM predictions pr WHERE pr.run_id = :run AND ${rw.join(' AND ')})
+            ORDER BY ${order} LIMIT :limit OFFSET :offset`,
+          { run: runId },
+        );
+      } else {
+        ids = run(
+          `SELECT p.id FROM predictions pr JOIN photos p ON p.id = pr.photo_id ${subsetJoin}
+            WHERE pr.run_id = :run AND ${rw.join(' AND ')} AND ${where} ORDER BY ${order} LIMIT :limit OFFSET :offset`,
+          { run: runId },
+        );
+      }
     } else if (sort === 'confidence') {
       // Predicted photos by p (through predictions_by_p), then the unpredicted ones by name.
       const predicted =
@@ -301,25 +340,7 @@ export class PhotosRepo {
 
     const items = this.st.details.all({ ids: JSON.stringify(ids), run: runId ?? -1 });
 
-    let total: number | null = null;
-    if (q.withTotal !== false) {
-      const countParams: Record<string, unknown> = { ...params, run: runId };
-      for (const k of ['limit', 'offset', 'ckey', 'cid']) delete countParams[k];
-      if (!needsPrediction && !q.subset) {
-        // Straight from photo_counts.
-        const ck = q.classIds || q.unlabeled ? [...(q.classIds ?? []), ...(q.unlabeled ? [0] : [])] : null;
-        total = this.st.countFiltered.get({ ds: q.datasetId, classes: ck ? JSON.stringify(ck) : null, statuses: statuses ? JSON.stringify(statuses) : null })!.n;
-      } else if (needsPrediction && !q.subset && statuses === null) {
-        // Only the predictions table: the label is there too (label_class_id).
-        if (!q.classIds && !q.unlabeled) delete countParams.classes;
-        delete countParams.ds;
-        total = this.cache.get(`SELECT count(*) FROM predictions pr ${q.disagree && q.predictedClassId === undefined ? 'INDEXED BY predictions_disagree' : ''} WHERE pr.run_id = :run AND ${[...rw, ...classOnPred].join(' AND ')}`).pluck().get(countParams) as number;
-      } else {
-        if (!needsPrediction) delete countParams.run;
-        const predJoin = needsPrediction ? `JOIN predictions pr ON pr.run_id = :run AND pr.photo_id = p.id AND ${rw.join(' AND ')}` : '';
-        total = this.cache.get(`SELECT count(*) FROM photos p ${subsetJoin} ${predJoin} WHERE ${pw.join(' AND ')}`).pluck().get(countParams) as number;
-      }
-    }
+    const total = q.withTotal === false ? null : countTotal();
     const last = items[items.length - 1];
     let next: string | null = null;
     if (last && items.length === limit) {
