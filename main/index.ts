@@ -18,10 +18,10 @@ import { handleImageScheme, registerImageScheme } from './protocol';
 import type { Log } from './training-host';
 import { createMainWindow, hardenSession } from './window';
 
-// Bundled layout (scripts/build-app.mjs): dist-electron/{main.mjs, preload.cjs, worker.mjs, migrations/}
+// Bundled layout (scripts/build-app.mjs): dist/electron/{main.mjs, preload.cjs, worker.mjs, migrations/}
 // next to renderer/dist/ and build/electron-native/ (packaged: resources/native/).
 const here = path.dirname(fileURLToPath(import.meta.url));
-const appRoot = path.resolve(here, '..');
+const appRoot = path.resolve(here, '..', '..');
 const rendererDir = path.join(appRoot, 'renderer', 'dist');
 const devUrl = process.env.ALEXNET_DEV_URL ?? null; // the renderer's vite dev server, in development
 const dev = !app.isPackaged;

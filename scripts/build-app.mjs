@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// Builds what Electron runs, from the TypeScript sources:
+//   dist/electron/main.mjs     the main process (main/index.ts), ESM
+//   dist/electron/worker.mjs   the training / inference worker (main/worker/entry.ts), ESM
+//   dist/electron/preload.cjs  the preload (preload/index.ts), CommonJS: sandboxed preloads cannot load ESM
+//   dist/electron/migrations/  db/migrations/*.sql (db/migrate.ts reads them next to the bundle)
+//   renderer/dist/             the window (vite build of renderer/), unless --no-renderer
+// npm packages stay external (node_modules ships with the app; native addons cannot be bundled).
+// Usage: node scripts/build-app.mjs [--no-renderer] [--sourcemap]
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const out = path.join(root, 'dist', 'electron');
+const args = new Set(process.argv.slice(2));
+const sourcemap = args.has('--sourcemap');
+
+export async function buildApp({ renderer = !args.has('--no-renderer'), log = console.log } = {}) {
+  const t0 = Date.now();
+  fs.rmSync(out, { recursive: true, force: true });
+  fs.mkdirSync(out, { recursive: true });
+  const common = { bundle: true, platform: 'node', target: 'node22', packages: 'external', sourcemap, logLevel: 'warning', absWorkingDir: root };
+  await Promise.all([
+    esbuild.build({ ...common, entryPoints: ['main/index.ts'], outfile: path.join(out, 'main.mjs'), format: 'esm', external: ['electron'] }),
+    esbuild.build({ ...common, entryPoints: ['main/worker/entry.ts'], outfile: path.join(out, 'worker.mjs'), format: 'esm' }),
+    esbuild.build({ ...common, entryPoints: ['preload/index.ts'], outfile: path.join(out, 'preload.cjs'), format: 'cjs', external: ['electron'] }),
+  ]);
+  fs.cpSync(path.join(root, 'db', 'migrations'), path.join(out, 'migrations'), { recursive: true });
+  log(`built dist/electron/ (main, worker, preload, migrations) in ${Date.now() - t0} ms`);
+  if (renderer) {
+    const config = path.join(root, 'renderer', 'vite.config.ts');
+    if (!fs.existsSync(config)) {
+      log('renderer/vite.config.ts not found: skipping the renderer build (the window shows nothing until it exists)');
+      return;
+    }
+    const vite = path.join(root, 'node_modules', 'vite', 'bin', 'vite.js');
+    const r = spawnSync(process.execPath, [vite, 'build', '--config', config], { cwd: path.join(root, 'renderer'), stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`the renderer build failed (vite exited with ${r.status})`);
+  }
+}
+
+if (path.resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {
+  buildApp().catch((err) => {
+    console.error(`build-app: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}
