@@ -107,7 +107,7 @@ export function createContext(o: ContextOptions): AppContext {
 /** Folders of the data directory. */
 export const dataPaths = (ctx: Pick<AppContext, 'dataDir'>) => ({
   runs: path.join(ctx.dataDir, 'runs'),
-  featureCache: path.join(ctx.dataDir, 'cache', 'features'),
+  featureCache: path.join(ctx.dataDir, 'feature-cache'), // shared with the CLI's train
   weights: path.join(ctx.dataDir, 'weights'),
   logs: path.join(ctx.dataDir, 'logs'),
 });

@@ -11,7 +11,7 @@ import type { Library } from '../db/index';
 import type { MetricWriter } from '../db/repos/metrics';
 import type { AppErrorPayload, BackendInfo, EventName, Events, RunPhase, RunStatus } from '../preload/contract';
 import { AppError, mapCode, toErrorPayload } from './errors';
-import type { ClassifyJob, ClassifyOutcome, ExportJob, ExportOutcome, FromWorker, ImportWeightsJob, TrainEventMsg, TrainJob, TrainOutcome, WeightsOutcome } from './worker/protocol';
+import type { ClassifyJob, ClassifyOutcome, DownloadWeightsJob, ExportJob, ExportOutcome, FromWorker, ImportWeightsJob, TrainEventMsg, TrainJob, TrainOutcome, WeightsOutcome } from './worker/protocol';
 import type { Spawner, WorkerHandle } from './worker/spawn';
 
 export type Emit = <E extends EventName>(event: E, payload: Events[E]) => void;
@@ -279,11 +279,15 @@ export class TrainingHost {
 // -------------------------------------------------------------------------------------------------
 // One-off jobs (classify, weights check): a worker process each, awaited
 
-export type OneOffJob = ClassifyJob | ImportWeightsJob | ExportJob;
-export type JobResult<J> = J extends ClassifyJob ? ClassifyOutcome : J extends ImportWeightsJob ? WeightsOutcome : J extends ExportJob ? ExportOutcome : never;
+export type OneOffJob = ClassifyJob | ImportWeightsJob | DownloadWeightsJob | ExportJob;
+export type JobResult<J> = J extends ClassifyJob ? ClassifyOutcome : J extends ImportWeightsJob | DownloadWeightsJob ? WeightsOutcome : J extends ExportJob ? ExportOutcome : never;
 
 /** Runs a job in a fresh worker; rejects with an AppError on its error or crash; abort cancels it. */
-export function runWorkerJob<J extends OneOffJob>(spawn: Spawner, job: J, opts: { signal?: AbortSignal; log?: Log; onBackend?: (b: BackendInfo) => void } = {}): Promise<JobResult<J>> {
+export function runWorkerJob<J extends OneOffJob>(
+  spawn: Spawner,
+  job: J,
+  opts: { signal?: AbortSignal; log?: Log; onBackend?: (b: BackendInfo) => void; onDownload?: (bytes: number, total: number | null) => void } = {},
+): Promise<JobResult<J>> {
   return new Promise((resolve, reject) => {
     const worker = spawn();
     let answered = false;
@@ -291,6 +295,7 @@ export function runWorkerJob<J extends OneOffJob>(spawn: Spawner, job: J, opts: 
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     worker.onMessage((m) => {
       if (m.type === 'backend') opts.onBackend?.(m.info);
+      else if (m.type === 'download') opts.onDownload?.(m.bytes, m.total);
       else if (m.type === 'result') {
         answered = true;
         resolve(m.value as JobResult<J>);

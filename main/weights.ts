@@ -1,51 +1,61 @@
-// The ImageNet weights in the data folder: <data>/weights/bvlcalexnet-12.onnx plus a small JSON
-// of where it came from and its SHA-256. Importing a file checks it in a worker (the whole graph
-// is parsed: hundreds of MB) before it is copied in; nothing half-copied is ever used (temp file +
-// rename).
+// The ImageNet weights the one-click fine-tune starts from, in the data folder where the CLI keeps
+// them too (ml/weights/imagenet.ts: a converted model directory plus an info file). Importing a
+// .onnx file and downloading the zoo's both run in a worker (hundreds of MB to parse and convert);
+// a download reports weights:progress and ends with weights:done.
 import fs from 'node:fs';
 import path from 'node:path';
+import { imagenetModelDir, weightsInfo } from '../ml/weights/imagenet';
 import type { WeightsStatus } from '../preload/contract';
-import { dataPaths, type AppContext } from './context';
-import { AppError } from './errors';
+import type { AppContext } from './context';
+import { AppError, toErrorPayload } from './errors';
 import { runWorkerJob } from './training-host';
 
-export const WEIGHTS_FILE_NAME = 'bvlcalexnet-12.onnx'; // the ONNX Model Zoo's file name
-const META_FILE_NAME = 'bvlcalexnet-12.json';
+const PROGRESS_MS = 250; // at most four weights:progress a second
+let downloading: AbortController | null = null;
 
-type Meta = { sha256: string; bytes: number; source: string };
-
-export function weightsFile(ctx: Pick<AppContext, 'dataDir'>): string {
-  return path.join(dataPaths(ctx).weights, WEIGHTS_FILE_NAME);
+/** The converted ImageNet model's folder (it exists once imported). */
+export function imagenetDir(ctx: Pick<AppContext, 'dataDir'>): string {
+  return imagenetModelDir(ctx.dataDir);
 }
 
-let downloading = false;
-
-export function weightsStatus(ctx: Pick<AppContext, 'dataDir'>): WeightsStatus {
-  const file = weightsFile(ctx);
-  const metaFile = path.join(path.dirname(file), META_FILE_NAME);
-  if (!fs.existsSync(file)) return { state: downloading ? 'downloading' : 'missing', file, bytes: null, sha256: null, source: null };
-  let meta: Meta | null = null;
-  try {
-    meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as Meta;
-  } catch {
-    meta = null;
-  }
-  return { state: 'ready', file, bytes: fs.statSync(file).size, sha256: meta?.sha256 ?? null, source: meta?.source ?? null };
+export function haveWeights(ctx: Pick<AppContext, 'dataDir'>): boolean {
+  return fs.existsSync(path.join(imagenetDir(ctx), 'model.json'));
 }
 
-/** Checks `source` in a worker (BVLC AlexNet or BAD_WEIGHTS), then copies it into the data folder. */
-export async function importWeights(ctx: AppContext, source: string): Promise<WeightsStatus> {
-  const st = fs.statSync(source, { throwIfNoEntry: false });
-  if (!st || !st.isFile()) throw new AppError('FOLDER_NOT_FOUND', `no such file: ${source}`);
-  const checked = await runWorkerJob(ctx.spawn, { kind: 'check-weights', file: source }, { log: ctx.log });
-  const target = weightsFile(ctx);
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  if (path.resolve(source) !== target) {
-    const tmp = `${target}.${process.pid}.tmp`;
-    await fs.promises.copyFile(source, tmp);
-    await fs.promises.rename(tmp, target);
-  }
-  const meta: Meta = { sha256: checked.sha256, bytes: checked.bytes, source: path.resolve(source) };
-  fs.writeFileSync(path.join(path.dirname(target), META_FILE_NAME), JSON.stringify(meta, null, 1) + '\n');
+export async function weightsStatus(ctx: Pick<AppContext, 'dataDir'>): Promise<WeightsStatus> {
+  const info = await weightsInfo(ctx.dataDir);
+  if (!info) return { state: downloading ? 'downloading' : 'missing', file: imagenetDir(ctx), bytes: null, sha256: null, source: null };
+  return { state: 'ready', file: info.modelDir, bytes: info.bytes, sha256: info.sha256, source: info.importedFrom };
+}
+
+/** Imports a bvlcalexnet .onnx file (checked: BAD_WEIGHTS when it is not the BVLC AlexNet). */
+export async function importWeightsFile(ctx: AppContext, file: string): Promise<WeightsStatus> {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  if (!st || !st.isFile()) throw new AppError('FOLDER_NOT_FOUND', `no such file: ${file}`);
+  if (downloading) throw new AppError('BUSY', 'the weights are being downloaded; wait for the download to finish');
+  await runWorkerJob(ctx.spawn, { kind: 'import-weights', file, dataDir: ctx.dataDir }, { log: ctx.log });
+  return weightsStatus(ctx);
+}
+
+/** Starts the download in a worker (once); progress and the end arrive as events. */
+export async function startDownload(ctx: AppContext): Promise<WeightsStatus> {
+  if (downloading || haveWeights(ctx)) return weightsStatus(ctx);
+  const controller = new AbortController();
+  downloading = controller;
+  let last = 0;
+  void runWorkerJob(ctx.spawn, { kind: 'download-weights', dataDir: ctx.dataDir }, {
+    log: ctx.log,
+    signal: controller.signal,
+    onDownload: (received, total) => {
+      const now = Date.now();
+      if (now - last < PROGRESS_MS && received !== total) return;
+      last = now;
+      ctx.bus.emit('weights:progress', { received, total });
+    },
+  })
+    .then(
+      async () => ((downloading = null), ctx.bus.emit('weights:done', { status: await weightsStatus(ctx), error: null })),
+      async (err: unknown) => ((downloading = null), ctx.bus.emit('weights:done', { status: await weightsStatus(ctx), error: toErrorPayload(err, (e) => ctx.log('error', 'weights download failed', e)) })),
+    );
   return weightsStatus(ctx);
 }

@@ -9,12 +9,12 @@ import { absPath, bool, check, id, int, list, num, obj, oneOf, opt, str } from '
 import { dataPaths, type AppContext } from '../context';
 import { AppError } from '../errors';
 import { runWorkerJob } from '../training-host';
-import { weightsFile } from '../weights';
+import { haveWeights, imagenetDir } from '../weights';
 import type { TrainJob } from '../worker/protocol';
 import { photoItem, requireDataset, type HandlerMap } from './common';
 
 // The one-button run: every setting's default.
-export const DEFAULT_SETTINGS: Required<RunSettings> = {
+export const DEFAULT_SETTINGS: Required<Omit<RunSettings, 'lr'>> & Pick<RunSettings, 'lr'> = {
   recipe: 'finetune', // ImageNet weights, the new head first, then fc6-fc8
   architecture: 'alexnet', // the real network
   headEpochs: 3, // cheap on cached features
@@ -22,7 +22,6 @@ export const DEFAULT_SETTINGS: Required<RunSettings> = {
   fineTune: 'fc', // conv layers stay frozen: fast, and enough for a few hundred photos
   epochs: 30, // from scratch
   batchSize: 32, // fits every backend's memory
-  lr: 0.01, // the new head's rate (pretrained layers get 1/10 or less)
   augment: true, // random crops and flips
   valFraction: 0.2, // a fifth of each class validates
   tta: 'center', // one view per photo when predicting the dataset
@@ -95,13 +94,12 @@ export function runHandlers(
   const { lib } = ctx;
 
   /** Checks, creates the split and the run, hands the job to the training host. */
-  const start = (datasetId: number, name: string | undefined, s: Required<RunSettings>): RunInfo => {
+  const start = (datasetId: number, name: string | undefined, s: typeof DEFAULT_SETTINGS): RunInfo => {
     requireDataset(ctx, datasetId);
     const running = ctx.training.runningRunId;
     if (running !== null) throw new AppError('BUSY', `run ${running} is still training; cancel it or wait for it to finish`);
     const finetune = s.recipe === 'finetune' && s.architecture === 'alexnet';
-    const wfile = weightsFile(ctx);
-    if (finetune && !fs.existsSync(wfile)) throw new AppError('NO_WEIGHTS', 'the ImageNet weights are not installed yet: download or import them, or train from scratch');
+    if (finetune && !haveWeights(ctx)) throw new AppError('NO_WEIGHTS', 'the ImageNet weights are not installed yet: download or import them, or train from scratch');
 
     // Every class with labeled photos needs one to train on and one to validate on.
     const classes = lib.classes.list(datasetId);
@@ -130,7 +128,7 @@ export function runHandlers(
       datasetId,
       splitId: split.id,
       name: name ?? null,
-      config: { ...s, trainCount: train.length, valCount: val.length, outDir },
+      config: { ...s, lr: s.lr ?? null, trainCount: train.length, valCount: val.length, outDir },
       preprocessing: { preset: s.architecture === 'tiny' ? 'tiny' : finetune ? 'caffe' : 'paper' },
       classes: classNames,
       weightsSource: finetune ? 'imagenet' : 'none',
@@ -146,13 +144,13 @@ export function runHandlers(
       predict,
       outDir,
       cacheDir: dataPaths(ctx).featureCache,
-      weightsFile: finetune ? wfile : null,
+      baseModelDir: finetune ? imagenetDir(ctx) : null,
       headEpochs: s.headEpochs,
       fineTuneEpochs: s.fineTuneEpochs,
       fineTune: s.fineTune,
       epochs: s.epochs,
       batchSize: s.batchSize,
-      lr: s.lr,
+      lr: s.lr ?? null,
       augment: s.augment,
       tta: s.tta,
       seed: s.seed,

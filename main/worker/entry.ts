@@ -1,6 +1,6 @@
 // The worker process's entry: receives one job, runs it, answers with one 'result' or 'error', and
 // exits. Runs as a Node child (process.send) or an Electron utilityProcess (process.parentPort).
-import { runCheckWeights, runClassify, runExport, runTrain, type Send } from './jobs';
+import { runClassify, runDownloadWeights, runExport, runImportWeights, runTrain, type Send } from './jobs';
 import type { FromWorker, Job, ToWorker } from './protocol';
 
 type ParentPort = { on(ev: 'message', cb: (e: { data: unknown }) => void): void; postMessage(msg: unknown): void };
@@ -23,7 +23,9 @@ async function run(job: Job): Promise<void> {
           ? await runClassify(job, send, controller.signal)
           : job.kind === 'export-onnx'
             ? await runExport(job)
-            : await runCheckWeights(job);
+            : job.kind === 'import-weights'
+              ? await runImportWeights(job)
+              : await runDownloadWeights(job, send, controller.signal);
     send({ type: 'result', value });
   } catch (err) {
     const e = err as { code?: unknown; message?: unknown; stack?: unknown };

@@ -6,18 +6,17 @@ import path from 'node:path';
 import { initBackend } from '../../ml/backend';
 import { loadModel } from '../../ml/checkpoint';
 import { DEFAULT_CONFIG, TINY_CONFIG, makeConfig } from '../../ml/config';
+import { TINY_PREPROCESSING } from '../../ml/recipe';
 import { classify } from '../../ml/infer';
-import { disposeParams, paramsFromArrays, paramsToArrays } from '../../ml/model';
-import { CAFFE_PREPROCESSING, PAPER_PREPROCESSING, type Preprocessing } from '../../ml/preprocess';
+import { disposeParams, paramsToArrays } from '../../ml/model';
+import { PAPER_PREPROCESSING } from '../../ml/preprocess';
 import { train, type TrainEvent } from '../../ml/train';
 import { fineTune, type TransferEvent } from '../../ml/transfer';
-import { exportOnnx, parseBvlcAlexNet, readFileWithHash } from '../../ml/weights/onnx';
-import type { ClassifyJob, ClassifyOutcome, ExportJob, ExportOutcome, FromWorker, ImportWeightsJob, TrainEventMsg, TrainJob, TrainOutcome, WeightsOutcome } from './protocol';
+import { downloadWeights, importWeights, type WeightsInfo } from '../../ml/weights/imagenet';
+import { exportOnnx } from '../../ml/weights/onnx';
+import type { ClassifyJob, ClassifyOutcome, DownloadWeightsJob, ExportJob, ExportOutcome, FromWorker, ImportWeightsJob, TrainEventMsg, TrainJob, TrainOutcome, WeightsOutcome } from './protocol';
 
 export type Send = (msg: FromWorker) => void;
-
-// The toy network's preprocessing: the paper's, scaled to TINY_CONFIG's 99-pixel input.
-export const TINY_PREPROCESSING: Preprocessing = { ...PAPER_PREPROCESSING, resize: 112, crop: TINY_CONFIG.inputSize };
 
 const PREDICT_CHUNK = 200; // predictions per message to main
 
@@ -58,7 +57,7 @@ export async function runTrain(job: TrainJob, send: Send, signal: AbortSignal): 
       preprocessing: tiny ? TINY_PREPROCESSING : PAPER_PREPROCESSING,
       epochs: job.epochs,
       batchSize: job.batchSize,
-      lr: job.lr,
+      lr: job.lr ?? undefined,
       augment: job.augment ? undefined : null,
       seed: job.seed,
       weightsSource: 'none',
@@ -67,14 +66,13 @@ export async function runTrain(job: TrainJob, send: Send, signal: AbortSignal): 
       onEvent: onEvent('main'),
     });
   } else {
-    if (!job.weightsFile || !fs.existsSync(job.weightsFile)) throw Object.assign(new Error('the ImageNet weights are not installed: download or import them first'), { code: 'NO_WEIGHTS' });
-    send({ type: 'phase', phase: 'caching', message: 'reading the ImageNet weights and caching features' });
-    const { buf } = await readFileWithHash(job.weightsFile);
-    const imported = parseBvlcAlexNet(buf);
-    const params = paramsFromArrays(imported.config, imported.arrays);
+    if (!job.baseModelDir || !fs.existsSync(path.join(job.baseModelDir, 'model.json'))) throw Object.assign(new Error('the ImageNet weights are not installed: download or import them first'), { code: 'NO_WEIGHTS' });
+    send({ type: 'phase', phase: 'caching', message: 'loading the ImageNet weights and caching features' });
+    const base = await loadModel(job.baseModelDir);
+    const params = base.params;
     try {
       result = await fineTune({
-        base: { params, config: imported.config, preprocessing: CAFFE_PREPROCESSING, source: 'imagenet' },
+        base: { params, config: base.config, preprocessing: base.preprocessing, source: base.meta.weightsSource },
         classNames: job.classNames,
         train: job.train,
         val: job.val,
@@ -83,7 +81,7 @@ export async function runTrain(job: TrainJob, send: Send, signal: AbortSignal): 
         headEpochs: job.headEpochs,
         fineTuneEpochs: job.fineTuneEpochs,
         fineTune: job.fineTune,
-        lr: job.lr,
+        lr: job.lr ?? undefined,
         batchSize: job.batchSize,
         augment: job.augment,
         seed: job.seed,
@@ -127,11 +125,16 @@ export async function runClassify(job: ClassifyJob, send: Send, signal: AbortSig
   }
 }
 
-/** Reads a weights file and checks that it is the BVLC AlexNet (the whole graph, every shape). */
-export async function runCheckWeights(job: ImportWeightsJob): Promise<WeightsOutcome> {
-  const { buf, sha256 } = await readFileWithHash(path.resolve(job.file));
-  const imported = parseBvlcAlexNet(buf);
-  return { sha256, bytes: buf.byteLength, notes: imported.notes };
+const weightsOutcome = (w: WeightsInfo): WeightsOutcome => ({ modelDir: w.modelDir, verified: w.verified, sha256: w.sha256, bytes: w.bytes, importedFrom: w.importedFrom, notes: w.notes });
+
+/** Imports a bvlcalexnet .onnx file into the data folder (checked, converted: ml/weights/imagenet.ts). */
+export async function runImportWeights(job: ImportWeightsJob): Promise<WeightsOutcome> {
+  return weightsOutcome(await importWeights(job.file, job.dataDir));
+}
+
+/** Downloads (resumable, SHA-256 checked) and imports the zoo file. */
+export async function runDownloadWeights(job: DownloadWeightsJob, send: Send, signal: AbortSignal): Promise<WeightsOutcome> {
+  return weightsOutcome(await downloadWeights(job.dataDir, { signal, onProgress: (p) => send({ type: 'download', bytes: p.bytes, total: p.total }) }));
 }
 
 /** Writes a run's best model as ONNX (+ labels.json, preprocessing.json). */

@@ -18,13 +18,13 @@ export type TrainJob = {
   predict: { photoId: number; path: string }[]; // photos to predict with the best model afterwards
   outDir: string; // best.ckpt and last.ckpt go here
   cacheDir: string; // the feature cache (finetune)
-  weightsFile: string | null; // the ImageNet ONNX file (finetune)
+  baseModelDir: string | null; // the converted ImageNet model (finetune): ml/weights/imagenet.ts's imagenetModelDir
   headEpochs: number;
   fineTuneEpochs: number;
   fineTune: 'none' | 'fc' | 'all';
   epochs: number;
   batchSize: number;
-  lr: number;
+  lr: number | null; // null: the engine's default for the recipe
   augment: boolean;
   tta: Tta;
   seed: number;
@@ -32,11 +32,13 @@ export type TrainJob = {
 
 export type ClassifyJob = { kind: 'classify'; modelDir: string; files: string[]; topK: number; tta: Tta };
 
-export type ImportWeightsJob = { kind: 'check-weights'; file: string };
+export type ImportWeightsJob = { kind: 'import-weights'; file: string; dataDir: string };
+
+export type DownloadWeightsJob = { kind: 'download-weights'; dataDir: string };
 
 export type ExportJob = { kind: 'export-onnx'; modelDir: string; outDir: string };
 
-export type Job = TrainJob | ClassifyJob | ImportWeightsJob | ExportJob;
+export type Job = TrainJob | ClassifyJob | ImportWeightsJob | DownloadWeightsJob | ExportJob;
 
 export type ToWorker = { type: 'job'; job: Job } | { type: 'cancel' };
 
@@ -50,13 +52,14 @@ export type TrainEventMsg =
 
 export type TrainOutcome = { stopped: 'completed' | 'early-stop' | 'cancelled'; epochs: number; bestEpoch: number; best: number | null; predicted: number };
 export type ClassifyOutcome = { results: ({ file: string; predictions: { label: string; p: number }[] } | { file: string; error: { code: string; message: string } })[] };
-export type WeightsOutcome = { sha256: string; bytes: number; notes: string[] };
+export type WeightsOutcome = { modelDir: string; verified: 'imagenet' | 'structure'; sha256: string; bytes: number; importedFrom: string; notes: string[] };
 export type ExportOutcome = { dir: string; files: string[]; bytes: number };
 
 export type FromWorker =
   | { type: 'backend'; info: BackendInfo }
   | { type: 'phase'; phase: RunPhase; message: string | null }
   | { type: 'train'; event: TrainEventMsg }
+  | { type: 'download'; bytes: number; total: number | null }
   | { type: 'predictions'; rows: { photoId: number; topk: { label: string; p: number }[] }[] }
   | { type: 'result'; value: TrainOutcome | ClassifyOutcome | WeightsOutcome | ExportOutcome }
   | { type: 'error'; error: AppErrorPayload | { code: string; message: string }; stack: string | null };
