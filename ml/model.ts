@@ -93,16 +93,20 @@ export function seededNormal(n: number, std: number, seed: number): Float32Array
 }
 
 /** Paper initialisation, reproducible under `seed` (same seed -> same weights on every backend). */
-export function initParams(config: AlexNetConfig, seed: number): Params {
+export function initParams(config: AlexNetConfig, seed: number, scheme: 'paper' | 'he' = 'paper'): Params {
   validateConfig(config);
   const shapes = paramShapes(config);
   const params = {} as Params;
   PARAM_NAMES.forEach((name, i) => {
     const shape = shapes[name];
     const size = shape.reduce((x, y) => x * y, 1);
+    // 'he' (std sqrt(2 / fan-in), biases 0) is for narrow networks such as TINY_CONFIG, where the
+    // paper's fixed 0.01 shrinks the signal to nothing through eight layers and nothing trains.
+    const fanIn = size / shape[shape.length - 1];
+    const std = scheme === 'he' ? Math.sqrt(2 / fanIn) : INIT_STD;
     const init = name.endsWith('.b')
-      ? tf.fill(shape, ONE_BIASES.has(name) ? 1 : 0, 'float32')
-      : tf.tensor(seededNormal(size, INIT_STD, tensorSeed(seed, i)), shape, 'float32');
+      ? tf.fill(shape, scheme === 'paper' && ONE_BIASES.has(name) ? 1 : 0, 'float32')
+      : tf.tensor(seededNormal(size, std, tensorSeed(seed, i)), shape, 'float32');
     params[name] = tf.variable(init, true); // unnamed: several models may live at once
     init.dispose();
   });

@@ -6,6 +6,7 @@ import { stratifiedSplit, type Item } from './data';
 import { EngineError } from './errors';
 import { makeConfig, TINY_CONFIG, DEFAULT_CONFIG } from './config';
 import { PAPER_PREPROCESSING, type Preprocessing } from './preprocess';
+import { initParams } from './model';
 import { train, type TrainEvent, type TrainResult } from './train';
 import { fineTune, type BaseModel, type TransferEvent } from './transfer';
 
@@ -33,8 +34,14 @@ export type RecipeOptions = {
   onEvent?: (e: RecipeEvent) => void;
 };
 
-// The toy network's preprocessing: the paper's, scaled to TINY_CONFIG's input.
-export const TINY_PREPROCESSING: Preprocessing = { ...PAPER_PREPROCESSING, resize: Math.round(TINY_CONFIG.inputSize * (256 / 227)), crop: TINY_CONFIG.inputSize };
+// The toy network: the paper's preprocessing scaled to TINY_CONFIG's input, with inputs divided by
+// ImageNet's per-channel std and He-initialised weights, so that so narrow a network trains at all.
+export const TINY_PREPROCESSING: Preprocessing = {
+  ...PAPER_PREPROCESSING,
+  resize: Math.round(TINY_CONFIG.inputSize * (256 / 227)),
+  crop: TINY_CONFIG.inputSize,
+  std: [58.393, 57.12, 57.375],
+};
 
 export function describeRecipe(opts: Pick<RecipeOptions, 'base' | 'freeze'>): string {
   if (!opts.base) return 'from scratch (paper init)';
@@ -47,8 +54,10 @@ export async function runRecipe(opts: RecipeOptions): Promise<TrainResult> {
     if (opts.freeze === 'features') throw new EngineError('BAD_CONFIG', 'freezing the features needs pretrained weights: use --weights imagenet (or a model), or --freeze none');
     const tiny = opts.architecture === 'tiny';
     const split = opts.val ? { train: opts.train, val: opts.val } : stratifiedSplit(opts.train, opts.valFraction ?? 0.2, seed);
+    const config = makeConfig({ ...(tiny ? TINY_CONFIG : DEFAULT_CONFIG), numClasses: opts.classNames.length });
     return train({
-      config: makeConfig({ ...(tiny ? TINY_CONFIG : DEFAULT_CONFIG), numClasses: opts.classNames.length }),
+      config,
+      params: tiny && !opts.resume ? initParams(config, seed, 'he') : undefined,
       classNames: opts.classNames,
       train: split.train,
       val: split.val,

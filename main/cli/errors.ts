@@ -15,5 +15,7 @@ export class CliError extends Error {
 export type UserError = Error & { code: string; exitCode?: number };
 
 export function isUserError(err: unknown): err is UserError {
-  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && /^[A-Z][A-Z0-9_]*$/.test((err as { code: string }).code);
+  if (!(err instanceof Error)) return false;
+  const code: unknown = (err as Error & { code?: unknown }).code;
+  return typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code);
 }

@@ -22,7 +22,9 @@ export function formatDuration(seconds: number): string {
 }
 
 export class ProgressBar {
-  private readonly start: number;
+  private start: number;
+  private startDone = 0; // what was already done at the first update (rate and ETA count from there)
+  private started = false;
   private lastPrint = -Infinity;
   private done = 0;
   private readonly stream: NodeJS.WriteStream;
@@ -39,8 +41,9 @@ export class ProgressBar {
   /** Seconds left at the current average rate, or NaN before anything is done. */
   eta(): number {
     const elapsed = (this.now() - this.start) / 1000;
-    if (this.done <= 0) return NaN;
-    return (elapsed / this.done) * (this.opts.total - this.done);
+    const progressed = this.done - this.startDone;
+    if (progressed <= 0 || elapsed <= 0) return NaN;
+    return (elapsed / progressed) * (this.opts.total - this.done);
   }
 
   line(suffix = ''): string {
@@ -49,12 +52,18 @@ export class ProgressBar {
     const width = 24;
     const filled = Math.round(frac * width);
     const elapsed = (this.now() - this.start) / 1000;
-    const rate = elapsed > 0 ? this.done / elapsed : 0;
+    const rate = elapsed > 0 ? (this.done - this.startDone) / elapsed : 0;
     const bar = '#'.repeat(filled) + '-'.repeat(width - filled);
     return `${label} [${bar}] ${this.done}/${total} ${(frac * 100).toFixed(0).padStart(3)}% ${rate.toFixed(1)} ${unit}/s ETA ${formatDuration(this.eta())}${suffix ? ' ' + suffix : ''}`;
   }
 
   update(done: number, suffix = ''): void {
+    if (!this.started && done < this.opts.total) {
+      // The first report marks the start: work done before the bar existed has no measured time.
+      this.started = true;
+      this.start = this.now();
+      this.startDone = done;
+    }
     this.done = done;
     const t = this.now();
     const finished = done >= this.opts.total;
