@@ -40,7 +40,6 @@ type Active = {
   backend: string | null;
   stepsPerEpoch: number;
   epochs: number;
-  stepBase: number; // global step index of the current stage's first step - 1
   lastEpochSeen: number;
   done: Promise<RunStatus>;
   resolve: (s: RunStatus) => void;
@@ -90,7 +89,6 @@ export class TrainingHost {
       backend: null,
       stepsPerEpoch: 0,
       epochs: 0,
-      stepBase: 0,
       lastEpochSeen: 0,
       done,
       resolve,
@@ -178,7 +176,6 @@ export class TrainingHost {
     if (e.type === 'start') {
       a.stepsPerEpoch = e.stepsPerEpoch;
       a.epochs = e.epochs;
-      a.stepBase = (e.startEpoch - 1) * e.stepsPerEpoch;
     } else if (e.type === 'step') {
       const idx = (e.epoch - 1) * e.stepsPerEpoch + e.step; // global step: unique across stages (epochs are numbered on)
       a.writer.log('step', idx, { loss: e.loss, acc: e.acc, lr: e.lr }, e.epoch);
