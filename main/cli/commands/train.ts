@@ -121,8 +121,8 @@ export async function run(argv: string[]): Promise<number> {
         emit({ ...e, stage });
         break;
       case 'step': {
-        if (!bar || e.step === 1) bar = new ProgressBar({ label: `epoch ${e.epoch} [${stage}]`, total: e.stepsPerEpoch, unit: 'step' });
-        bar.update(e.step, `loss ${e.loss.toFixed(3)} acc ${e.acc.toFixed(2)} ${e.imagesPerSec.toFixed(1)} img/s run ETA ${formatDuration(e.etaSeconds)}`);
+        if (!json && (!bar || e.step === 1)) bar = new ProgressBar({ label: `epoch ${e.epoch} [${stage}]`, total: e.stepsPerEpoch, unit: 'step' });
+        bar?.update(e.step, `loss ${e.loss.toFixed(3)} acc ${e.acc.toFixed(2)} ${e.imagesPerSec.toFixed(1)} img/s run ETA ${formatDuration(e.etaSeconds)}`);
         const now = Date.now();
         if (now - lastStepJson >= 1000) {
           lastStepJson = now;
