@@ -206,6 +206,10 @@ describe('classes and labels', () => {
     await h.ok('labels:undo', { datasetId: ds });
     const clear = await h.ok('labels:set', { datasetId: ds, photoIds: beePhotos.slice(0, 1), classId: null });
     expect(clear.counts.unlabeled).toBe(before.unlabeled + 1);
+    const unl = await h.ok('photos:list', { datasetId: ds, unlabeled: true });
+    expect(unl.items.map((p) => p.id)).toContain(beePhotos[0]);
+    expect(unl.items.every((p) => p.classId === null)).toBe(true);
+    expect(unl.total).toBe(before.unlabeled + 1);
     await h.ok('labels:undo', { datasetId: ds });
   });
 
