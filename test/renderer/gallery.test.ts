@@ -24,13 +24,15 @@ describe('gridWindow', () => {
     for (const scrollTop of [0, 5_000, 200_000, 10_000_000]) {
       const w = gridWindow({ scrollTop, viewport: 800, width: 1200, thumb: 140, gap: 6, total });
       expect(w.cols).toBe(Math.floor((1200 + 6) / 146));
-      expect(w.height).toBe(Math.ceil(total / w.cols) * 146);
-      const visibleRows = Math.ceil(800 / 146) + 1;
+      expect(w.cell * w.cols).toBeCloseTo(1200 + 6); // cells stretch to fill the row
+      expect(w.size).toBeGreaterThanOrEqual(140);
+      expect(w.height).toBeCloseTo(Math.ceil(total / w.cols) * w.cell);
+      const visibleRows = Math.ceil(800 / w.cell) + 1;
       expect(w.end - w.start).toBeLessThanOrEqual((visibleRows + 4) * w.cols);
       expect(w.end).toBeLessThanOrEqual(total);
       expect(w.start).toBeGreaterThanOrEqual(0);
     }
-    const mid = gridWindow({ scrollTop: 146 * 100, viewport: 800, width: 1200, thumb: 140, gap: 6, total });
+    const mid = gridWindow({ scrollTop: 146 * 100, viewport: 800, width: 8 * 146 - 6, thumb: 140, gap: 6, total });
     expect(mid.firstRow).toBe(98); // two rows of overscan above row 100
   });
 

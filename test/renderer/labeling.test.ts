@@ -62,6 +62,22 @@ describe('Labeling', () => {
     expect(sel.focus).toBe(3);
   });
 
+  it('hotkeys pressed faster than the library answers label successive photos, in order', async () => {
+    await g.show({ filter: { unlabeled: true } });
+    const n = g.total;
+    const [a, b2] = [g.itemAt(0)!.id, g.itemAt(1)!.id];
+    sel.focusOn(0);
+    const pending = [lab.hotkey('1'), lab.hotkey('2')]; // the second key before the first is saved
+    await Promise.all(pending);
+    expect(await labelOf(a)).toBe('ants');
+    expect(await labelOf(b2)).toBe('bees');
+    expect(g.total).toBe(n - 2);
+    await lab.undo();
+    await lab.undo();
+    await g.show({ filter: {} });
+    expect(await labelOf(a)).toBeNull();
+  });
+
   it('undo restores the previous label in the library, redo applies it again', async () => {
     const before = lib.counts!.labeled;
     const id = g.itemAt(1)!.id;

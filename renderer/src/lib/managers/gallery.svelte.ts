@@ -29,11 +29,11 @@ export function buildQuery(v: GalleryView, offset: number, limit = PAGE): PhotoQ
 }
 
 /** The rows of a virtualised grid that must be in the DOM (visible ones plus `overscan` each side). */
-export type GridWindow = { cols: number; cell: number; rows: number; firstRow: number; lastRow: number; start: number; end: number; height: number };
+export type GridWindow = { cols: number; cell: number; size: number; rows: number; firstRow: number; lastRow: number; start: number; end: number; height: number };
 
 export function gridWindow(o: { scrollTop: number; viewport: number; width: number; thumb: number; gap: number; total: number; overscan?: number }): GridWindow {
-  const cell = o.thumb + o.gap; // one cell's pitch in px
-  const cols = Math.max(1, Math.floor((o.width + o.gap) / cell));
+  const cols = Math.max(1, Math.floor((o.width + o.gap) / (o.thumb + o.gap))); // as many as fit at the asked size
+  const cell = Math.max(o.thumb + o.gap, (o.width + o.gap) / cols); // one cell's pitch in px: the row fills the width
   const rows = Math.ceil(o.total / cols);
   const overscan = o.overscan ?? 2;
   // clamped: a scroll offset past the end (the list just shrank) still draws the last rows
@@ -41,7 +41,7 @@ export function gridWindow(o: { scrollTop: number; viewport: number; width: numb
   const lastRow = Math.max(firstRow - 1, Math.min(rows - 1, Math.ceil((o.scrollTop + o.viewport) / cell) + overscan));
   const start = Math.min(o.total, firstRow * cols);
   const end = Math.max(start, Math.min(o.total, (lastRow + 1) * cols)); // exclusive
-  return { cols, cell, rows, firstRow, lastRow, start, end, height: rows * cell };
+  return { cols, cell, size: cell - o.gap, rows, firstRow, lastRow, start, end, height: rows * cell };
 }
 
 /** The cell indices a rubber band covers; the band is in content pixels (scroll offset included). */
@@ -72,6 +72,7 @@ export class Gallery {
   order = $state<'asc' | 'desc'>('asc');
   filter = $state<GalleryFilter>({});
   thumb = $state(140); // thumbnail edge in px (the size slider)
+  cols = $state(1); // columns the grid shows now (arrow up/down move by a row)
   total = $state(0);
   /** The run whose predictions the list shows (null before any run). */
   runId = $state<number | null>(null);

@@ -19,6 +19,8 @@ export class Labeling {
   suggestionsTotal = $state(0);
   suggestionsRunId = $state<number | null>(null);
 
+  private queue: Promise<unknown> = Promise.resolve(); // labeling actions run one after another
+
   constructor(
     private readonly api: Api,
     private readonly library: Library,
@@ -35,39 +37,47 @@ export class Labeling {
   }
 
   /** Labels the targets as `classId` (null clears); a single focused photo then advances. */
-  async label(classId: number | null): Promise<void> {
-    const ds = this.library.datasetId;
-    const ids = this.selection.targets();
-    if (ds === null || ids.length === 0) return;
-    const single = ids.length === 1 && this.selection.focus >= 0;
-    // where to go next, decided before the list changes under us
-    const nextIndex = single && this.autoAdvance ? this.gallery.nextUnlabeled(this.selection.focus) : -1;
-    const nextId = nextIndex >= 0 ? this.gallery.itemAt(nextIndex)?.id : undefined;
-    const res = await this.api.call('labels:set', { datasetId: ds, photoIds: ids, classId });
-    await this.apply(res);
-    if (nextId !== undefined) {
-      const i = this.gallery.indexOf(nextId);
-      if (i >= 0) this.selection.focusOn(i);
-    }
+  label(classId: number | null): Promise<void> {
+    return this.serial(async () => {
+      const ds = this.library.datasetId;
+      const ids = this.selection.targets();
+      if (ds === null || ids.length === 0) return;
+      const single = ids.length === 1 && this.selection.focus >= 0;
+      // where to go next, decided before the list changes under us
+      const nextIndex = single && this.autoAdvance ? this.gallery.nextUnlabeled(this.selection.focus) : -1;
+      const nextId = nextIndex >= 0 ? this.gallery.itemAt(nextIndex)?.id : undefined;
+      const res = await this.api.call('labels:set', { datasetId: ds, photoIds: ids, classId });
+      await this.apply(res);
+      if (nextId !== undefined) {
+        const i = this.gallery.indexOf(nextId);
+        if (i >= 0) this.selection.focusOn(i);
+      }
+    });
   }
 
   /** Labels given photos (a suggestion corrected, a wrong prediction relabeled in place). */
-  async labelPhotos(photoIds: number[], classId: number | null): Promise<void> {
-    const ds = this.library.datasetId;
-    if (ds === null || photoIds.length === 0) return;
-    await this.apply(await this.api.call('labels:set', { datasetId: ds, photoIds, classId }));
+  labelPhotos(photoIds: number[], classId: number | null): Promise<void> {
+    return this.serial(async () => {
+      const ds = this.library.datasetId;
+      if (ds === null || photoIds.length === 0) return;
+      await this.apply(await this.api.call('labels:set', { datasetId: ds, photoIds, classId }));
+    });
   }
 
-  async undo(): Promise<void> {
-    const ds = this.library.datasetId;
-    if (ds === null) return;
-    await this.apply(await this.api.call('labels:undo', { datasetId: ds }));
+  undo(): Promise<void> {
+    return this.serial(async () => {
+      const ds = this.library.datasetId;
+      if (ds === null) return;
+      await this.apply(await this.api.call('labels:undo', { datasetId: ds }));
+    });
   }
 
-  async redo(): Promise<void> {
-    const ds = this.library.datasetId;
-    if (ds === null) return;
-    await this.apply(await this.api.call('labels:redo', { datasetId: ds }));
+  redo(): Promise<void> {
+    return this.serial(async () => {
+      const ds = this.library.datasetId;
+      if (ds === null) return;
+      await this.apply(await this.api.call('labels:redo', { datasetId: ds }));
+    });
   }
 
   /** Re-reads what undo/redo would do (after switching datasets). */
@@ -95,12 +105,25 @@ export class Labeling {
   }
 
   /** Accepts the predicted label of `photoIds` (one key per suggestion). */
-  async accept(photoIds: number[]): Promise<void> {
-    const ds = this.library.datasetId;
-    const runId = this.suggestionsRunId;
-    if (ds === null || runId === null || photoIds.length === 0) return;
-    await this.apply(await this.api.call('labels:accept', { datasetId: ds, runId, photoIds }));
-    await this.loadSuggestions();
+  accept(photoIds: number[]): Promise<void> {
+    return this.serial(async () => {
+      const ds = this.library.datasetId;
+      const runId = this.suggestionsRunId;
+      if (ds === null || runId === null || photoIds.length === 0) return;
+      await this.apply(await this.api.call('labels:accept', { datasetId: ds, runId, photoIds }));
+      await this.loadSuggestions();
+    });
+  }
+
+  /**
+   * Runs labeling actions in the order the keys were pressed: a hotkey pressed while the previous
+   * one is still saving waits for it (and for the focus to move on), so fast typing never labels
+   * the same photo twice.
+   */
+  private serial(fn: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   private async apply(res: LabelResult): Promise<void> {

