@@ -32,6 +32,18 @@ export function parseImageTarget(idPart: string, size: string | null): ImageTarg
   return { photoId: Number(idPart), size: s as ImageSize };
 }
 
+/**
+ * The target of an app-img:// address: app-img://photo/<id>?size=thumb|full, nothing else (another
+ * host, a longer path, escapes, dots, a user or port part). Checked on the raw string as well,
+ * because URL parsing normalises '..' away before we could see it.
+ */
+export function imageTargetFromUrl(raw: string): ImageTarget | null {
+  const m = /^app-img:\/\/photo\/([^/?#]*)(\?[^#]*)?$/.exec(raw);
+  if (!m) return null;
+  const size = new URLSearchParams(m[2] ?? '').get('size');
+  return parseImageTarget(m[1], size);
+}
+
 const text = (status: number, msg: string): ImageReply => ({ status, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: Buffer.from(msg) });
 
 /** Reads the image of a known photo; 404 for ids the library does not know or files gone. */

@@ -3,7 +3,7 @@
 import { protocol } from 'electron';
 import type { Library } from '../db/index';
 import { IMAGE_SCHEME } from '../preload/contract';
-import { parseImageTarget, readImage } from './images';
+import { imageTargetFromUrl, readImage } from './images';
 
 
 /** Must run before app 'ready'. */
@@ -14,8 +14,7 @@ export function registerImageScheme(): void {
 /** Serves app-img:// from the library; call after 'ready'. */
 export function handleImageScheme(getLib: () => Library): void {
   protocol.handle(IMAGE_SCHEME, async (request) => {
-    const url = new URL(request.url);
-    const target = url.hostname === 'photo' && request.method === 'GET' ? parseImageTarget(url.pathname.replace(/^\//, ''), url.searchParams.get('size')) : null;
+    const target = request.method === 'GET' ? imageTargetFromUrl(request.url) : null;
     if (!target) return new Response('bad image address', { status: 400 });
     const r = await readImage(getLib(), target);
     return new Response(new Uint8Array(r.body), { status: r.status, headers: r.headers });

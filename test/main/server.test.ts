@@ -5,7 +5,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandlers } from '../../main/handlers/index';
-import { parseImageTarget } from '../../main/images';
+import { imageTargetFromUrl, parseImageTarget } from '../../main/images';
 import { startServer, tokenMatches, type RunningServer } from '../../main/server';
 import { harness, importDataset, photoFolder, tempDir, type Harness } from './helpers';
 
@@ -190,6 +190,31 @@ describe('images', () => {
     expect(parseImageTarget('17', 'full')).toEqual({ photoId: 17, size: 'full' });
     expect(parseImageTarget('17', null)).toEqual({ photoId: 17, size: 'thumb' });
     for (const bad of ['', '017', '17/', '..', '%31', '1'.repeat(20), '17 ']) expect(parseImageTarget(bad, null), bad).toBeNull();
+  });
+
+  it('app-img:// addresses: only app-img://photo/<id>?size=..., every trick refused', () => {
+    expect(imageTargetFromUrl('app-img://photo/17?size=full')).toEqual({ photoId: 17, size: 'full' });
+    expect(imageTargetFromUrl('app-img://photo/17')).toEqual({ photoId: 17, size: 'thumb' });
+    for (const bad of [
+      'app-img://photo/../../etc/passwd',
+      'app-img://photo/..%2F..%2Fetc%2Fpasswd',
+      'app-img://photo/%2Fetc%2Fpasswd',
+      'app-img://photo//etc/passwd',
+      'app-img://photo/17/../18',
+      'app-img://photo/17%00',
+      'app-img://photo/17?size=..%2F..%2Fx',
+      'app-img://photo/17?size=original',
+      'app-img://run/17',
+      'app-img://thumbnails/17',
+      'app-img://photo:80/17',
+      'app-img://user@photo/17',
+      'app-img:///etc/passwd',
+      'file:///etc/passwd',
+      'app-img://photo/-1',
+      'app-img://photo/0x11',
+    ]) {
+      expect(imageTargetFromUrl(bad), bad).toBeNull();
+    }
   });
 
   it('static files stay inside the renderer folder', async () => {
