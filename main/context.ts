@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Library } from '../db/index';
 import type { BackendInfo, EventName, Events } from '../preload/contract';
-import { TrainingHost, type Log } from './training-host';
+import { TrainingHost, runWorkerJob, type Log } from './training-host';
 import type { Spawner } from './worker/spawn';
 
 export type EventListener = <E extends EventName>(event: E, payload: Events[E]) => void;
@@ -99,7 +99,7 @@ export function createContext(o: ContextOptions): AppContext {
     log,
     progressIntervalMs: o.progressIntervalMs,
     cancelGraceMs: o.cancelGraceMs,
-    onBackend: (b) => (ctx.backend = b),
+    onBackend: (b) => setBackend(ctx, b),
   });
   return ctx;
 }
@@ -111,3 +111,22 @@ export const dataPaths = (ctx: Pick<AppContext, 'dataDir'>) => ({
   weights: path.join(ctx.dataDir, 'weights'),
   logs: path.join(ctx.dataDir, 'logs'),
 });
+
+/** Records the backend a worker loaded; tells the window when it is news. */
+export function setBackend(ctx: AppContext, b: BackendInfo): void {
+  const changed = JSON.stringify(ctx.backend) !== JSON.stringify(b);
+  ctx.backend = b;
+  if (changed) ctx.bus.emit('app:backend', b);
+}
+
+/** Loads the best backend in a worker at start-up, so the window can show it before any run. */
+export async function probeBackend(ctx: AppContext): Promise<BackendInfo | null> {
+  try {
+    const b = await runWorkerJob(ctx.spawn, { kind: 'probe' }, { log: ctx.log });
+    setBackend(ctx, b);
+    return b;
+  } catch (err) {
+    ctx.log('warn', `no compute backend could be loaded: ${(err as Error).message}`);
+    return null;
+  }
+}

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { BrowserWindow, Menu, app, dialog, ipcMain, shell } from 'electron';
 import { openLibrary, type Library } from '../db/index';
 import { defaultDataDir, defaultDbFile } from '../db/paths';
-import { dataPaths, createContext, type AppContext, type PickKind } from './context';
+import { dataPaths, createContext, probeBackend, type AppContext, type PickKind } from './context';
 import { electronSpawner } from './electron-spawn';
 import { createHandlers } from './handlers/index';
 import { forwardEvents, registerIpc, trustedPage } from './ipc';
@@ -117,6 +117,7 @@ if (!app.requestSingleInstanceLock()) {
 
     win = createMainWindow({ preload: path.join(here, 'preload.cjs'), indexHtml: path.join(rendererDir, 'index.html'), devUrl, isTrusted, icon: path.join(appRoot, 'resources', 'icon.png') });
     win.on('closed', () => (win = null));
+    void probeBackend(appCtx); // the window shows the backend before the first run
   });
 
   app.on('window-all-closed', () => app.quit());

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { openLibrary } from '../db/index';
 import { defaultDataDir, defaultDbFile } from '../db/paths';
-import { consoleLog, createContext } from './context';
+import { consoleLog, createContext, probeBackend } from './context';
 import { createHandlers } from './handlers/index';
 import { startServer } from './server';
 import { nodeSpawner } from './worker/spawn';
@@ -33,6 +33,7 @@ export async function main(argv: string[]): Promise<number> {
   const ctx = createContext({ lib, dataDir, mode: 'browser', spawn: nodeSpawner(), log });
   const server = await startServer({ ctx, handlers: createHandlers(ctx), port, staticDir: values.static ? path.resolve(values.static) : undefined });
   process.stdout.write(server.url + '\n');
+  void probeBackend(ctx); // the window shows the backend before the first run
   const stop = async () => {
     await ctx.training.dispose();
     await server.close();

@@ -11,7 +11,7 @@ import type { Library } from '../db/index';
 import type { MetricWriter } from '../db/repos/metrics';
 import type { AppErrorPayload, BackendInfo, EventName, Events, RunPhase, RunStatus } from '../preload/contract';
 import { AppError, mapCode, toErrorPayload } from './errors';
-import type { ClassifyJob, ClassifyOutcome, DownloadWeightsJob, ExportJob, ExportOutcome, FromWorker, ImportWeightsJob, TrainEventMsg, TrainJob, TrainOutcome, WeightsOutcome } from './worker/protocol';
+import type { ClassifyJob, ClassifyOutcome, DownloadWeightsJob, ExportJob, ExportOutcome, FromWorker, ImportWeightsJob, ProbeJob, TrainEventMsg, TrainJob, TrainOutcome, WeightsOutcome } from './worker/protocol';
 import type { Spawner, WorkerHandle } from './worker/spawn';
 
 export type Emit = <E extends EventName>(event: E, payload: Events[E]) => void;
@@ -276,8 +276,16 @@ export class TrainingHost {
 // -------------------------------------------------------------------------------------------------
 // One-off jobs (classify, weights check): a worker process each, awaited
 
-export type OneOffJob = ClassifyJob | ImportWeightsJob | DownloadWeightsJob | ExportJob;
-export type JobResult<J> = J extends ClassifyJob ? ClassifyOutcome : J extends ImportWeightsJob | DownloadWeightsJob ? WeightsOutcome : J extends ExportJob ? ExportOutcome : never;
+export type OneOffJob = ClassifyJob | ImportWeightsJob | DownloadWeightsJob | ExportJob | ProbeJob;
+export type JobResult<J> = J extends ClassifyJob
+  ? ClassifyOutcome
+  : J extends ImportWeightsJob | DownloadWeightsJob
+    ? WeightsOutcome
+    : J extends ExportJob
+      ? ExportOutcome
+      : J extends ProbeJob
+        ? BackendInfo
+        : never;
 
 /** Runs a job in a fresh worker; rejects with an AppError on its error or crash; abort cancels it. */
 export function runWorkerJob<J extends OneOffJob>(

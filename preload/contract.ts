@@ -297,7 +297,7 @@ export type AppInfo = {
   platform: string; // process.platform
   dataDir: string;
   dbFile: string;
-  backend: BackendInfo | null; // the training worker's backend once known (also in run:status)
+  backend: BackendInfo | null; // the compute backend once a worker has loaded it (then also pushed as app:backend)
   imageUrl: { thumb: string; full: string }; // templates with '{id}', e.g. 'app-img://photo/{id}?size=thumb'
   runningRunId: number | null;
 };
@@ -445,6 +445,7 @@ export type Events = {
   'weights:done': { status: WeightsStatus; error: AppErrorPayload | null };
   'library:changed': { datasetId: number | null; what: 'datasets' | 'photos' | 'classes' | 'labels' | 'runs' };
   'menu:command': { command: MenuCommand; folder?: string }; // the app menu asks the page to act
+  'app:backend': BackendInfo; // the compute backend, once a worker has loaded it (probed at start-up)
 };
 
 export type EventName = keyof Events;
@@ -459,6 +460,7 @@ export const EVENTS = [
   'weights:done',
   'library:changed',
   'menu:command',
+  'app:backend',
 ] as const satisfies readonly EventName[];
 
 // The two lists above name every key of Calls and Events (a missing one fails type checking here).

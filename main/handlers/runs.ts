@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { RunSummary } from '../../db/repos/runs';
 import { LIMITS, type Evaluation, type PhotoItem, type RunInfo, type RunSettings, type Series } from '../../preload/contract';
 import { absPath, bool, check, id, int, list, num, obj, oneOf, opt, str } from '../validate';
-import { dataPaths, type AppContext } from '../context';
+import { dataPaths, setBackend, type AppContext } from '../context';
 import { AppError } from '../errors';
 import { runWorkerJob } from '../training-host';
 import { haveWeights, imagenetDir } from '../weights';
@@ -253,7 +253,7 @@ export function runHandlers(
       const r = check(obj({ runId: id, files: list(absPath, LIMITS.filesPerCall, 1), topK: opt(int(1, 1000)), tta: opt(oneOf('center', '10crop')) }), req);
       const run = lib.runs.get(r.runId);
       const dir = modelDir(ctx, r.runId);
-      const res = await runWorkerJob(ctx.spawn, { kind: 'classify', modelDir: dir, files: r.files, topK: r.topK ?? 5, tta: r.tta ?? 'center' }, { log: ctx.log, onBackend: (b) => (ctx.backend = b) });
+      const res = await runWorkerJob(ctx.spawn, { kind: 'classify', modelDir: dir, files: r.files, topK: r.topK ?? 5, tta: r.tta ?? 'center' }, { log: ctx.log, onBackend: (b) => setBackend(ctx, b) });
       const byName = new Map(run.datasetId === null ? [] : lib.classes.list(run.datasetId).map((c) => [c.name, c.id]));
       return {
         results: res.results.map((x) =>

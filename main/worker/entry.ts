@@ -1,5 +1,6 @@
 // The worker process's entry: receives one job, runs it, answers with one 'result' or 'error', and
 // exits. Runs as a Node child (process.send) or an Electron utilityProcess (process.parentPort).
+import { initBackend } from '../../ml/backend';
 import { runClassify, runDownloadWeights, runExport, runImportWeights, runTrain, type Send } from './jobs';
 import type { FromWorker, Job, ToWorker } from './protocol';
 
@@ -25,7 +26,9 @@ async function run(job: Job): Promise<void> {
             ? await runExport(job)
             : job.kind === 'import-weights'
               ? await runImportWeights(job)
-              : await runDownloadWeights(job, send, controller.signal);
+              : job.kind === 'download-weights'
+                ? await runDownloadWeights(job, send, controller.signal)
+                : await initBackend('auto');
     send({ type: 'result', value });
   } catch (err) {
     const e = err as { code?: unknown; message?: unknown; stack?: unknown };

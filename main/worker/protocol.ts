@@ -38,7 +38,9 @@ export type DownloadWeightsJob = { kind: 'download-weights'; dataDir: string };
 
 export type ExportJob = { kind: 'export-onnx'; modelDir: string; outDir: string };
 
-export type Job = TrainJob | ClassifyJob | ImportWeightsJob | DownloadWeightsJob | ExportJob;
+export type ProbeJob = { kind: 'probe' }; // loads the best backend and reports it
+
+export type Job = TrainJob | ClassifyJob | ImportWeightsJob | DownloadWeightsJob | ExportJob | ProbeJob;
 
 export type ToWorker = { type: 'job'; job: Job } | { type: 'cancel' };
 
@@ -61,5 +63,5 @@ export type FromWorker =
   | { type: 'train'; event: TrainEventMsg }
   | { type: 'download'; bytes: number; total: number | null }
   | { type: 'predictions'; rows: { photoId: number; topk: { label: string; p: number }[] }[] }
-  | { type: 'result'; value: TrainOutcome | ClassifyOutcome | WeightsOutcome | ExportOutcome }
+  | { type: 'result'; value: TrainOutcome | ClassifyOutcome | WeightsOutcome | ExportOutcome | BackendInfo }
   | { type: 'error'; error: AppErrorPayload | { code: string; message: string }; stack: string | null };

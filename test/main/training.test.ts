@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { probeBackend } from '../../main/context';
 import type { RunSettings } from '../../preload/contract';
 import { harness, hymenoptera, importDataset, photoFolder, tempDir, type Harness } from './helpers';
 
@@ -30,6 +31,15 @@ afterAll(async () => {
 
 describe('a run to the end', () => {
   let runId: number;
+
+  it('probes the compute backend in a worker and announces it', async () => {
+    expect((await h.ok('app:info', {})).backend).toBeNull();
+    const b = await probeBackend(h.ctx);
+    expect(b?.name).toBe(process.env.ALEXNET_BACKEND ?? 'wasm');
+    expect((await h.ok('app:info', {})).backend).toEqual(b);
+    expect(h.events.filter((e) => e.name === 'app:backend').map((e) => e.payload)).toEqual([b]);
+  }, 60_000);
+
   let started: number;
   let ended: number;
 
@@ -72,6 +82,8 @@ describe('a run to the end', () => {
     expect(detail.models.map((m) => m.kind).sort()).toEqual(['checkpoint', 'final']);
     expect(detail.models.every((m) => fs.existsSync(path.join(m.path, 'model.json')))).toBe(true);
     expect((await h.ok('app:info', {})).backend?.name).toBe(detail.backend);
+    const announced = h.events.filter((e) => e.name === 'app:backend').map((e) => (e.payload as { name: string }).name);
+    expect(announced).toEqual([detail.backend]); // once: later workers load the same one
   }, 120_000);
 
   it('runs:list and runs:evaluation: a confusion matrix over the validation photos whose cells open their photos', async () => {
