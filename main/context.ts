@@ -58,12 +58,10 @@ export type ContextOptions = {
   cancelGraceMs?: number;
 };
 
-/** A console logger with levels; the Electron shell also writes it to the log file. */
+/** A logger to stderr (stdout is kept for the one line `npm run serve` prints). */
 export const consoleLog: Log = (level, message, err) => {
   const line = `[${new Date().toISOString()}] ${level} ${message}`;
-  if (level === 'error') console.error(line, err instanceof Error ? err.stack : (err ?? ''));
-  else if (level === 'warn') console.warn(line);
-  else console.log(line);
+  process.stderr.write(err instanceof Error ? `${line}\n${err.stack}\n` : err !== undefined ? `${line} ${String(err)}\n` : `${line}\n`);
 };
 
 export function appVersion(): string {
