@@ -8,7 +8,7 @@ import { makeConfig, TINY_CONFIG, DEFAULT_CONFIG } from './config';
 import { PAPER_PREPROCESSING, type Preprocessing } from './preprocess';
 import { initParams } from './model';
 import { train, type TrainEvent, type TrainResult } from './train';
-import { fineTune, type BaseModel, type TransferEvent } from './transfer';
+import { fineTune, type BaseModel, type FineTuneMode, type TransferEvent } from './transfer';
 
 export type Freeze = 'features' | 'none';
 export type RecipeEvent = TrainEvent | TransferEvent;
@@ -20,6 +20,7 @@ export type RecipeOptions = {
   valFraction?: number; // 0.2
   base?: BaseModel | null; // pretrained weights (ImageNet or any model of ours); null: paper init
   freeze?: Freeze; // with base: 'features' (default) keeps conv1-5 frozen, 'none' fine-tunes everything
+  fineTune?: FineTuneMode; // with base, finer than freeze: 'none' (new head only), 'fc' (+ fc6-7), 'all'
   architecture?: 'alexnet' | 'tiny'; // 'tiny': TINY_CONFIG, for tests and demos of the pipeline
   epochs?: number; // scratch: 30 (early stopping ends sooner); transfer: fine-tune epochs, 10
   headEpochs?: number; // transfer: epochs of the new head alone on cached features, 3
@@ -84,7 +85,7 @@ export async function runRecipe(opts: RecipeOptions): Promise<TrainResult> {
     cacheDir: opts.cacheDir,
     headEpochs: opts.headEpochs,
     fineTuneEpochs: opts.epochs,
-    fineTune: opts.freeze === 'none' ? 'all' : 'fc',
+    fineTune: opts.fineTune ?? (opts.freeze === 'none' ? 'all' : 'fc'),
     lr: opts.lr,
     batchSize: opts.batchSize,
     augment: opts.augment,

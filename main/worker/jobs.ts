@@ -4,14 +4,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../../ml/backend';
-import { loadModel } from '../../ml/checkpoint';
-import { DEFAULT_CONFIG, TINY_CONFIG, makeConfig } from '../../ml/config';
-import { TINY_PREPROCESSING } from '../../ml/recipe';
+import { loadModel, type LoadedModel } from '../../ml/checkpoint';
+import { runRecipe } from '../../ml/recipe';
 import { classify } from '../../ml/infer';
 import { disposeParams, paramsToArrays } from '../../ml/model';
-import { PAPER_PREPROCESSING } from '../../ml/preprocess';
-import { train, type TrainEvent } from '../../ml/train';
-import { fineTune, type TransferEvent } from '../../ml/transfer';
+import type { TrainEvent } from '../../ml/train';
+import type { TransferEvent } from '../../ml/transfer';
 import { downloadWeights, importWeights, type WeightsInfo } from '../../ml/weights/imagenet';
 import { exportOnnx } from '../../ml/weights/onnx';
 import type { ClassifyJob, ClassifyOutcome, DownloadWeightsJob, ExportJob, ExportOutcome, FromWorker, ImportWeightsJob, TrainEventMsg, TrainJob, TrainOutcome, WeightsOutcome } from './protocol';
@@ -45,52 +43,35 @@ export async function runTrain(job: TrainJob, send: Send, signal: AbortSignal): 
     const msg = toMsg(e, 'stage' in e ? e.stage : stage);
     if (msg) send({ type: 'train', event: msg });
   };
+  const scratch = job.recipe === 'scratch' || job.architecture === 'tiny';
+  let base: LoadedModel | null = null;
+  if (!scratch) {
+    if (!job.baseModelDir || !fs.existsSync(path.join(job.baseModelDir, 'model.json'))) throw Object.assign(new Error('the ImageNet weights are not installed: download or import them first'), { code: 'NO_WEIGHTS' });
+    send({ type: 'phase', phase: 'caching', message: 'loading the ImageNet weights and caching features' });
+    base = await loadModel(job.baseModelDir);
+  } else send({ type: 'phase', phase: 'training', message: null });
   let result;
-  if (job.recipe === 'scratch' || job.architecture === 'tiny') {
-    const tiny = job.architecture === 'tiny';
-    send({ type: 'phase', phase: 'training', message: null });
-    result = await train({
-      config: makeConfig({ ...(tiny ? TINY_CONFIG : DEFAULT_CONFIG), numClasses: k }),
+  try {
+    result = await runRecipe({
       classNames: job.classNames,
       train: job.train,
       val: job.val,
-      preprocessing: tiny ? TINY_PREPROCESSING : PAPER_PREPROCESSING,
-      epochs: job.epochs,
+      base: base && { params: base.params, config: base.config, preprocessing: base.preprocessing, source: base.meta.weightsSource },
+      fineTune: job.fineTune,
+      architecture: job.architecture,
+      epochs: scratch ? job.epochs : job.fineTuneEpochs,
+      headEpochs: job.headEpochs,
       batchSize: job.batchSize,
       lr: job.lr ?? undefined,
-      augment: job.augment ? undefined : null,
+      augment: job.augment,
       seed: job.seed,
-      weightsSource: 'none',
       outDir: job.outDir,
+      cacheDir: job.cacheDir,
       signal,
-      onEvent: onEvent('main'),
+      onEvent: onEvent(scratch ? 'main' : 'head'),
     });
-  } else {
-    if (!job.baseModelDir || !fs.existsSync(path.join(job.baseModelDir, 'model.json'))) throw Object.assign(new Error('the ImageNet weights are not installed: download or import them first'), { code: 'NO_WEIGHTS' });
-    send({ type: 'phase', phase: 'caching', message: 'loading the ImageNet weights and caching features' });
-    const base = await loadModel(job.baseModelDir);
-    const params = base.params;
-    try {
-      result = await fineTune({
-        base: { params, config: base.config, preprocessing: base.preprocessing, source: base.meta.weightsSource },
-        classNames: job.classNames,
-        train: job.train,
-        val: job.val,
-        outDir: job.outDir,
-        cacheDir: job.cacheDir,
-        headEpochs: job.headEpochs,
-        fineTuneEpochs: job.fineTuneEpochs,
-        fineTune: job.fineTune,
-        lr: job.lr ?? undefined,
-        batchSize: job.batchSize,
-        augment: job.augment,
-        seed: job.seed,
-        signal,
-        onEvent: onEvent('head'),
-      });
-    } finally {
-      disposeParams(params);
-    }
+  } finally {
+    if (base) disposeParams(base.params);
   }
   disposeParams(result.params);
   let predicted = 0;
