@@ -3,7 +3,8 @@
 // (main/electron-spawn.ts, which alone imports electron). The host only sees a WorkerHandle.
 import { fork } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { FromWorker, ToWorker } from './protocol';
 
 export type WorkerHandle = {
@@ -18,12 +19,16 @@ export type Spawner = () => WorkerHandle;
 
 export const WORKER_ENTRY_TS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'entry.ts');
 
+// tsx's loader as an absolute URL: a bare `--import tsx` resolves from the current directory, which
+// is the user's (bin/alexnet runs anywhere), not the app's.
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm')).href;
+
 /** Forks `entry` (default the TypeScript entry, run through tsx) as a Node child process. */
 export function nodeSpawner(opts: { entry?: string; env?: NodeJS.ProcessEnv } = {}): Spawner {
   const entry = opts.entry ?? WORKER_ENTRY_TS;
   return () => {
     const child = fork(entry, [], {
-      execArgv: entry.endsWith('.ts') ? ['--import', 'tsx'] : [],
+      execArgv: entry.endsWith('.ts') ? ['--import', TSX_LOADER] : [],
       env: { ...process.env, ...opts.env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',

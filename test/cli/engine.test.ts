@@ -108,6 +108,23 @@ describe('alexnet train / eval / classify', () => {
   });
 });
 
+describe('alexnet train --dataset', () => {
+  it('trains from the library as the app does and records the run, its metrics and model there', () => {
+    const db = path.join(dir, 'lib.sqlite');
+    expect(alexnet(['library', 'import', photos, '--dataset', 'bugs', '--db', db]).code).toBe(0);
+    const r = alexnet(['train', '--dataset', 'bugs', '--db', db, '--tiny', '--epochs', '2', '--batch', '4', '--json']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.filter((l) => l.type === 'epoch').map((l) => l.epoch)).toEqual([1, 2]);
+    const result = lines.at(-1);
+    expect(result).toMatchObject({ type: 'result', status: 'finished', epochs: 2 });
+    expect(fs.existsSync(path.join(result.model, 'model.json'))).toBe(true);
+    const shown = JSON.parse(alexnet(['runs', 'show', String(result.runId), '--db', db, '--json']).stdout);
+    expect(shown.status ?? shown.run?.status).toBe('finished');
+    expect(JSON.stringify(shown)).toContain('val_acc');
+  });
+});
+
 describe('bad input: one clear line, a non-zero exit, never a stack trace', () => {
   it('a missing folder', () => expectOneLineError(alexnet(['train', path.join(dir, 'nope'), '--tiny', '--out', path.join(dir, 'm')]), /no such folder/));
   it('a folder with one class', () => {

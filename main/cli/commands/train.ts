@@ -13,6 +13,37 @@ import { intOption, numberOption, parse } from '../args';
 import { CliError } from '../errors';
 import { ProgressBar, formatDuration } from '../progress';
 import { loadWeights } from '../lib/model-source';
+import { trainDataset } from '../lib/train-dataset';
+
+type Values = Record<string, string | boolean | undefined>;
+
+function runOnDataset(values: Values, positionals: string[]): Promise<number> {
+  if (positionals.length) throw new CliError('give a folder or --dataset <name>, not both');
+  for (const flag of ['out', 'val', 'resume'] as const) if (values[flag] !== undefined) throw new CliError(`--${flag} does not apply to --dataset (the library keeps the run's model and split)`);
+  const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
+  const weights = str('weights') ?? (values.tiny ? 'none' : 'imagenet');
+  if (weights !== 'imagenet' && weights !== 'none') throw new CliError("with --dataset, --weights must be 'imagenet' or 'none'");
+  const freeze = str('freeze') ?? 'features';
+  if (freeze !== 'features' && freeze !== 'none') throw new CliError(`--freeze must be features or none, got '${freeze}'`);
+  const scratch = weights === 'none' || Boolean(values.tiny);
+  const epochs = str('epochs') === undefined ? undefined : intOption(str('epochs'), 'epochs', 1, 1, 10_000);
+  return trainDataset({
+    dataset: values.dataset as string,
+    db: str('db'),
+    json: Boolean(values.json),
+    settings: {
+      recipe: scratch ? 'scratch' : 'finetune',
+      architecture: values.tiny ? 'tiny' : 'alexnet',
+      ...(scratch ? { epochs } : { fineTuneEpochs: epochs, fineTune: freeze === 'none' ? ('all' as const) : ('fc' as const) }),
+      headEpochs: str('head-epochs') === undefined ? undefined : intOption(str('head-epochs'), 'head-epochs', 3, 0, 1000),
+      batchSize: str('batch') === undefined ? undefined : intOption(str('batch'), 'batch', 32, 1, 4096),
+      lr: str('lr') === undefined ? undefined : numberOption(str('lr'), 'lr', 0.01, 1e-8, 10),
+      augment: !values['no-augment'],
+      valFraction: str('val-split') === undefined ? undefined : numberOption(str('val-split'), 'val-split', 0.2, 0.01, 0.9),
+      seed: str('seed') === undefined ? undefined : intOption(str('seed'), 'seed', 0, 0),
+    },
+  });
+}
 
 const HELP = `usage: alexnet train <dir> --out <model-dir> [options]
 
@@ -33,6 +64,11 @@ const HELP = `usage: alexnet train <dir> --out <model-dir> [options]
   --resume               continue an interrupted run from <model-dir>/last.ckpt
   --tiny                 a tiny AlexNet-shaped network (for tests and demos; with --weights none)
   --json                 one JSON object per line on stdout
+
+alexnet train --dataset <name> [--db <file>] [options]
+  trains on a dataset of the library (its labels and a stratified split) exactly as the app's
+  Train button does, and records the run, its metrics, model and predictions there. The model goes
+  to the data folder's runs/ (no --out); --weights must be imagenet or none.
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -53,9 +89,12 @@ export async function run(argv: string[]): Promise<number> {
       resume: { type: 'boolean' },
       tiny: { type: 'boolean' },
       json: { type: 'boolean' },
+      dataset: { type: 'string' },
+      db: { type: 'string' },
     },
     HELP,
   );
+  if (values.dataset !== undefined) return runOnDataset(values, positionals);
   if (positionals.length !== 1) throw new CliError(`train takes one folder of <class>/<image> sub-folders\n${HELP.trimEnd()}`);
   if (!values.out) throw new CliError('--out <model-dir> is required: the folder the model is written to');
   if (values.val && values['val-split']) throw new CliError('give --val or --val-split, not both');
