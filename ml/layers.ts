@@ -23,7 +23,13 @@ export function groupedConv2d(
   groups: number,
 ): tf.Tensor4D {
   return tf.tidy(() => {
-    const padding = pad === 0 ? 'valid' : pad;
+    // Symmetric padding in a form every backend takes: tfjs-node accepts only 'valid' and 'same'.
+    // At stride 1 with an odd kernel, 'same' is exactly `pad = (k - 1) / 2` on each side (conv2-5);
+    // any other padding is applied explicitly, then the convolution is 'valid'.
+    const k = w.shape[0];
+    let padding: 'valid' | 'same' = 'valid';
+    if (pad > 0 && stride === 1 && k % 2 === 1 && w.shape[1] === k && pad === (k - 1) / 2) padding = 'same';
+    else if (pad > 0) x = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]);
     let y: tf.Tensor4D;
     if (groups === 1) {
       y = tf.conv2d(x, w, stride, padding);

@@ -26,9 +26,9 @@ import torch.nn.functional as F
 class AlexNet(nn.Module):
     """Krizhevsky et al. 2012: 5 conv + 3 fc, conv2/4/5 split in two groups, LRN after conv1/conv2."""
 
-    def __init__(self, num_classes=1000, dropout=0.5):
+    def __init__(self, num_classes=1000, dropout=0.5, lrn_k=2.0):
         super().__init__()
-        lrn = dict(size=5, alpha=1e-4, beta=0.75, k=2.0)  # the paper's n=5, alpha, beta, k (alpha/n as Caffe)
+        lrn = dict(size=5, alpha=1e-4, beta=0.75, k=lrn_k)  # the paper's n=5, alpha, beta, k=2 (BVLC: k=1; alpha/n as Caffe)
         self.features = nn.Sequential(
             nn.Conv2d(3, 96, 11, stride=4), nn.ReLU(inplace=True),            # 227 -> 55
             nn.LocalResponseNorm(**lrn), nn.MaxPool2d(3, 2),                    # 55 -> 27 (overlapping 3/2)
