@@ -3,6 +3,7 @@
 // live charts to the end; the confusion matrix and relabeling a photo from it; classifying a photo.
 // Each screen is saved as a PNG under test-results/screens/. No CSP violation may happen.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -107,6 +108,57 @@ describe('AlexNet Studio in Chromium', () => {
     await help.waitFor({ state: 'hidden' });
   });
 
+  it('selects with a rubber band, opens the preview and moves through it with the arrows', async () => {
+    const box = async (pos: number) => (await page.locator(`[role=option][aria-posinset="${pos}"]`).boundingBox())!;
+    const a = await box(1);
+    const b = await box(2);
+    const pitch = b.x - a.x; // one cell's width plus the gap
+    await page.mouse.move(a.x + 4, a.y + 4);
+    await page.mouse.down();
+    await page.mouse.move(a.x + pitch * 1.5, a.y + pitch * 0.5, { steps: 4 });
+    await page.mouse.move(a.x + pitch * 1.5, a.y + pitch * 1.5, { steps: 4 });
+    await page.mouse.up();
+    await expect.poll(() => page.locator('[role=option][aria-selected=true]').count()).toBe(4); // 2 x 2 cells
+    await page.keyboard.press('Enter');
+    const preview = page.getByRole('dialog', { name: 'Photo preview' });
+    await preview.waitFor({ state: 'visible' });
+    const where = async () => (await preview.getByText(/^\d+ of \d+$/).textContent())!;
+    const first = await where();
+    await page.keyboard.press('ArrowRight');
+    await expect.poll(where).toBe(`${Number(first.split(' ')[0]) + 1} of ${2 * PER_CLASS + LOOSE}`);
+    await preview.locator('img').waitFor();
+    await screenshot(page, '3b-preview');
+    await page.keyboard.press('Escape');
+    await preview.waitFor({ state: 'hidden' });
+  });
+
+  it('creates a class, labels with its new hotkey, merges it (saying how many photos) and deletes one', async () => {
+    const side = page.getByRole('region', { name: 'Labeling' });
+    await side.getByLabel('New class name').fill('wasps');
+    await side.getByRole('button', { name: 'Add class' }).click();
+    await side.getByRole('button', { name: 'Label selected as wasps (key 3)' }).waitFor();
+    await cells().first().click();
+    await page.keyboard.press('3');
+    await expect.poll(async () => (await server.call('classes:list', { datasetId })).find((c) => c.name === 'wasps')?.photoCount).toBe(1);
+    await side.getByRole('button', { name: 'Merge wasps into another class' }).click();
+    const merge = page.getByRole('dialog', { name: 'Merge class' });
+    await merge.getByLabel('Merge into').selectOption({ label: 'ants' });
+    expect(await merge.textContent()).toContain('1 photo labeled “wasps” will be labeled “ants”');
+    const antsBefore = (await server.call('classes:list', { datasetId })).find((c) => c.name === 'ants')!.photoCount;
+    await merge.getByRole('button', { name: 'Merge 1 photo' }).click();
+    await expect.poll(async () => (await server.call('classes:list', { datasetId })).map((c) => c.name)).toEqual(['ants', 'bees']);
+    expect((await server.call('classes:list', { datasetId })).find((c) => c.name === 'ants')!.photoCount).toBe(antsBefore + 1);
+
+    await side.getByLabel('New class name').fill('spare');
+    await side.getByRole('button', { name: 'Add class' }).click();
+    await side.getByRole('button', { name: 'Delete spare' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Delete class “spare”?' });
+    expect(await confirm.textContent()).toContain('0 photos labeled “spare” will become unlabeled');
+    await screenshot(page, '3c-delete-class');
+    await confirm.getByRole('button', { name: 'Delete class' }).click();
+    await expect.poll(async () => (await server.call('classes:list', { datasetId })).length).toBe(2);
+  });
+
   it('trains a tiny model with live charts until the run finishes', async () => {
     await nav('Train').click();
     const train = page.getByRole('region', { name: 'Train' });
@@ -136,10 +188,46 @@ describe('AlexNet Studio in Chromium', () => {
     await screenshot(page, '5-train-finished');
   });
 
+  it('a second run compares with the first: curves overlaid, differing settings highlighted', async () => {
+    const train = page.getByRole('region', { name: 'Train' });
+    await train.getByLabel('Epochs').fill('1');
+    await train.getByLabel('Learning rate').fill('0.02');
+    await train.getByRole('button', { name: 'Train', exact: true }).click();
+    const status = train.getByLabel('Run status');
+    await expect.poll(async () => (await server.call('runs:list', { datasetId })).length).toBe(2);
+    await expect.poll(() => status.textContent(), { timeout: 150_000 }).toBe('finished');
+    await nav('Runs').click();
+    const [second, first] = await server.call('runs:list', { datasetId });
+    await page.getByLabel(`Compare run ${first.id}`).check();
+    await page.getByLabel(`Compare run ${second.id}`).check();
+    await page.getByRole('button', { name: 'Compare 2 runs' }).click();
+    const table = page.getByRole('table', { name: 'Settings compared' });
+    await table.waitFor();
+    const differing = await table.locator('tr.diff td:first-child').allTextContents();
+    expect(differing).toEqual(expect.arrayContaining(['epochs (differs)', 'lr (differs)']));
+    expect(differing).not.toContain('batchSize (differs)');
+    expect(await page.locator('[aria-label="Comparison"] .chart canvas').count()).toBe(2);
+    await screenshot(page, '6a-runs-compare');
+  });
+
+  it('exports a run as TF.js files', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-e2e-export-'));
+    try {
+      const runId = (await server.call('runs:list', { datasetId }))[1].id;
+      await page.getByLabel('Export folder').fill(out);
+      await page.getByRole('button', { name: `Export run ${runId} as TF.js` }).click();
+      await page.getByRole('status').filter({ hasText: /^Exported \d+ files/ }).waitFor();
+      const dir = path.join(out, `alexnet-run-${runId}`);
+      expect(fs.readdirSync(dir)).toContain('model.json');
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   it('opens the confusion matrix, a cell’s photos, and relabels one in place', async () => {
     await nav('Runs').click();
     const runs = await server.call('runs:list', { datasetId });
-    const runId = runs[0].id;
+    const runId = runs[runs.length - 1].id; // the two-epoch run
     await page.getByRole('button', { name: `Evaluate run ${runId}` }).click();
     const matrix = page.getByRole('table', { name: 'Confusion matrix' });
     await matrix.waitFor();
@@ -165,6 +253,25 @@ describe('AlexNet Studio in Chromium', () => {
     }).toBe(other);
     await page.keyboard.press('Escape');
     await screenshot(page, '7-runs');
+  });
+
+  it('suggests predicted labels for unlabeled photos, least confident first, accepted with one key', async () => {
+    await nav('Labeling').click();
+    await cells().first().click();
+    await cells().nth(1).click({ modifiers: ['Shift'] });
+    await page.keyboard.press('0'); // clear both labels: unlabeled photos the run has predicted
+    await expect.poll(async () => (await server.call('datasets:counts', { datasetId })).unlabeled).toBe(2);
+    await page.getByRole('tab', { name: /^Suggestions/ }).click();
+    const list = page.getByRole('list', { name: 'Suggestions' });
+    await expect.poll(() => list.getByRole('listitem').count()).toBe(2);
+    const shown = await list.locator('.card').evaluateAll((cards) => cards.map((c) => Number(/(\d+)%/.exec(c.textContent ?? '')?.[1])));
+    expect(shown).toEqual([...shown].sort((a, b) => a - b)); // least confident first
+    await screenshot(page, '7b-suggestions');
+    await list.getByRole('button', { name: /^Accept / }).first().click();
+    await expect.poll(async () => (await server.call('datasets:counts', { datasetId })).unlabeled).toBe(1);
+    await expect.poll(() => list.getByRole('listitem').count()).toBe(1);
+    await page.keyboard.press('a');
+    await expect.poll(async () => (await server.call('datasets:counts', { datasetId })).unlabeled).toBe(0);
   });
 
   it('classifies a photo and adds it to the dataset with its label', async () => {

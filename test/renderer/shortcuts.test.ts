@@ -36,6 +36,16 @@ describe('shortcuts', () => {
     expect(isTyping(el('input'))).toBe(true); // an input without a type is text
   });
 
+  it('leaves Enter/Space to buttons and links, and arrows to sliders', () => {
+    expect(resolveShortcut(key('Enter', { target: el('BUTTON') }), 'library', false)).toBeNull();
+    expect(resolveShortcut(key(' ', { target: el('A') }), 'library', false)).toBeNull();
+    expect(resolveShortcut(key('ArrowLeft', { target: el('INPUT', { type: 'range' }) }), 'library', false)).toBeNull();
+    // on the grid itself they are the app's
+    expect(resolveShortcut(key('Enter', { target: el('DIV') }), 'library', false)?.action).toBe('open-preview');
+    expect(resolveShortcut(key('ArrowLeft', { target: el('DIV') }), 'library', false)?.action).toBe('move-left');
+    expect(resolveShortcut(key('1', { target: el('BUTTON') }), 'library', false)?.action).toBe('label');
+  });
+
   it('every shortcut has keys and a description for the help', () => {
     for (const s of SHORTCUTS) {
       expect(s.keys.length).toBeGreaterThan(0);

@@ -80,9 +80,24 @@ export function isTyping(target: EventTarget | null | undefined): boolean {
   return !nonText.includes((el.type ?? 'text').toLowerCase());
 }
 
+/** True when the focused control has its own use for the key: Enter/Space press a button, link,
+ *  checkbox or summary; arrows move a slider or a radio group. The app leaves those keys alone. */
+export function controlOwnsKey(target: EventTarget | null | undefined, key: string): boolean {
+  const el = target as (ElementLike & { getAttribute?: (n: string) => string | null }) | null | undefined;
+  if (!el || typeof el.tagName !== 'string') return false;
+  const tag = el.tagName.toUpperCase();
+  const type = (el.type ?? '').toLowerCase();
+  const role = el.getAttribute?.('role') ?? '';
+  if (key === 'Enter' || key === ' ') {
+    return tag === 'BUTTON' || tag === 'A' || tag === 'SUMMARY' || (tag === 'INPUT' && ['checkbox', 'radio', 'button', 'submit', 'reset', 'file', 'color'].includes(type)) || ['button', 'tab', 'link', 'checkbox'].includes(role);
+  }
+  if (key.startsWith('Arrow')) return tag === 'INPUT' && (type === 'range' || type === 'radio');
+  return false;
+}
+
 /** The shortcut `e` triggers on `screen`, or null (typing in a field, a dialog open, no match). */
 export function resolveShortcut(e: KeyLike, screen: Screen, modalOpen: boolean, list: Shortcut[] = SHORTCUTS): Shortcut | null {
-  if (modalOpen || isTyping(e.target)) return null;
+  if (modalOpen || isTyping(e.target) || controlOwnsKey(e.target, e.key)) return null;
   for (const s of list) {
     if (s.screens && !s.screens.includes(screen)) continue;
     if (s.match(e)) return s;
