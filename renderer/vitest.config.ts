@@ -14,6 +14,7 @@ export default defineConfig({
   resolve: { conditions: ['browser'] }, // Svelte's client runtime: runes react outside components too
   test: {
     name: 'renderer',
+    root, // also when loaded as a project of the root config (whose projects default to their own folder)
     include: ['test/renderer/**/*.test.ts'],
     environment: 'node',
     pool: 'forks',
