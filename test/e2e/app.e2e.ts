@@ -21,6 +21,9 @@ const problems: string[] = []; // CSP violations and uncaught page errors
 
 const count = (name: string) => page.locator(`[data-class="${name}"] .count`);
 const cells = () => page.getByRole('listbox', { name: 'Photos' }).getByRole('option');
+const openAdvanced = async () => {
+  if ((await page.locator('details.advanced[open]').count()) === 0) await page.getByText('Advanced settings').click();
+};
 const nav = (name: string) => page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name });
 
 beforeAll(async () => {
@@ -159,13 +162,40 @@ describe('AlexNet Studio in Chromium', () => {
     await expect.poll(async () => (await server.call('classes:list', { datasetId })).length).toBe(2);
   });
 
+  it('says in words which class has too few photos to train', async () => {
+    const side = page.getByRole('region', { name: 'Labeling' });
+    await side.getByLabel('New class name').fill('moths');
+    await side.getByRole('button', { name: 'Add class' }).click();
+    await side.getByRole('button', { name: /^Label selected as moths \(key \d\)$/ }).waitFor();
+    const key = /\(key (\d)\)/.exec((await side.getByRole('button', { name: /^Label selected as moths/ }).getAttribute('aria-label'))!)![1];
+    await cells().first().click();
+    await page.keyboard.press(key);
+    await expect.poll(async () => (await server.call('classes:list', { datasetId })).find((c) => c.name === 'moths')?.photoCount).toBe(1);
+    await nav('Train').click();
+    const train = page.getByRole('region', { name: 'Train' });
+    await openAdvanced();
+    await train.getByLabel('Model').selectOption('tiny');
+    await train.getByRole('button', { name: 'Train', exact: true }).click();
+    await expect.poll(() => train.getByRole('alert').textContent()).toMatch(/class "moths" has 1 labeled photo/);
+    expect(await server.call('runs:list', { datasetId })).toEqual([]);
+    await screenshot(page, '4a-train-too-few');
+    // take the label back (undo) and remove the empty class
+    await nav('Labeling').click();
+    await page.keyboard.press('Control+z');
+    await expect.poll(async () => (await server.call('classes:list', { datasetId })).find((c) => c.name === 'moths')?.photoCount).toBe(0);
+    await side.getByRole('button', { name: 'Delete moths' }).click();
+    await page.getByRole('dialog', { name: 'Delete class “moths”?' }).getByRole('button', { name: 'Delete class' }).click();
+    await expect.poll(async () => (await server.call('classes:list', { datasetId })).length).toBe(2);
+    expect((await server.call('datasets:counts', { datasetId })).unlabeled).toBe(0);
+  });
+
   it('trains a tiny model with live charts until the run finishes', async () => {
     await nav('Train').click();
     const train = page.getByRole('region', { name: 'Train' });
     // the one-button default needs the ImageNet weights: a clear message, not a crash
     await train.getByRole('button', { name: 'Train', exact: true }).click();
     await expect.poll(() => train.getByRole('alert').textContent()).toMatch(/weights/i);
-    await train.getByText('Advanced settings').click();
+    await openAdvanced();
     await train.getByLabel('Model').selectOption('tiny');
     await train.getByLabel('Epochs').fill('2');
     await train.getByLabel('Batch size').fill('4');
