@@ -22,7 +22,7 @@ const problems: string[] = []; // CSP violations and uncaught page errors
 const count = (name: string) => page.locator(`[data-class="${name}"] .count`);
 const cells = () => page.getByRole('listbox', { name: 'Photos' }).getByRole('option');
 const openAdvanced = async () => {
-  if ((await page.locator('details.advanced[open]').count()) === 0) await page.getByText('Advanced settings').click();
+  if ((await page.locator('details.advanced[open]').count()) === 0) await page.locator('details.advanced > summary').click();
 };
 const nav = (name: string) => page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name });
 
@@ -195,6 +195,13 @@ describe('AlexNet Studio in Chromium', () => {
     // the one-button default needs the ImageNet weights: a clear message, not a crash
     await train.getByRole('button', { name: 'Train', exact: true }).click();
     await expect.poll(() => train.getByRole('alert').textContent()).toMatch(/weights/i);
+    // a file that is not the BVLC AlexNet is refused in words
+    const weights = train.getByRole('region', { name: 'ImageNet weights' });
+    await weights.getByLabel('Weights file to import').fill(outsidePhoto());
+    await weights.getByRole('button', { name: 'Import file' }).click();
+    await page.locator('.toast.error').filter({ hasText: /Import weights/ }).waitFor({ timeout: 30_000 });
+    expect(await page.locator('.toast.error').last().textContent()).toMatch(/The weights file is not the expected AlexNet/);
+    expect((await server.call('weights:status', {})).state).toBe('missing');
     await openAdvanced();
     await train.getByLabel('Model').selectOption('tiny');
     await train.getByLabel('Epochs').fill('2');

@@ -10,6 +10,7 @@ import { Labeling } from './managers/labeling.svelte';
 import { Library } from './managers/library.svelte';
 import { Runs } from './managers/runs.svelte';
 import { Selection } from './managers/selection.svelte';
+import { Weights } from './managers/weights.svelte';
 import type { Screen } from './shortcuts';
 
 export class App {
@@ -20,6 +21,7 @@ export class App {
   readonly labeling: Labeling;
   readonly runs: Runs;
   readonly classify: Classify;
+  readonly weights: Weights;
 
   info = $state<AppInfo | null>(null);
   screen = $state<Screen>('library');
@@ -35,6 +37,7 @@ export class App {
     this.labeling = new Labeling(api, this.library, this.gallery, this.selection);
     this.runs = new Runs(api);
     this.classify = new Classify(api);
+    this.weights = new Weights(api);
   }
 
   thumbUrl(photoId: number): string {
@@ -52,6 +55,7 @@ export class App {
       this.info = await this.api.call('app:info', {});
       await this.library.loadDatasets();
       await this.openDataset(this.library.datasetId);
+      await this.weights.load();
     }, 'Loading the library');
   }
 
@@ -101,6 +105,15 @@ export class App {
       if (c.what === 'classes' || c.what === 'photos') void this.notify.guard(() => this.refreshLibrary());
     });
     a.on('menu:command', (m) => this.menu(m.command, m.folder));
+    a.on('app:backend', (b) => {
+      if (this.info) this.info = { ...this.info, backend: b };
+    });
+    a.on('weights:progress', (p) => this.weights.onProgress(p));
+    a.on('weights:done', (d) => {
+      this.weights.onDone(d);
+      if (d.error) this.notify.error(d.error, 'ImageNet weights');
+      else this.notify.info('ImageNet weights ready');
+    });
   }
 
   /** The app menu (Electron) asks the page to act. */
