@@ -26,7 +26,9 @@ export type Server = { url: string; origin: string; token: string; dataDir: stri
 export async function startServer(extraEnv: Record<string, string> = {}): Promise<Server> {
   if (!fs.existsSync(path.join(repoRoot, 'renderer/dist/index.html'))) throw new Error('renderer/dist is not built: run vite build --config renderer/vite.config.ts first');
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-e2e-'));
-  const proc = spawn(process.execPath, ['scripts/serve.mjs', '--data', dataDir, '--db', path.join(dataDir, 'library.sqlite')], {
+  // E2E_SERVE_ENTRY: another browser-mode entry to test against (a .ts one runs through tsx)
+  const entry = process.env.E2E_SERVE_ENTRY ?? 'scripts/serve.mjs';
+  const proc = spawn(process.execPath, [...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []), entry, '--data', dataDir, '--db', path.join(dataDir, 'library.sqlite')], {
     cwd: repoRoot,
     env: { ...process.env, ALEXNET_HOME: dataDir, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
