@@ -152,8 +152,13 @@ describe('AlexNet Studio in Chromium', () => {
     await expect.poll(async () => (await server.call('classes:list', { datasetId })).map((c) => c.name)).toEqual(['ants', 'bees']);
     expect((await server.call('classes:list', { datasetId })).find((c) => c.name === 'ants')!.photoCount).toBe(antsBefore + 1);
 
-    await side.getByLabel('New class name').fill('spare');
+    await side.getByLabel('New class name').fill('extra');
     await side.getByRole('button', { name: 'Add class' }).click();
+    await side.getByRole('button', { name: 'Rename extra' }).click();
+    const rename = page.getByRole('dialog', { name: 'Rename class' });
+    await rename.getByLabel('New name').fill('spare');
+    await rename.getByRole('button', { name: 'Rename' }).click();
+    await expect.poll(async () => (await server.call('classes:list', { datasetId })).map((c) => c.name)).toEqual(['ants', 'bees', 'spare']);
     await side.getByRole('button', { name: 'Delete spare' }).click();
     const confirm = page.getByRole('dialog', { name: 'Delete class “spare”?' });
     expect(await confirm.textContent()).toContain('0 photos labeled “spare” will become unlabeled');
@@ -323,6 +328,12 @@ describe('AlexNet Studio in Chromium', () => {
     const total = (await server.call('datasets:counts', { datasetId })).total;
     await screen.getByRole('button', { name: `Add ${name} to the dataset` }).click();
     await expect.poll(async () => (await server.call('datasets:counts', { datasetId })).total).toBe(total + 1);
+    // the batch as CSV: a header and one line for the file, top label first
+    const [download] = await Promise.all([page.waitForEvent('download'), screen.getByRole('button', { name: 'Download CSV' }).click()]);
+    const csv = fs.readFileSync((await download.path())!, 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('file,label1,p1,label2,p2,label3,p3,label4,p4,label5,p5,error');
+    expect(csv[1].startsWith(`${file},`)).toBe(true);
+    expect(csv[1].split(',')[1]).toMatch(/^(ants|bees)$/);
     await screenshot(page, '8-classify');
   });
 
