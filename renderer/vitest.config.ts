@@ -15,7 +15,7 @@ export default defineConfig({
   test: {
     name: 'renderer',
     root, // also when loaded as a project of the root config (whose projects default to their own folder)
-    include: ['test/renderer/**/*.test.ts'],
+    include: ['test/renderer/**/*.spec.ts'], // .spec: the root config's test/**/*.test.ts (no Svelte plugin) leaves them alone
     environment: 'node',
     pool: 'forks',
     maxWorkers: 2,
