@@ -21,7 +21,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const GOAL_DB_MS = 50; // issue 4: each grid query under 50 ms
 
-export const GROUPS = ['infer', 'train', 'transfer', 'memory', 'decode', 'finetune', 'profile', 'data', 'db', 'grid'] as const;
+export const GROUPS = ['infer', 'train', 'transfer', 'memory', 'decode', 'finetune', 'profile', 'data', 'db', 'grid', 'bfc'] as const;
+// Not run unless named in --only: 'bfc' (ours again with TensorFlow's pooling CPU allocator).
+const DEFAULT_GROUPS: readonly Group[] = GROUPS.filter((g) => g !== 'bfc');
 export type Group = (typeof GROUPS)[number];
 
 export type Row = {
@@ -47,14 +49,15 @@ const opt = (f: string): string | undefined => {
 const json = flag('json'); // one JSON object per row on stdout, nothing else there
 const quick = flag('quick'); // smoke run: fewer reps, fewer photos, 1+1 fine-tune epochs
 const only = new Set<Group>(
-  (opt('only') ?? GROUPS.join(','))
+  (opt('only') ?? DEFAULT_GROUPS.join(','))
     .split(',')
     .map((s) => s.trim())
     .filter((s): s is Group => (GROUPS as readonly string[]).includes(s)),
 );
 const REPS = Number(opt('reps') ?? (quick ? 2 : 5)); // timed reps per figure (batch 1: 4x as many)
-// Fine-tune epochs. The recipe's defaults (3 head + up to 10 fc6-fc8) cost PyTorch's tutorial ~30 s
-// of convolutions per epoch here, past the 10-minute budget: both sides are capped to the same count.
+// Fine-tune epochs. The recipe's defaults (3 head + up to 10 fc6-fc8) would cost PyTorch's tutorial
+// ~13 epochs x ~60 s (every photo through the whole network each epoch, measured here), past the
+// 10-minute budget: both sides are capped to the same count (ours 1 + 1, PyTorch 2).
 const FT_HEAD = Number(opt('ft-head-epochs') ?? 1); // our head-only epochs
 const FT_EPOCHS = Number(opt('ft-epochs') ?? 1); // our fc6-fc8 epochs
 const THREADS = 2; // ORT intra-op and PyTorch threads: the issue's setting
@@ -102,8 +105,8 @@ function jsonLines(cmd: string, args: string[], timeoutMs: number, env: NodeJS.P
   });
 }
 
-const tsx = (script: string, args: string[], timeoutMs: number): Promise<Fig[]> =>
-  jsonLines(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'bench', script), ...args], timeoutMs);
+const tsx = (script: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<Fig[]> =>
+  jsonLines(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'bench', script), ...args], timeoutMs, env);
 
 /** A python with torch: ALEXNET_BENCH_PYTHON, ../.venv-bench/bin/python, python3. Null when none. */
 function findTorchPython(): { py: string; version: string } | null {
@@ -169,6 +172,11 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const cores = os.availableParallelism();
   const header: Record<string, unknown> = {
+    name: 'header', // (--json: every line has name/ours/baseline/ratio/unit; these two carry the context)
+    ours: null,
+    baseline: null,
+    ratio: null,
+    unit: '',
     type: 'header',
     cores,
     cpu: os.cpus()[0]?.model ?? 'unknown',
@@ -212,7 +220,7 @@ async function main(): Promise<void> {
 
   // -- PyTorch (training, transfer, inference, memory)
   let torch: Fig[] = [];
-  const torchGroups = [need('train') || need('memory') ? 'train' : '', need('transfer') ? 'transfer' : '', need('infer') ? 'infer' : ''].filter(Boolean);
+  const torchGroups = [need('train') || need('memory') || need('bfc') ? 'train' : '', need('transfer') || need('bfc') ? 'transfer' : '', need('infer') ? 'infer' : ''].filter(Boolean);
   if (torchPy && torchGroups.length > 0) {
     log(`[bench] PyTorch ${torchPy.version}: ${torchGroups.join(', ')} (load ${load()})`);
     try {
@@ -249,6 +257,27 @@ async function main(): Promise<void> {
     const ob = pick(ours, 'ours_transfer_frozen_conv');
     compare('transfer step batch 32 (same work: frozen conv from images)', val(ob), val(b), 'images/s', `both: images through frozen conv1-5, grads + SGD for fc6-fc8 only${cpuNote(ob, b)}${torchNote}; ${loadNote}`);
   }
+  if (need('bfc')) {
+    // TF_CPU_ALLOCATOR_USE_BFC=true: TensorFlow keeps freed CPU buffers in a pool (best-fit with
+    // coalescing) instead of returning them to the OS, so the 150 MB temporaries of fc6's SGD update
+    // stop costing fresh page faults every step.
+    log(`[bench] ours with TF_CPU_ALLOCATOR_USE_BFC=true: train, transfer, memory (load ${load()})`);
+    const env = { ...process.env, TF_CPU_ALLOCATOR_USE_BFC: 'true' };
+    let bfc: Fig[] = [];
+    try {
+      bfc = await tsx('engine.ts', ['--groups', 'train,transfer', '--reps', String(REPS)], 8 * 60_000, env);
+      bfc.push(...(await tsx('engine.ts', ['--groups', 'memory'], 5 * 60_000, env)));
+    } catch (e) {
+      log(`[bench] bfc failed: ${(e as Error).message}`);
+    }
+    const tt = pick(torch, 'torch_train_step');
+    const tr = pick(torch, 'torch_transfer_step');
+    const o1 = pick(bfc, 'ours_train_step');
+    const o2 = pick(bfc, 'ours_transfer_cached');
+    compare('training step batch 32, TF_CPU_ALLOCATOR_USE_BFC=true', val(o1), val(tt), 'images/s', `as the training row, TensorFlow's pooling allocator${cpuNote(o1, tt)}; ${loadNote}`);
+    compare('transfer step batch 32 (cached pool5), TF_CPU_ALLOCATOR_USE_BFC=true', val(o2), val(tr), 'images/s', `as the cached transfer row, TensorFlow's pooling allocator${cpuNote(o2, tr)}`);
+    compare('peak memory (RSS) training batch 32, TF_CPU_ALLOCATOR_USE_BFC=true', val(pick(bfc, 'ours_train_memory')), val(pick(torch, 'torch_train_memory')), 'MB', 'ratio = PyTorch RSS / ours', true);
+  }
   if (need('memory')) {
     log(`[bench] ours: peak RSS of training at batch 32, own process (load ${load()})`);
     let mem: Fig[] = [];
@@ -270,7 +299,7 @@ async function main(): Promise<void> {
       for (const r of data) {
         const isCold = r.name.includes('cold');
         if (isCold && need('decode')) {
-          compare(`decode+resize+augment vs training step (${r.name.replace(/^data: /, '')})`, r.ours, step, r.unit, `ratio = decode images/s / full training step images/s (goal >= 2); ${loadNote}`);
+          compare('decode+resize+augment (cold, real photos) vs training step', r.ours, step, r.unit, `${r.name}; ratio = decode images/s / full training step images/s at batch 32 (goal >= 2); ${loadNote}`);
         } else if (!isCold && need('data')) {
           // (only the cold row carries 'decode' in its name: the issue's row)
           addRow({ name: r.name.replace('decode+resize', 'read+resize'), ours: r.ours, baseline: null, ratio: null, unit: r.unit, notes: 'no baseline' });
@@ -368,7 +397,7 @@ async function main(): Promise<void> {
 
   const seconds = (performance.now() - t0) / 1000;
   if (json) {
-    console.log(JSON.stringify({ type: 'footer', seconds: Math.round(seconds), load: load() }));
+    console.log(JSON.stringify({ name: 'footer', ours: null, baseline: null, ratio: null, unit: '', type: 'footer', seconds: Math.round(seconds), load: load() }));
     return;
   }
   printTable(header, seconds);
