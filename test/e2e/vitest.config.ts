@@ -1,6 +1,6 @@
 // The end-to-end suite (test/e2e/*.e2e.ts): the built renderer in Debian's Chromium against the real
 // browser-mode server. One file at a time, one process; the steps of a file share one server.
-// Run: vite build --config renderer/vite.config.ts && vitest run --config test/e2e/vitest.config.ts
+// Run: npm run test:e2e (globalSetup builds the renderer first); `npm test` runs it as a project.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
@@ -9,7 +9,9 @@ export default defineConfig({
   root: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..'),
   test: {
     name: 'e2e',
+    root: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..'),
     include: ['test/e2e/**/*.e2e.ts'],
+    globalSetup: ['test/e2e/build-renderer.ts'],
     pool: 'forks',
     maxWorkers: 1,
     fileParallelism: false,
