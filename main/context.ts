@@ -108,6 +108,7 @@ export const dataPaths = (ctx: Pick<AppContext, 'dataDir'>) => ({
   featureCache: path.join(ctx.dataDir, 'feature-cache'), // shared with the CLI's train
   weights: path.join(ctx.dataDir, 'weights'),
   logs: path.join(ctx.dataDir, 'logs'),
+  uploads: path.join(ctx.dataDir, 'uploads'), // files dropped on the page in browser mode
 });
 
 /** Records the backend a worker loaded; tells the window when it is news. */

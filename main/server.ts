@@ -17,7 +17,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { ErrorCode, EventName, Events } from '../preload/contract';
-import type { AppContext } from './context';
+import { dataPaths, type AppContext } from './context';
+import { sniffImage } from '../ml/data';
 import { dispatch, isChannel } from './dispatch';
 import type { Handlers } from './handlers/index';
 import { parseImageTarget, readImage } from './images';
@@ -29,6 +30,7 @@ export type ServerOptions = {
   token?: string; // default: 32 random bytes, hex
   staticDir?: string | null; // the built renderer (default renderer/dist next to main/)
   maxBodyBytes?: number; // largest request body (default 16 MiB)
+  maxUploadBytes?: number; // largest file dropped on the page (default 64 MiB)
   heartbeatMs?: number; // SSE keep-alive comment interval (default 15 s)
 };
 
@@ -133,6 +135,24 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const token = o.token ?? randomBytes(32).toString('hex');
   const staticDir = o.staticDir === undefined ? path.resolve(path.dirname(new URL(import.meta.url).pathname), '../renderer/dist') : o.staticDir;
   const maxBody = o.maxBodyBytes ?? 16 * 1024 * 1024;
+  const maxUpload = o.maxUploadBytes ?? 64 * 1024 * 1024;
+
+  // POST /upload?name=<file name>, the bytes as body: a browser never tells the page where a dropped
+  // file lives, so browser mode stores a copy in the data folder's uploads/ and answers its path
+  // (for classify:files and photos:add). Images only, bounded, under a name of ours.
+  const upload = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
+    const bad = (status: number, message: string) => json(res, status, { ok: false, error: { code: 'BAD_INPUT', message } });
+    const name = path.basename(url.searchParams.get('name') ?? '').replace(/[^\w.\- ]+/g, '_').slice(-100) || 'photo';
+    const body = await readBody(req, maxUpload);
+    if (body === null) return bad(413, `the file is larger than ${maxUpload >> 20} MiB`);
+    const kind = sniffImage(body.subarray(0, 64));
+    if (!kind.image) return bad(415, `${name} is not an image (${kind.reason})`);
+    const dir = dataPaths(ctx).uploads;
+    await fs.promises.mkdir(dir, { recursive: true });
+    const file = path.join(dir, `${randomBytes(6).toString('hex')}-${name}`);
+    await fs.promises.writeFile(file, body, { flag: 'wx' });
+    return json(res, 200, { ok: true, value: { path: file } });
+  };
   const clients = new Set<http.ServerResponse>();
   let port = 0;
 
@@ -210,6 +230,12 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         }
         const reply = await dispatch(handlers, channel, request, ctx.log);
         return json(res, reply.ok ? 200 : STATUS[reply.error.code], reply);
+      }
+
+      if (p === '/upload') {
+        if (!authorised(req, url)) return json(res, 401, { ok: false, error: { code: 'FORBIDDEN', message: 'missing or wrong token' } });
+        if (req.method !== 'POST') return json(res, 405, { ok: false, error: { code: 'BAD_INPUT', message: 'uploads are POST requests' } });
+        return upload(req, res, url);
       }
 
       if (p.startsWith('/img/')) {

@@ -12,7 +12,7 @@ import { harness, importDataset, photoFolder, tempDir, type Harness } from './he
 type Raw = { status: number; headers: http.IncomingHttpHeaders; body: Buffer };
 
 /** A raw request: the path goes out exactly as written (fetch would normalise '..' away). */
-function request(port: number, rawPath: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Raw> {
+function request(port: number, rawPath: string, opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<Raw> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, path: rawPath, method: opts.method ?? 'GET', headers: { host: `127.0.0.1:${port}`, ...opts.headers } }, (res) => {
       const chunks: Buffer[] = [];
@@ -226,5 +226,33 @@ describe('images', () => {
       expect(r.status, a).toBe(400);
       expect(r.body.toString(), a).toBe('bad address');
     }
+  });
+});
+
+describe('upload (files dropped on the page in browser mode)', () => {
+  it('stores an image in the data folder under a name of its own and answers its path', async () => {
+    const bytes = fs.readFileSync(photoPath);
+    const r = await request(srv.port, '/upload?name=' + encodeURIComponent('../../my photo.jpg'), { method: 'POST', headers: { ...auth(), 'content-type': 'image/jpeg' }, body: bytes });
+    expect(r.status).toBe(200);
+    const reply = JSON.parse(r.body.toString());
+    expect(reply.ok).toBe(true);
+    const stored: string = reply.value.path;
+    expect(path.dirname(stored)).toBe(path.join(h.ctx.dataDir, 'uploads')); // '../' in the name went nowhere
+    expect(path.basename(stored)).toMatch(/^[0-9a-f]{12}-my photo\.jpg$/);
+    expect(fs.readFileSync(stored).equals(bytes)).toBe(true);
+    // and the stored path is what classify/add calls accept
+    const add = await post('photos:add', { datasetId: ds, files: [stored] });
+    expect(add.status, add.body.toString()).toBe(200);
+  });
+
+  it('refuses without the token, a non-image, and GET', async () => {
+    const bytes = fs.readFileSync(photoPath);
+    expect((await request(srv.port, '/upload?name=a.jpg', { method: 'POST', body: bytes })).status).toBe(401);
+    const text = await request(srv.port, '/upload?name=a.jpg', { method: 'POST', headers: auth(), body: 'hello, not a photo' });
+    expect(text.status).toBe(415);
+    expect(JSON.parse(text.body.toString()).error.message).toMatch(/not an image/);
+    expect((await request(srv.port, '/upload?name=a.jpg', { headers: auth() })).status).toBe(405);
+    const before = fs.readdirSync(path.join(h.ctx.dataDir, 'uploads')).length;
+    expect(before).toBe(1); // only the accepted file was stored
   });
 });
