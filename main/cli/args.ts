@@ -29,3 +29,15 @@ export function numberOption(value: string | undefined, name: string, fallback: 
   if (!Number.isFinite(n) || n < min || n > max) throw new CliError(`--${name} must be a number from ${min} to ${max}, got '${value}'`);
   return n;
 }
+
+/** `alexnet <group> <sub> ...`: runs the named subcommand, or prints the group's help. */
+export async function runSubcommand(group: string, argv: string[], subs: Record<string, (argv: string[]) => number | Promise<number>>, help: string): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
+    process.stdout.write(help.trimEnd() + '\n');
+    return sub === undefined ? 2 : 0;
+  }
+  const fn = Object.hasOwn(subs, sub) ? subs[sub] : undefined;
+  if (!fn) throw new CliError(`unknown ${group} command '${sub}'; use ${Object.keys(subs).join(', ')}`);
+  return await fn(rest);
+}

@@ -5,7 +5,7 @@ import { exportLabels, type ExportFormat } from '../../../db/export';
 import { importFolder, type ImportSummary, verifyPhotos } from '../../../db/import';
 import { DbError, type Library, openLibrary } from '../../../db/index';
 import { defaultDbFile } from '../../../db/paths';
-import { parse } from '../args';
+import { parse, runSubcommand } from '../args';
 import { CliError } from '../errors';
 import { ProgressBar } from '../progress';
 
@@ -171,24 +171,6 @@ function cmdExport(argv: string[]): number {
   }
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'import':
-      return cmdImport(rest);
-    case 'stats':
-      return cmdStats(rest);
-    case 'verify':
-      return cmdVerify(rest);
-    case 'export':
-      return cmdExport(rest);
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      out(HELP);
-      return sub === undefined ? 2 : 0;
-    default:
-      throw new CliError(`unknown library command '${sub}'; use import, stats, verify or export`);
-  }
+export function run(argv: string[]): Promise<number> {
+  return runSubcommand('library', argv, { import: cmdImport, stats: cmdStats, verify: cmdVerify, export: cmdExport }, HELP);
 }

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { DbError, type Library, openLibrary } from '../../../db/index';
 import { defaultDbFile } from '../../../db/paths';
 import type { RunSummary } from '../../../db/repos/runs';
-import { intOption, parse } from '../args';
+import { intOption, parse, runSubcommand } from '../args';
 import { CliError } from '../errors';
 import { formatDuration } from '../progress';
 
@@ -100,20 +100,6 @@ function show(argv: string[]): number {
   }
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'list':
-      return list(rest);
-    case 'show':
-      return show(rest);
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      out(HELP);
-      return sub === undefined ? 2 : 0;
-    default:
-      throw new CliError(`unknown runs command '${sub}'; use list or show`);
-  }
+export function run(argv: string[]): Promise<number> {
+  return runSubcommand('runs', argv, { list, show }, HELP);
 }
