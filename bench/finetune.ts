@@ -40,7 +40,7 @@ export type FineTuneFigure = {
 };
 
 export async function benchFineTune(opts: { headEpochs?: number; epochs?: number; log?: (l: string) => void } = {}): Promise<FineTuneFigure[]> {
-  await initBackend();
+  await initBackend('auto', { pooledAllocator: true }); // as the product's transfer recipe (ml/backend.ts)
   const imported = parseBvlcAlexNet(readFileSync(bvlcFixture()));
   const base: BaseModel = {
     params: paramsFromArrays(imported.config, imported.arrays),

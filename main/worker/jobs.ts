@@ -36,7 +36,8 @@ function toMsg(e: TrainEvent | TransferEvent, stage: string): TrainEventMsg | nu
 }
 
 export async function runTrain(job: TrainJob, send: Send, signal: AbortSignal): Promise<TrainOutcome> {
-  send({ type: 'backend', info: await initBackend('auto') });
+  const transfer = job.recipe === 'finetune' && job.architecture !== 'tiny' && job.fineTune !== 'all';
+  send({ type: 'backend', info: await initBackend('auto', { pooledAllocator: transfer }) });
   fs.mkdirSync(job.outDir, { recursive: true });
   const k = job.classNames.length;
   const onEvent = (stage: string) => (e: TrainEvent | TransferEvent) => {

@@ -108,7 +108,7 @@ export async function run(argv: string[]): Promise<number> {
   const emit = (obj: Record<string, unknown>) => json && process.stdout.write(JSON.stringify(obj) + '\n');
   const say = (line: string) => !json && process.stderr.write(line + '\n');
 
-  const backend = await initBackend('auto');
+  const backend = await initBackend('auto', { pooledAllocator: weights !== 'none' && freeze === 'features' });
   const folder = await scanImageFolder(positionals[0]);
   for (const s of folder.skipped) say(`warning: skipping ${s.path}: ${s.reason}`);
   let val: Item[] | null = null;
