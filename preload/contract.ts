@@ -478,6 +478,9 @@ export type Unsubscribe = () => void;
 export type AlexNetApi = {
   invoke<C extends Channel>(channel: C, req: Req<C>): Promise<Reply<Res<C>>>;
   on<E extends EventName>(event: E, listener: (payload: Events[E]) => void): Unsubscribe;
+  // Electron only: the absolute path of a dropped or chosen File ('' when it has none). Browser
+  // mode has no such thing; the page uploads the bytes instead (POST /upload).
+  pathForFile?(file: File): string;
 };
 
 export const API_GLOBAL = 'api' as const; // window.api

@@ -1,7 +1,8 @@
-// The preload script: exposes exactly the contract to the page as window.api, nothing more. The
+// The preload script: exposes exactly the contract to the page as window.api (invoke, on, and the
+// path of a dropped file), nothing more. The
 // page never sees ipcRenderer or Electron's event objects. Bundled as CommonJS (sandboxed preloads
 // cannot load ES modules or anything but 'electron').
-import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
+import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
 import { API_GLOBAL, CHANNELS, EVENTS, IPC_EVENT, IPC_INVOKE, type AlexNetApi, type Channel, type EventName, type Events, type Reply, type Req, type Res } from './contract';
 
 const channels = new Set<string>(CHANNELS);
@@ -21,6 +22,9 @@ const api: AlexNetApi = {
     return () => {
       ipcRenderer.removeListener(IPC_EVENT, wrapped);
     };
+  },
+  pathForFile(file: File): string {
+    return webUtils.getPathForFile(file);
   },
 };
 

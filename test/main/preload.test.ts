@@ -11,6 +11,7 @@ const listeners = new Map<string, Set<(...args: unknown[]) => void>>();
 
 vi.mock('electron', () => ({
   contextBridge: { exposeInMainWorld: (key: string, value: unknown) => exposed.set(key, value) },
+  webUtils: { getPathForFile: (f: { name: string }) => `/home/user/Pictures/${f.name}` },
   ipcRenderer: {
     invoke: (...args: unknown[]) => {
       invoked.push(args);
@@ -31,9 +32,10 @@ beforeAll(async () => {
 });
 
 describe('preload', () => {
-  it('exposes one object, window.api, with exactly invoke and on', () => {
+  it('exposes one object, window.api, with exactly invoke, on and pathForFile', () => {
     expect([...exposed.keys()]).toEqual(['api']);
-    expect(Object.keys(api).sort()).toEqual(['invoke', 'on']);
+    expect(Object.keys(api).sort()).toEqual(['invoke', 'on', 'pathForFile']);
+    expect(api.pathForFile?.({ name: 'bee.jpg' } as File)).toBe('/home/user/Pictures/bee.jpg');
   });
 
   it('forwards known calls on the one invoke channel and refuses unknown ones without IPC', async () => {

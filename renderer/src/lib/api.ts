@@ -143,7 +143,7 @@ export class Api {
   }
 }
 
-type WithApi = { [API_GLOBAL]?: AlexNetApi & { pathForFile?: (f: File) => string } };
+type WithApi = { [API_GLOBAL]?: AlexNetApi };
 
 /** IPC when the preload exposed window.api, HTTP otherwise. */
 export function detectApi(): Api {
