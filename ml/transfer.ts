@@ -66,7 +66,10 @@ export type TransferOptions = {
 
 export type TransferEvent =
   | (TrainEvent & { stage: 'head' | 'finetune' })
-  | { type: 'lr-find'; stage: 'head'; trials: { lr: number; valLoss: number }[]; lr: number };
+  | { type: 'lr-find'; stage: 'head'; trials: { lr: number; valLoss: number }[]; lr: number }
+  // the first learning-rate trial runs every image through conv1-5 once to fill the feature cache:
+  // the slow part of a first run, reported per batch so that it shows progress and an ETA
+  | { type: 'caching'; stage: 'head'; step: number; steps: number; etaSeconds: number };
 
 // Candidate head rates for the automatic pick, largest first. 0.01 is Caffe's fine-tuning rate for a
 // new fc8 (base 0.001 x lr_mult 10); the smaller ones cover feature sets with a larger norm, where
@@ -204,10 +207,17 @@ export async function fineTune(opts: TransferOptions): Promise<TransferResult> {
   else if (resumedLr !== null) lr = resumedLr;
   else {
     const trials: { lr: number; valLoss: number }[] = [];
-    for (const cand of HEAD_LR_CANDIDATES) {
+    for (const [i, cand] of HEAD_LR_CANDIDATES.entries()) {
       if (opts.signal?.aborted) break;
       const trial = { ...params, 'fc8.w': tf.variable(params['fc8.w'].clone(), true), 'fc8.b': tf.variable(params['fc8.b'].clone(), true) };
-      const r = await train({ ...common, outDir: null, params: trial, epochs: 1, lr: cand, lrMult: stageMultipliers('head'), source: cached, stage: 'lr-find' });
+      const onEvent =
+        i === 0
+          ? (e: TrainEvent) => {
+              if (e.type === 'step') opts.onEvent?.({ type: 'caching', stage: 'head', step: e.step, steps: e.stepsPerEpoch, etaSeconds: e.etaSeconds });
+              else if (e.type === 'skip') opts.onEvent?.({ ...e, stage: 'head' });
+            }
+          : undefined;
+      const r = await train({ ...common, outDir: null, params: trial, epochs: 1, lr: cand, lrMult: stageMultipliers('head'), source: cached, stage: 'lr-find', onEvent });
       trial['fc8.w'].dispose();
       trial['fc8.b'].dispose();
       const v = r.metrics[0]?.valLoss ?? NaN;

@@ -40,7 +40,16 @@ export async function runTrain(job: TrainJob, send: Send, signal: AbortSignal): 
   send({ type: 'backend', info: await initBackend('auto', { pooledAllocator: transfer }) });
   fs.mkdirSync(job.outDir, { recursive: true });
   const k = job.classNames.length;
+  let lastCaching = 0;
   const onEvent = (stage: string) => (e: TrainEvent | TransferEvent) => {
+    if (e.type === 'caching') {
+      // the slow first pass through conv1-5: a phase message a second at most (the status bar)
+      const now = Date.now();
+      if (now - lastCaching < 1000 && e.step !== e.steps) return;
+      lastCaching = now;
+      send({ type: 'phase', phase: 'caching', message: `computing features: batch ${e.step} of ${e.steps}, about ${Math.max(1, Math.round(e.etaSeconds / 60))} min left` });
+      return;
+    }
     const msg = toMsg(e, 'stage' in e ? e.stage : stage);
     if (msg) send({ type: 'train', event: msg });
   };

@@ -177,13 +177,24 @@ export async function run(argv: string[]): Promise<number> {
         emit({ ...e, stage });
         break;
       case 'lr-drop':
-        say(`validation stopped improving: learning rate ${e.from} -> ${e.to}`);
+        say(`validation stopped improving: learning rate ${e.from.toPrecision(3)} -> ${e.to.toPrecision(3)}`);
         emit({ ...e, stage });
         break;
       case 'early-stop':
         say(`early stop at epoch ${e.epoch} (best epoch ${e.bestEpoch})`);
         emit({ ...e, stage });
         break;
+      case 'caching': {
+        if (!json && (!bar || e.step === 1)) bar = new ProgressBar({ label: 'caching features', total: e.steps, unit: 'batch' });
+        bar?.update(e.step);
+        const now = Date.now();
+        if (now - lastStepJson >= 1000 || e.step === e.steps) {
+          lastStepJson = now;
+          emit({ ...e });
+        }
+        if (e.step === e.steps) bar = null;
+        break;
+      }
       case 'lr-find':
         say(`head learning rate ${e.lr} (tried ${e.trials.map((t) => `${t.lr}: val loss ${t.valLoss.toFixed(3)}`).join(', ')})`);
         emit({ ...e });
