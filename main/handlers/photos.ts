@@ -92,19 +92,13 @@ export function photoHandlers(ctx: AppContext): HandlerMap<'photos:list' | 'phot
       const predictions = lib.predictions.forPhoto(p.id).map((x) => ({ runId: x.runId, topk: x.topk.map((k) => ({ label: k.label, p: k.p, classId: k.classId ?? null })) }));
       const top = predictions[0]?.topk[0];
       const detail: PhotoDetail = {
-        id: p.id,
-        name: p.name,
-        path: p.path,
-        width: p.width,
-        height: p.height,
-        takenAt: p.takenAt,
-        status: p.status,
-        classId: p.classId,
-        className: p.classId === null ? null : lib.classes.get(p.classId).name,
-        labelSource: p.labelSource,
-        predictedClassId: top?.classId ?? null,
-        predictedLabel: top?.label ?? null,
-        p: top?.p ?? null,
+        ...photoItem({
+          ...p,
+          className: p.classId === null ? null : lib.classes.get(p.classId).name,
+          predictedClassId: top?.classId ?? null,
+          predictedLabel: top?.label ?? null,
+          p: top?.p ?? null,
+        }),
         datasetId: p.datasetId,
         size: p.size,
         statusReason: p.statusReason,
