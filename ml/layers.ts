@@ -5,11 +5,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LrnConfig } from './config';
 import './kernels/gradients'; // tf.grad needs the gradient registry filled
+import { hasNativeGroupedConv, nativeGroupedConv2d } from './kernels/tensorflow';
 
 /**
  * Convolution whose input channels and filters are split into `groups` independent halves:
  * output channels [0, Cout/g) see only input channels [0, Cin/g), and so on (Caffe `group: g`).
- * Equal to a full convolution with a block-diagonal filter.
+ * Equal to a full convolution with a block-diagonal filter. On the native backend with oneDNN this
+ * is one TensorFlow op (kernels/tensorflow.ts); elsewhere the halves are split, convolved and
+ * concatenated.
  *
  * x [N, H, W, Cin]; w [kh, kw, Cin/groups, Cout]; b [Cout] or null; stride; pad (symmetric, pixels)
  * -> [N, H', W', Cout]
@@ -33,6 +36,8 @@ export function groupedConv2d(
     let y: tf.Tensor4D;
     if (groups === 1) {
       y = tf.conv2d(x, w, stride, padding);
+    } else if (hasNativeGroupedConv()) {
+      y = nativeGroupedConv2d(x, w, stride, padding === 'same' ? 'SAME' : 'VALID'); // one op (oneDNN)
     } else {
       const xs = tf.split(x, groups, 3); // groups x [N, H, W, Cin/g]
       const ws = tf.split(w, groups, 3); // groups x [kh, kw, Cin/g, Cout/g]
