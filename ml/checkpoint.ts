@@ -17,8 +17,8 @@
 // is refused instead of silently loaded.
 
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { closeSync, existsSync, fsync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { PARAM_NAMES, makeConfig, paramShapes, type AlexNetConfig, type ParamName, type Params } from './config';
@@ -78,7 +78,7 @@ export type ModelMeta = {
 };
 
 export type CheckpointInput = Omit<ModelMeta, 'format' | 'formatVersion' | 'createdAt' | 'weights' | 'optimizer'> & {
-  params: Params;
+  params: Params | Record<ParamName, Float32Array>; // live variables, or a snapshotParams result
   optimizer?: SgdState | null;
 };
 
@@ -94,75 +94,130 @@ export type LoadedModel = {
 // ---------------------------------------------------------------------------------------------
 // writing
 
-function packArrays(entries: { name: string; shape: number[]; data: Float32Array }[], file: string): { buf: Buffer; manifest: BinaryManifest } {
+type Entry = { name: string; shape: number[]; data: Float32Array };
+
+function manifestOf(entries: Entry[], file: string): Omit<BinaryManifest, 'sha256'> {
   let total = 0;
   const tensors: TensorEntry[] = [];
   for (const e of entries) {
     tensors.push({ name: e.name, shape: e.shape, offset: total, length: e.data.length });
     total += e.data.length;
   }
-  const all = new Float32Array(total);
-  for (let i = 0; i < entries.length; i++) all.set(entries[i].data, tensors[i].offset);
-  // Float32Array is host-endian; every platform we ship on is little-endian.
-  const buf = Buffer.from(all.buffer, all.byteOffset, all.byteLength);
-  const sha256 = createHash('sha256').update(buf).digest('hex');
-  return { buf, manifest: { file, bytes: buf.byteLength, sha256, tensors } };
+  return { file, bytes: total * 4, tensors };
 }
 
-async function writeDurably(file: string, data: Buffer | string): Promise<void> {
-  const fh = await open(file, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
+/**
+ * Writes the tensors one after the other into an open file (raw float32; every platform we ship on
+ * is little-endian), hashing as it goes. No concatenated copy: for the full model that would be
+ * another 244 MB. Synchronous: the data lands in the page cache; the caller fsyncs.
+ */
+function writeArrays(fd: number, entries: Entry[], name: string): BinaryManifest {
+  const m = manifestOf(entries, name);
+  const hash = createHash('sha256');
+  for (const e of entries) {
+    const bytes = Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
+    hash.update(bytes);
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
   }
+  return { ...m, sha256: hash.digest('hex') };
 }
 
-/** Writes a checkpoint folder atomically (see the header). */
-export async function saveCheckpoint(dir: string, input: CheckpointInput): Promise<ModelMeta> {
+const fsyncAsync = (fd: number): Promise<void> => new Promise((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
+
+/** The parameters' values (for a checkpoint written later: see train.ts). */
+export function snapshotParams(params: Params): Record<ParamName, Float32Array> {
+  const out = {} as Record<ParamName, Float32Array>;
+  // dataSync: on tfjs-node a view of TensorFlow's immutable buffer (an assign makes a new one), on
+  // the other backends a copy; either way later updates do not change it
+  for (const name of PARAM_NAMES) out[name] = params[name].dataSync() as Float32Array;
+  return out;
+}
+
+export type SaveOptions = {
+  // A checkpoint folder written from the very same weights: its weights.bin is hard-linked instead
+  // of written again (train.ts writes last.ckpt, then best.ckpt of the same epoch). Falls back to
+  // writing where links are not possible (some USB file systems) or the manifest differs.
+  weightsFrom?: string;
+};
+
+/**
+ * Writes a checkpoint folder atomically (see the header). `params` may be a snapshotParams result.
+ * Everything but the fsyncs is synchronous (the bytes go to the page cache), and the three fsyncs
+ * run together: one wait on the event loop, so that a save running beside a training loop that
+ * yields once per step (train.ts) finishes within a few steps.
+ */
+export async function saveCheckpoint(dir: string, input: CheckpointInput, opts: SaveOptions = {}): Promise<ModelMeta> {
   const { params, optimizer, ...rest } = input;
   const target = path.resolve(dir);
   const tmp = `${target}.tmp`;
   const old = `${target}.old`;
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
 
-  const weightEntries = [];
+  const shapes = paramShapes(rest.config);
+  const weightEntries: Entry[] = [];
   for (const name of PARAM_NAMES) {
-    weightEntries.push({ name, shape: params[name].shape.slice(), data: (await params[name].data()) as Float32Array });
+    const p = params[name];
+    const data = p instanceof Float32Array ? p : ((await p.data()) as Float32Array);
+    weightEntries.push({ name, shape: shapes[name].slice(), data });
   }
-  const w = packArrays(weightEntries, 'weights.bin');
-  await writeDurably(path.join(tmp, 'weights.bin'), w.buf);
-
-  let optManifest: ModelMeta['optimizer'] = null;
-  if (optimizer) {
-    const entries = [];
-    for (const name of PARAM_NAMES) {
-      const v = optimizer.velocity[name];
-      if (v) entries.push({ name, shape: params[name].shape.slice(), data: v });
-    }
-    const o = packArrays(entries, 'optimizer.bin');
-    await writeDurably(path.join(tmp, 'optimizer.bin'), o.buf);
-    optManifest = { ...o.manifest, step: optimizer.step };
-  }
-
-  const meta: ModelMeta = {
-    format: MODEL_FORMAT,
-    formatVersion: FORMAT_VERSION,
-    createdAt: new Date().toISOString(),
-    ...rest,
-    weights: w.manifest,
-    optimizer: optManifest,
+  const fds: number[] = [];
+  const openNew = (file: string): number => {
+    const fd = openSync(path.join(tmp, file), 'w');
+    fds.push(fd);
+    return fd;
   };
-  await writeDurably(path.join(tmp, 'model.json'), JSON.stringify(meta, null, 1));
+  try {
+    let weights: BinaryManifest | null = null;
+    if (opts.weightsFrom) weights = linkWeights(opts.weightsFrom, path.join(tmp, 'weights.bin'), manifestOf(weightEntries, 'weights.bin'));
+    weights ??= writeArrays(openNew('weights.bin'), weightEntries, 'weights.bin');
 
-  // swap: target -> old, tmp -> target, drop old
-  await rm(old, { recursive: true, force: true });
-  if (existsSync(target)) await rename(target, old);
-  await rename(tmp, target);
-  await rm(old, { recursive: true, force: true });
-  return meta;
+    let optManifest: ModelMeta['optimizer'] = null;
+    if (optimizer) {
+      const entries: Entry[] = [];
+      for (const name of PARAM_NAMES) {
+        const v = optimizer.velocity[name];
+        if (v) entries.push({ name, shape: shapes[name].slice(), data: v });
+      }
+      optManifest = { ...writeArrays(openNew('optimizer.bin'), entries, 'optimizer.bin'), step: optimizer.step };
+    }
+
+    const meta: ModelMeta = {
+      format: MODEL_FORMAT,
+      formatVersion: FORMAT_VERSION,
+      createdAt: new Date().toISOString(),
+      ...rest,
+      weights,
+      optimizer: optManifest,
+    };
+    writeFileSync(openNew('model.json'), JSON.stringify(meta, null, 1));
+    await Promise.all(fds.map(fsyncAsync));
+    for (const fd of fds.splice(0)) closeSync(fd);
+
+    // swap: target -> old, tmp -> target, drop old
+    rmSync(old, { recursive: true, force: true });
+    if (existsSync(target)) renameSync(target, old);
+    renameSync(tmp, target);
+    rmSync(old, { recursive: true, force: true });
+    return meta;
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
+}
+
+/** Hard-links `from`'s weights.bin to `to` when its manifest lays out the same tensors; else null. */
+function linkWeights(from: string, to: string, want: Omit<BinaryManifest, 'sha256'>): BinaryManifest | null {
+  try {
+    const have = JSON.parse(readFileSync(path.join(from, 'model.json'), 'utf8')) as Partial<ModelMeta>;
+    const w = have.weights;
+    if (!w || w.file !== want.file || w.bytes !== want.bytes || JSON.stringify(w.tensors) !== JSON.stringify(want.tensors)) return null;
+    linkSync(path.join(from, w.file), to);
+    return w;
+  } catch {
+    rmSync(to, { force: true });
+    return null;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

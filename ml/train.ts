@@ -22,7 +22,7 @@ import { initParams, disposeParams, forward, type Stage } from './model';
 import { Sgd } from './optimizer';
 import type { Pca, Preprocessing } from './preprocess';
 import { createRng } from './rng';
-import { initialState, loadCheckpoint, saveCheckpoint, type EpochMetrics, type TrainState } from './checkpoint';
+import { initialState, loadCheckpoint, saveCheckpoint, snapshotParams, type EpochMetrics, type TrainState } from './checkpoint';
 export { initialState };
 import path from 'node:path';
 
@@ -317,24 +317,53 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     classWeighting: opts.classWeighting ?? 'balanced',
     ...(opts.extraMeta ?? {}),
   };
-  const save = async (kind: 'best' | 'last', epoch: number): Promise<void> => {
+  // Checkpoints are written in the background while the next epoch trains: the epoch's weights (and
+  // velocities) are snapshotted at once (TensorFlow's buffers are immutable: an update makes new
+  // ones), then hashed, written and fsynced off the training loop's path, one save at a time. On an
+  // improving epoch best.ckpt hard-links last.ckpt's weights.bin instead of writing it again.
+  // A failed write (a full disk) fails the run at the next epoch boundary or at the end.
+  let saving: Promise<void> = Promise.resolve();
+  let saveError: unknown = null;
+  const throwSaveError = (): void => {
+    if (saveError !== null) throw saveError;
+  };
+  const save = async (epoch: number, improved: boolean): Promise<void> => {
     if (!opts.outDir) return;
-    const dir = path.join(opts.outDir, `${kind}.ckpt`);
-    const withOpt = kind === 'last' && opts.saveOptimizer !== false;
-    await saveCheckpoint(dir, {
-      params,
-      optimizer: withOpt ? await sgd.exportState() : null,
+    throwSaveError();
+    const outDir = opts.outDir;
+    const input = {
+      params: snapshotParams(params),
       config,
       classNames: opts.classNames,
       preprocessing: opts.preprocessing,
       epoch,
-      metrics,
+      metrics: [...metrics],
       trainOptions,
       seed,
       weightsSource: opts.weightsSource ?? 'none',
       trainState: { ...state },
+    };
+    const optimizer = opts.saveOptimizer !== false ? await sgd.exportState() : null;
+    const lastDir = path.join(outDir, 'last.ckpt');
+    const previous = saving;
+    saving = (async () => {
+      await previous;
+      if (saveError !== null) return;
+      await saveCheckpoint(lastDir, { ...input, optimizer });
+      emit({ type: 'checkpoint', kind: 'last', dir: lastDir, epoch });
+      if (improved) {
+        const bestDir = path.join(outDir, 'best.ckpt');
+        await saveCheckpoint(bestDir, { ...input, optimizer: null }, { weightsFrom: lastDir });
+        emit({ type: 'checkpoint', kind: 'best', dir: bestDir, epoch });
+      }
+    })().catch((e: unknown) => {
+      saveError ??= e;
     });
-    emit({ type: 'checkpoint', kind, dir, epoch });
+  };
+  /** Waits for the checkpoint being written; throws its error, if any. */
+  const saved = async (): Promise<void> => {
+    await saving;
+    throwSaveError();
   };
 
   emit({ type: 'start', epochs: lastEpoch, startEpoch, stepsPerEpoch, trainCount: source.trainCount, valCount: source.valCount, lr: sgd.lr, trainable });
@@ -379,6 +408,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           etaSeconds: stepsLeft * stepSecondsAvg + (lastEpoch - epoch + 1) * valSeconds,
         });
         if (opts.signal?.aborted) break;
+        // Let the event loop turn: with cached features a whole epoch can run without any I/O wait,
+        // and the checkpoint being written, progress messages to the app and a cancel request all
+        // need the loop.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
       if (opts.signal?.aborted) {
         stopped = 'cancelled';
@@ -405,15 +438,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         emit({ type: 'lr-drop', epoch, from: sgd.lr, to: state.lr });
         sgd.lr = state.lr;
       }
-      if (d.improved) await save('best', epoch);
-      await save('last', epoch);
+      await save(epoch, d.improved);
       if (d.stop && epoch < lastEpoch) {
         emit({ type: 'early-stop', epoch, bestEpoch: state.bestEpoch });
         stopped = 'early-stop';
         break;
       }
     }
+    await saved(); // the last checkpoint is on disk before train() returns
   } finally {
+    await saving; // never leave a write running behind a thrown error
     weights.dispose();
     sgd.disposeState();
     source.close?.();

@@ -1,11 +1,11 @@
-import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync, truncateSync, renameSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync, truncateSync, renameSync, mkdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../ml/backend';
-import { initialState, loadCheckpoint, loadModel, saveCheckpoint, type CheckpointInput } from '../../ml/checkpoint';
-import { PARAM_NAMES, TINY_CONFIG } from '../../ml/config';
+import { initialState, loadCheckpoint, loadModel, saveCheckpoint, snapshotParams, type CheckpointInput } from '../../ml/checkpoint';
+import { PARAM_NAMES, TINY_CONFIG, type Params } from '../../ml/config';
 import { EngineError } from '../../ml/errors';
 import { disposeParams, initParams } from '../../ml/model';
 import { Sgd } from '../../ml/optimizer';
@@ -19,13 +19,13 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function makeCheckpoint(dir: string): Promise<{ input: CheckpointInput; sgd: Sgd }> {
+async function makeCheckpoint(dir: string): Promise<{ input: CheckpointInput & { params: Params }; sgd: Sgd }> {
   const params = initParams(TINY_CONFIG, 7);
   const sgd = new Sgd({ lr: 0.01 });
   const grads = Object.fromEntries(PARAM_NAMES.map((n, i) => [n, tf.randomNormal(params[n].shape, 0, 1, 'float32', i)]));
   sgd.apply(params, grads);
   Object.values(grads).forEach((g) => g.dispose());
-  const input: CheckpointInput = {
+  const input: CheckpointInput & { params: Params } = {
     params,
     optimizer: await sgd.exportState(),
     config: TINY_CONFIG,
@@ -69,6 +69,44 @@ describe('checkpoint format', () => {
     expect((await loadModel(dir)).meta.epoch).toBe(4);
     expect(existsSync(`${dir}.old`)).toBe(false);
     disposeParams(model.params);
+    disposeParams(input.params);
+    sgd.disposeState();
+  });
+
+  it('weightsFrom hard-links the weights of a checkpoint of the same weights; a later overwrite leaves them intact', async () => {
+    const run = path.join(tmp, 'link');
+    const lastDir = path.join(run, 'last.ckpt');
+    const bestDir = path.join(run, 'best.ckpt');
+    const { input, sgd } = await makeCheckpoint(lastDir);
+    await saveCheckpoint(bestDir, { ...input, optimizer: null }, { weightsFrom: lastDir });
+    expect(statSync(path.join(bestDir, 'weights.bin')).ino).toBe(statSync(path.join(lastDir, 'weights.bin')).ino);
+    const before = readFileSync(path.join(bestDir, 'weights.bin'));
+    // the next epoch: new weights written to last.ckpt
+    for (const n of PARAM_NAMES) input.params[n].assign(tf.tidy(() => tf.add(input.params[n], 1)));
+    input.epoch = 4;
+    await saveCheckpoint(lastDir, input);
+    expect(statSync(path.join(bestDir, 'weights.bin')).nlink).toBe(1);
+    expect(readFileSync(path.join(bestDir, 'weights.bin')).equals(before)).toBe(true);
+    const best = await loadModel(bestDir); // SHA-256 checked
+    const last = await loadModel(lastDir);
+    expect(best.meta.epoch).toBe(3);
+    expect(last.params['fc8.b'].dataSync()[0] - best.params['fc8.b'].dataSync()[0]).toBeCloseTo(1, 5);
+    // a source whose tensors differ (another config) is not linked: the weights are written
+    const other = path.join(tmp, 'link-other', 'best.ckpt');
+    mkdirSync(path.dirname(other), { recursive: true });
+    await saveCheckpoint(other, { ...input, optimizer: null }, { weightsFrom: path.join(tmp, 'rt', 'nonexistent.ckpt') });
+    expect(statSync(path.join(other, 'weights.bin')).nlink).toBe(1);
+    expect((await loadModel(other)).meta.epoch).toBe(4);
+    for (const p of [best.params, last.params, input.params]) disposeParams(p);
+    sgd.disposeState();
+  });
+
+  it('saves a snapshot (plain arrays) the same as the live variables', async () => {
+    const a = path.join(tmp, 'snap', 'a.ckpt');
+    const b = path.join(tmp, 'snap', 'b.ckpt');
+    const { input, sgd } = await makeCheckpoint(a);
+    await saveCheckpoint(b, { ...input, params: snapshotParams(input.params) });
+    expect(readFileSync(path.join(a, 'weights.bin')).equals(readFileSync(path.join(b, 'weights.bin')))).toBe(true);
     disposeParams(input.params);
     sgd.disposeState();
   });

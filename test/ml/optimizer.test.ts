@@ -16,16 +16,21 @@ function gradsLike(params: Params, seed: number): Record<ParamName, tf.Tensor> {
 }
 
 describe('Sgd (paper update rule)', () => {
-  it('two steps equal the hand-computed v = m v - wd lr w - lr g; w += v', () => {
+  // conv layers trainable: the lean form (at most two temporaries); fc layers only: the AddN form
+  const frozenConv = Object.fromEntries(PARAM_NAMES.filter((n) => n.startsWith('conv')).map((n) => [n, 0]));
+  it.each([
+    ['conv and fc layers (lean form)', { 'fc8.w': 0.1, 'conv1.w': 0 }, ['fc8.w', 'fc7.b', 'conv2.w']],
+    ['fc layers only (AddN form)', { ...frozenConv, 'fc8.w': 0.1 }, ['fc8.w', 'fc7.b', 'fc6.w']],
+  ] as [string, Partial<Record<ParamName, number>>, ParamName[]][])('two steps equal the hand-computed v = m v - wd lr w - lr g; w += v: %s', (_, lrMult, check) => {
     const params = initParams(TINY_CONFIG, 1);
     const lr = 0.05, m = 0.9, wd = 5e-4;
-    const sgd = new Sgd({ lr, momentum: m, weightDecay: wd, lrMult: { 'fc8.w': 0.1, 'conv1.w': 0 } });
+    const sgd = new Sgd({ lr, momentum: m, weightDecay: wd, lrMult });
     const w0 = Object.fromEntries(PARAM_NAMES.map((n) => [n, Float32Array.from(params[n].dataSync())]));
     const g1 = gradsLike(params, 10);
     const g2 = gradsLike(params, 50);
     sgd.apply(params, g1);
     sgd.apply(params, g2);
-    for (const name of ['fc8.w', 'fc7.b', 'conv2.w'] as ParamName[]) {
+    for (const name of check) {
       const eff = lr * (name === 'fc8.w' ? 0.1 : 1);
       const a = g1[name].dataSync();
       const b = g2[name].dataSync();

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -164,6 +164,38 @@ describe('train', () => {
     expect(last.meta.epoch).toBe(3);
     expect(last.meta.trainState?.lrDrops).toBe(2);
     for (const p of [best.params, last.params, r.params]) disposeParams(p);
+  });
+
+  it('checkpoints: best.ckpt hard-links the same epoch\'s weights in last.ckpt, and each loads as written', async () => {
+    const out = path.join(tmp, 'linked');
+    const events: TrainEvent[] = [];
+    const r = await train(base({ params: tinyParams(5), epochs: 2, outDir: out, onEvent: (e) => events.push(e) }));
+    const ck = events.filter((e) => e.type === 'checkpoint');
+    expect(ck.filter((e) => e.type === 'checkpoint' && e.kind === 'last').map((e) => (e.type === 'checkpoint' ? e.epoch : 0))).toEqual([1, 2]);
+    const best = await loadModel(out, 'best');
+    const last = await loadModel(out, 'last');
+    const bw = statSync(path.join(out, 'best.ckpt', 'weights.bin'));
+    const lw = statSync(path.join(out, 'last.ckpt', 'weights.bin'));
+    if (best.meta.epoch === last.meta.epoch) {
+      expect(bw.ino).toBe(lw.ino); // one file, two names
+      expect(bw.nlink).toBe(2);
+    } else {
+      expect(bw.ino).not.toBe(lw.ino);
+      expect(bw.nlink).toBe(1); // last.ckpt's newer write did not touch best's file
+    }
+    // what train() returns is what last.ckpt holds, bit for bit
+    for (const n of PARAM_NAMES) expect(Array.from(last.params[n].dataSync())).toEqual(Array.from(r.params[n].dataSync()));
+    expect(last.meta.optimizer).not.toBeNull();
+    expect(best.meta.optimizer).toBeNull();
+    for (const p of [best.params, last.params, r.params]) disposeParams(p);
+  });
+
+  it('a checkpoint that cannot be written fails the run with the file system error', async () => {
+    const out = path.join(tmp, 'not-a-folder');
+    writeFileSync(out, 'a file where the run folder should be');
+    const err = await train(base({ params: tinyParams(6), epochs: 2, outDir: out })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as NodeJS.ErrnoException).code).toMatch(/^(ENOTDIR|EEXIST)$/);
   });
 
   it('refuses a class without training images (TOO_FEW_IMAGES)', async () => {
