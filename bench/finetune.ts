@@ -61,6 +61,8 @@ export async function benchFineTune(opts: { headEpochs?: number; epochs?: number
       let decodes = 0;
       let forwardRows = 0;
       const onEvent = (e: RecipeEvent): void => {
+        if (process.env.ALEXNET_BENCH_TRACE === '1' && e.type !== 'step' && e.type !== 'caching')
+          opts.log?.(`  [${((performance.now() - t0) / 1000).toFixed(1)} s] ${e.type}${'stage' in e ? ` (${e.stage})` : ''}${'kind' in e ? ` ${e.kind}` : ''}${'epoch' in e ? ` epoch ${e.epoch}` : ''}`);
         if (e.type === 'lr-find') lrFindEpochs = e.trials.length;
         if (e.type === 'epoch') opts.log?.(`  ours ${run}: epoch ${e.epoch} val acc ${e.valAcc.toFixed(3)} (${e.seconds.toFixed(1)} s)`);
       };
