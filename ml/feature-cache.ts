@@ -110,13 +110,26 @@ export function encodeFeatures(x: Float32Array, dtype: FeatureDtype): Buffer {
   return Buffer.from(h.buffer);
 }
 
+// every half's float32 value, built on first use (256 KB): decoding a cached entry is then one
+// table lookup per value instead of fromHalf's arithmetic (2.1 s of a fine-tune run's 135 s of
+// main-thread time, measured with node --cpu-prof)
+let halfTable: Float32Array | null = null;
+function halves(): Float32Array {
+  if (halfTable === null) {
+    halfTable = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) halfTable[h] = fromHalf(h);
+  }
+  return halfTable;
+}
+
 export function decodeFeatures(buf: Uint8Array, dtype: FeatureDtype): Float32Array {
   const copy = new Uint8Array(buf.byteLength);
   copy.set(buf); // aligned
   if (dtype === 'float32') return new Float32Array(copy.buffer);
   const h = new Uint16Array(copy.buffer);
+  const table = halves();
   const out = new Float32Array(h.length);
-  for (let i = 0; i < h.length; i++) out[i] = fromHalf(h[i]);
+  for (let i = 0; i < h.length; i++) out[i] = table[h[i]];
   return out;
 }
 
@@ -238,10 +251,10 @@ export class FeatureCache {
     const F = this.features;
     const rowsPerPass = Math.max(views.length, this.opts.batchSize ?? 32);
     const imagesPerPass = Math.max(1, Math.floor(rowsPerPass / views.length));
-    for (let s = 0; s < missing.length; s += imagesPerPass) {
-      const group = missing.slice(s, s + imagesPerPass);
-      // decode (a few at a time)
-      const decoded: ({ m: (typeof group)[number]; x: Float32Array } | null)[] = new Array(group.length).fill(null);
+    type Decoded = { m: (typeof missing)[number]; x: Float32Array } | null;
+    // decode (a few at a time) and build the views of one group of images
+    const decodeGroup = async (group: typeof missing): Promise<Decoded[]> => {
+      const decoded: Decoded[] = new Array(group.length).fill(null);
       let next = 0;
       const worker = async (): Promise<void> => {
         while (next < group.length) {
@@ -259,7 +272,22 @@ export class FeatureCache {
         }
       };
       await Promise.all(Array.from({ length: Math.min(this.opts.concurrency ?? 4, group.length) }, worker));
-      const ok = decoded.filter((d): d is { m: (typeof group)[number]; x: Float32Array } => d !== null);
+      return decoded;
+    };
+    const groups: (typeof missing)[] = [];
+    for (let s = 0; s < missing.length; s += imagesPerPass) groups.push(missing.slice(s, s + imagesPerPass));
+    // Pipelined: the next group decodes (libuv's threads, sharp) while this one runs through the
+    // network (TensorFlow's threads), instead of each side waiting for the other.
+    const start = (group: typeof missing): Promise<Decoded[]> => {
+      const p = decodeGroup(group);
+      p.catch(() => undefined); // awaited below; this only keeps a group abandoned by a throw from being an unhandled rejection
+      return p;
+    };
+    let ahead: Promise<Decoded[]> | null = groups.length > 0 ? start(groups[0]) : null;
+    for (let g = 0; g < groups.length; g++) {
+      const decoded = await (ahead as Promise<Decoded[]>);
+      ahead = g + 1 < groups.length ? start(groups[g + 1]) : null;
+      const ok = decoded.filter((d): d is NonNullable<Decoded> => d !== null);
       if (ok.length === 0) continue;
       const rows = ok.length * views.length;
       const x = new Float32Array(rows * per);

@@ -22,7 +22,7 @@ import { initParams, disposeParams, forward, type Stage } from './model';
 import { Sgd } from './optimizer';
 import type { Pca, Preprocessing } from './preprocess';
 import { createRng } from './rng';
-import { initialState, loadCheckpoint, saveCheckpoint, snapshotParams, type EpochMetrics, type TrainState } from './checkpoint';
+import { initialState, loadCheckpoint, saveCheckpoint, snapshotParams, syncCheckpoint, type EpochMetrics, type TrainState } from './checkpoint';
 export { initialState };
 import path from 'node:path';
 
@@ -319,9 +319,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   };
   // Checkpoints are written in the background while the next epoch trains: the epoch's weights (and
   // velocities) are snapshotted at once (TensorFlow's buffers are immutable: an update makes new
-  // ones), then hashed, written and fsynced off the training loop's path, one save at a time. On an
-  // improving epoch best.ckpt hard-links last.ckpt's weights.bin instead of writing it again.
-  // A failed write (a full disk) fails the run at the next epoch boundary or at the end.
+  // ones), then hashed and written off the training loop's path, one save at a time. On an improving
+  // epoch best.ckpt hard-links last.ckpt's weights.bin instead of writing it again. Per-epoch saves
+  // are not fsynced (a killed process still leaves a whole checkpoint; a power cut may cost the
+  // latest ones, which their SHA-256 then reports); the run's final last.ckpt and best.ckpt are,
+  // before train() returns. A failed write (a full disk) fails the run at the next epoch or the end.
   let saving: Promise<void> = Promise.resolve();
   let saveError: unknown = null;
   const throwSaveError = (): void => {
@@ -349,21 +351,23 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     saving = (async () => {
       await previous;
       if (saveError !== null) return;
-      await saveCheckpoint(lastDir, { ...input, optimizer });
+      await saveCheckpoint(lastDir, { ...input, optimizer }, { durable: false });
       emit({ type: 'checkpoint', kind: 'last', dir: lastDir, epoch });
       if (improved) {
         const bestDir = path.join(outDir, 'best.ckpt');
-        await saveCheckpoint(bestDir, { ...input, optimizer: null }, { weightsFrom: lastDir });
+        await saveCheckpoint(bestDir, { ...input, optimizer: null }, { weightsFrom: lastDir, durable: false });
         emit({ type: 'checkpoint', kind: 'best', dir: bestDir, epoch });
       }
     })().catch((e: unknown) => {
       saveError ??= e;
     });
   };
-  /** Waits for the checkpoint being written; throws its error, if any. */
+  /** Waits for the checkpoints being written, makes them durable (fsync); throws a save's error. */
   const saved = async (): Promise<void> => {
     await saving;
     throwSaveError();
+    if (!opts.outDir) return;
+    for (const kind of ['last', 'best']) await syncCheckpoint(path.join(opts.outDir, `${kind}.ckpt`));
   };
 
   emit({ type: 'start', epochs: lastEpoch, startEpoch, stepsPerEpoch, trainCount: source.trainCount, valCount: source.valCount, lr: sgd.lr, trainable });

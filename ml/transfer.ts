@@ -27,9 +27,9 @@ import { stratifiedSplit, type Item } from './data';
 import { EngineError } from './errors';
 import { featureSource, FeatureCache, type FeatureCacheStats, type FeatureDtype } from './feature-cache';
 import { readModelMeta, resolveCheckpointDir, type EpochMetrics } from './checkpoint';
-import { disposeParams } from './model';
+import { disposeParams, forward } from './model';
 import type { Preprocessing } from './preprocess';
-import { train, type TrainEvent, type TrainResult } from './train';
+import { derivedSeed, train, type SourceBatch, type TrainEvent, type TrainResult, type TrainSource } from './train';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 
@@ -136,6 +136,55 @@ export function checkCounts(classNames: string[], trainItems: Item[], valItems: 
   });
 }
 
+/**
+ * fc7 activations of one epoch's training batches (training mode: the dropout masks train() would
+ * draw for (seed, epoch, step)) and of the validation batches (no dropout), computed once from the
+ * cached pool5 source and served as a 'fc7' source for that epoch. Reports the pass as 'caching'
+ * progress: on a first run it is what fills the feature cache.
+ */
+export async function headFeatures(
+  source: TrainSource,
+  params: Params,
+  config: AlexNetConfig,
+  seed: number,
+  batchSize: number,
+  epoch: number,
+  onEvent?: (e: TransferEvent) => void,
+  signal?: AbortSignal,
+): Promise<TrainSource> {
+  const toFc7 = (b: SourceBatch, training: boolean, dropSeed?: number): SourceBatch => {
+    const x = tf.tidy(() => forward(params, config, tf.tensor(b.x, b.shape, 'float32'), { training, seed: dropSeed, from: source.from, to: 'fc7' }).dataSync() as Float32Array);
+    return { x, shape: [b.y.length, config.fcUnits], y: b.y, paths: b.paths };
+  };
+  const steps = Math.ceil(source.trainCount / batchSize);
+  const trainB: SourceBatch[] = [];
+  const t0 = performance.now();
+  let step = 0;
+  for await (const b of source.trainBatches(epoch)) {
+    trainB.push(toFc7(b, true, derivedSeed(seed, 'dropout', epoch * 1_000_003 + step)));
+    step++;
+    const per = (performance.now() - t0) / 1000 / step;
+    onEvent?.({ type: 'caching', stage: 'head', step, steps, etaSeconds: per * Math.max(0, steps - step) });
+    if (signal?.aborted) break;
+    await new Promise<void>((resolve) => setImmediate(resolve)); // progress and cancel need the event loop
+  }
+  const valB: SourceBatch[] = [];
+  if (!signal?.aborted) for await (const b of source.valBatches()) valB.push(toFc7(b, false));
+  const only = epoch;
+  return {
+    from: 'fc7',
+    trainCount: source.trainCount,
+    valCount: source.valCount,
+    async *trainBatches(e: number) {
+      if (e !== only) throw new Error(`headFeatures: computed for epoch ${only}, asked for ${e}`);
+      yield* trainB;
+    },
+    async *valBatches() {
+      yield* valB;
+    },
+  };
+}
+
 /** The one-click recipe (see the header). Returns the final weights (the caller disposes them). */
 export async function fineTune(opts: TransferOptions): Promise<TransferResult> {
   const k = opts.classNames.length;
@@ -207,21 +256,22 @@ export async function fineTune(opts: TransferOptions): Promise<TransferResult> {
   else if (resumedLr !== null) lr = resumedLr;
   else {
     const trials: { lr: number; valLoss: number }[] = [];
-    for (const [i, cand] of HEAD_LR_CANDIDATES.entries()) {
-      if (opts.signal?.aborted) break;
-      const trial = { ...params, 'fc8.w': tf.variable(params['fc8.w'].clone(), true), 'fc8.b': tf.variable(params['fc8.b'].clone(), true) };
-      const onEvent =
-        i === 0
-          ? (e: TrainEvent) => {
-              if (e.type === 'step') opts.onEvent?.({ type: 'caching', stage: 'head', step: e.step, steps: e.stepsPerEpoch, etaSeconds: e.etaSeconds });
-              else if (e.type === 'skip') opts.onEvent?.({ ...e, stage: 'head' });
-            }
-          : undefined;
-      const r = await train({ ...common, outDir: null, params: trial, epochs: 1, lr: cand, lrMult: stageMultipliers('head'), source: cached, stage: 'lr-find', onEvent });
-      trial['fc8.w'].dispose();
-      trial['fc8.b'].dispose();
-      const v = r.metrics[0]?.valLoss ?? NaN;
-      trials.push({ lr: cand, valLoss: Number.isFinite(v) ? v : Infinity });
+    // Every trial trains only fc8, for the same first epoch, on the same batches with the same
+    // dropout masks: its fc7 activations are computed once (this pass also fills the feature cache),
+    // and each trial is then an fc8-only epoch, identical to one run through fc6-fc7 each time.
+    const fc7 = await headFeatures(cached, params, config, seed, batchSize, 1, opts.onEvent, opts.signal);
+    try {
+      for (const cand of HEAD_LR_CANDIDATES) {
+        if (opts.signal?.aborted) break;
+        const trial = { ...params, 'fc8.w': tf.variable(params['fc8.w'].clone(), true), 'fc8.b': tf.variable(params['fc8.b'].clone(), true) };
+        const r = await train({ ...common, outDir: null, params: trial, epochs: 1, lr: cand, lrMult: stageMultipliers('head'), source: fc7, stage: 'lr-find' });
+        trial['fc8.w'].dispose();
+        trial['fc8.b'].dispose();
+        const v = r.metrics[0]?.valLoss ?? NaN;
+        trials.push({ lr: cand, valLoss: Number.isFinite(v) ? v : Infinity });
+      }
+    } finally {
+      fc7.close?.();
     }
     const best = trials.reduce((a, b) => (b.valLoss < a.valLoss ? b : a), trials[0] ?? { lr: 0.01, valLoss: Infinity });
     lr = best.lr;

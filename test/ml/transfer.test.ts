@@ -9,7 +9,9 @@ import { PARAM_NAMES, TINY_CONFIG, makeConfig, type Params } from '../../ml/conf
 import { EngineError } from '../../ml/errors';
 import { disposeParams, initParams } from '../../ml/model';
 import { PAPER_PREPROCESSING } from '../../ml/preprocess';
-import { HEAD_LR_CANDIDATES, checkCounts, fineTune, stageMultipliers, type TransferEvent } from '../../ml/transfer';
+import { FeatureCache, featureSource } from '../../ml/feature-cache';
+import { train, type TrainSource } from '../../ml/train';
+import { HEAD_LR_CANDIDATES, checkCounts, fineTune, headFeatures, stageMultipliers, withNewHead, type TransferEvent } from '../../ml/transfer';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 const root = path.resolve(repoRoot, '../shared/datasets/hymenoptera');
@@ -183,6 +185,41 @@ describe('fine-tuning recipe', () => {
     expect(same(Float32Array.from(r.params['conv1.w'].dataSync()), before['conv1.w'])).toBe(false);
     expect(r.metrics.map((m) => m.epoch)).toEqual([1, 2]);
     disposeParams(r.params);
+    disposeParams(base.params);
+  });
+
+  it('the LR search on precomputed fc7 activations trains exactly as an epoch through fc6-fc7 would', async () => {
+    const base = baseParams();
+    const { params, config } = withNewHead({ ...base, preprocessing: prep, source: 'test-base' }, 2, 3);
+    const cache = await FeatureCache.create({ dir: path.join(tmp, 'cache-fc7'), params, config, preprocessing: prep, views: 3, batchSize: 8 });
+    const pool5 = featureSource({ cache, train: list('train', 6), val: list('val', 3), batchSize: 4, seed: 5, augment: true });
+    const caching: number[] = [];
+    const fc7 = await headFeatures(pool5, params, config, 5, 4, 1, (e) => {
+      if (e.type === 'caching') caching.push(e.step);
+    });
+    expect(caching).toEqual([1, 2, 3]); // 12 photos, batches of 4
+    expect(fc7.from).toBe('fc7');
+    const run = async (source: TrainSource) => {
+      const trial = { ...params, 'fc8.w': tf.variable(params['fc8.w'].clone(), true), 'fc8.b': tf.variable(params['fc8.b'].clone(), true) };
+      const common = { config, classNames: ['ants', 'bees'], train: list('train', 6), val: list('val', 3), preprocessing: prep, batchSize: 4, seed: 5 };
+      const r = await train({ ...common, outDir: null, params: trial, epochs: 1, lr: 0.003, lrMult: stageMultipliers('head'), source });
+      const w = Float32Array.from(trial['fc8.w'].dataSync());
+      trial['fc8.w'].dispose();
+      trial['fc8.b'].dispose();
+      return { loss: r.metrics[0].trainLoss, valLoss: r.metrics[0].valLoss, w };
+    };
+    const a = await run(pool5); // dropout drawn inside each step, fc6-fc7 recomputed
+    const b = await run(fc7); // fc7 computed once with the same masks
+    expect(b.loss).toBeCloseTo(a.loss, 5);
+    expect(b.valLoss).toBeCloseTo(a.valLoss, 5);
+    let diff = 0;
+    for (let i = 0; i < a.w.length; i++) diff = Math.max(diff, Math.abs(a.w[i] - b.w[i]));
+    expect(diff).toBeLessThan(1e-6);
+    // and with other masks (another seed) the epoch differs: the masks are what matched
+    const other = await headFeatures(pool5, params, config, 6, 4, 1);
+    const c = await run(other);
+    expect(Math.abs(c.loss - a.loss)).toBeGreaterThan(1e-4);
+    disposeParams(params);
     disposeParams(base.params);
   });
 
