@@ -209,6 +209,9 @@ export type BackendOptions = {
   // memory,bfc): the cached-feature transfer step 26.7 -> 73.1 images/s, a full training step
   // unchanged, peak memory of full training 2352 -> 2919 MB. So: on for the transfer recipe, where
   // memory is small and the fc updates churn 150 MB buffers; off (TensorFlow's default) otherwise.
+  // Those figures are from before oneDNN was turned on (see load()): with oneDNN, TensorFlow's CPU
+  // tensors already come from oneDNN's own pooling allocator, and this switch measured no difference
+  // (cached transfer step 67.7 vs 65.8 images/s); it still matters with TF_ENABLE_ONEDNN_OPTS=0.
   // Read once, when TensorFlow loads: the first initBackend of a process decides; ALEXNET_TF_BFC=0|1
   // overrides.
   pooledAllocator?: boolean;
