@@ -3,31 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../ml/backend';
 import { BVLC_LRN, PAPER_LRN, type LrnConfig } from '../../ml/config';
 import { dense, groupedConv2d, hasNativeLrn, lrn } from '../../ml/layers';
-
-// Deterministic pseudo-random numbers (mulberry32), so failures reproduce.
-function randoms(n: number, seed: number, scale = 1): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
-}
-
-function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let diff = 0;
-  let mag = 1e-12;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    mag = Math.max(mag, Math.abs(b[i]));
-  }
-  return diff / mag;
-}
+import { randoms, maxRelDiff } from '../helpers/numeric';
 
 // The paper's formula, literally: b[c] = a[c] / (k + alpha/n * sum_{|c'-c| <= (n-1)/2} a[c']^2)^beta.
 function naiveLrn(x: Float32Array, shape: number[], p: LrnConfig): Float32Array {

@@ -10,34 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findNativeBinding, initBackend } from '../../../ml/backend';
 import { hasNativeGroupedConv, registerTensorflowKernels } from '../../../ml/kernels/tensorflow';
 import { groupedConv2d } from '../../../ml/layers';
+import { randoms, maxRelDiff } from '../../helpers/numeric';
 
 const REQUIRE = process.env.ALEXNET_REQUIRE_NATIVE === '1';
 const native = findNativeBinding('@tensorflow/tfjs-node') !== null;
 if (!native && !REQUIRE) console.warn('[kernels/tensorflow.test] skipping: @tensorflow/tfjs-node has no native build here');
-
-function randoms(n: number, seed: number, scale = 1): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
-}
-
-function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let diff = 0;
-  let mag = 1e-12;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    mag = Math.max(mag, Math.abs(b[i]));
-  }
-  return diff / mag;
-}
 
 /** The portable grouped convolution (what every other backend runs), without bias. */
 function splitConv(x: tf.Tensor4D, w: tf.Tensor4D, stride: number, padding: 'valid' | 'same'): tf.Tensor4D {
