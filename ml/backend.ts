@@ -115,7 +115,13 @@ function enableWasmThreads(pkgDir: string): void {
  */
 async function withQuietStderr<T>(load: () => Promise<T>): Promise<T> {
   const fdDir = process.platform === 'linux' ? '/proc/self/fd' : process.platform === 'darwin' ? '/dev/fd' : null;
-  if (fdDir === null || process.stderr.writableLength > 0) return load();
+  let queued = 0;
+  try {
+    queued = process.stderr?.writableLength ?? 0; // (some embedders have no stderr stream)
+  } catch {
+    return load();
+  }
+  if (fdDir === null || queued > 0) return load();
   let saved = -1;
   try {
     saved = fs.openSync(`${fdDir}/2`, 'a');
