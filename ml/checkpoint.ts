@@ -142,8 +142,8 @@ const fsyncAsync = (fd: number): Promise<void> => new Promise((resolve, reject) 
 /** The parameters' values (for a checkpoint written later: see train.ts). */
 export function snapshotParams(params: Params): Record<ParamName, Float32Array> {
   const out = {} as Record<ParamName, Float32Array>;
-  // dataSync: on tfjs-node a view of TensorFlow's immutable buffer (an assign makes a new one), on
-  // the other backends a copy; either way later updates do not change it
+  // dataSync gives a copy (tfjs-node's binding memcpys out of TensorFlow's buffer), or the array a
+  // tensor was made from, which no update touches (an assign gives the variable new data)
   for (const name of PARAM_NAMES) out[name] = params[name].dataSync() as Float32Array;
   return out;
 }

@@ -318,9 +318,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     ...(opts.extraMeta ?? {}),
   };
   // Checkpoints are written in the background while the next epoch trains: the epoch's weights (and
-  // velocities) are snapshotted at once (TensorFlow's buffers are immutable: an update makes new
-  // ones), then hashed and written off the training loop's path, one save at a time. On an improving
-  // epoch best.ckpt hard-links last.ckpt's weights.bin instead of writing it again. Per-epoch saves
+  // velocities) are copied out at once (snapshotParams, exportState), then hashed and written off
+  // the training loop's path, one save at a time. On an improving epoch best.ckpt hard-links
+  // last.ckpt's weights.bin instead of writing it again. Per-epoch saves
   // are not fsynced (a killed process still leaves a whole checkpoint; a power cut may cost the
   // latest ones, which their SHA-256 then reports); the run's final last.ckpt and best.ckpt are,
   // before train() returns. A failed write (a full disk) fails the run at the next epoch or the end.
