@@ -17,6 +17,7 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ENGINE_NODE_FLAGS } from '../main/worker/spawn';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const GOAL_DB_MS = 50; // issue 4: each grid query under 50 ms
@@ -111,7 +112,7 @@ function jsonLines(cmd: string, args: string[], timeoutMs: number, env: NodeJS.P
 }
 
 const tsx = (script: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<Fig[]> =>
-  jsonLines(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'bench', script), ...args], timeoutMs, env);
+  jsonLines(process.execPath, [...ENGINE_NODE_FLAGS, '--import', 'tsx', path.join(repoRoot, 'bench', script), ...args], timeoutMs, env);
 
 /** A python with torch: ALEXNET_BENCH_PYTHON, ../.venv-bench/bin/python, python3. Null when none. */
 function findTorchPython(): { py: string; version: string } | null {

@@ -2,11 +2,11 @@
 // renderer privileges). Same WorkerHandle as the Node fork in worker/spawn.ts.
 import { utilityProcess } from 'electron';
 import type { FromWorker } from './worker/protocol';
-import type { Spawner } from './worker/spawn';
+import { ENGINE_NODE_FLAGS, type Spawner } from './worker/spawn';
 
 export function electronSpawner(entry: string, env: NodeJS.ProcessEnv = process.env): Spawner {
   return () => {
-    const child = utilityProcess.fork(entry, [], { serviceName: 'AlexNet Studio worker', stdio: 'inherit', env: { ...env } });
+    const child = utilityProcess.fork(entry, [], { serviceName: 'AlexNet Studio worker', stdio: 'inherit', env: { ...env }, execArgv: [...ENGINE_NODE_FLAGS] });
     let exited = false;
     let spawned = false;
     const queue: unknown[] = []; // messages posted before the process is up

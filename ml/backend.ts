@@ -19,7 +19,7 @@ import { layerShapes, paramCount, type AlexNetConfig } from './config';
 import { EngineError } from './errors';
 import './kernels/gradients';
 import { registerWasmTrainingKernels } from './kernels/wasm';
-import { registerTensorflowKernels } from './kernels/tensorflow';
+import { registerTensorflowKernels, reserveUninitialised } from './kernels/tensorflow';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 export type BackendInfo = {
@@ -150,6 +150,58 @@ function restoreStderr(fdDir: string, saved: number): void {
   } finally {
     fs.closeSync(saved);
   }
+}
+
+// One region for TensorFlow's CPU memory pool, reserved before training.
+// With oneDNN on, TensorFlow's CPU tensors come from its oneDNN allocator, a best-fit pool (BFC) that
+// never returns memory to the OS and grows by regions of doubling size (2 MB, 4 MB, ... 1 GB). A
+// training step of the paper's network at batch 32 peaks at about 1.2 GB of live tensors, so the pool
+// ends with regions summing to 2 GB, and as buffers move around their pages end up touched one after
+// another. One region the size of the estimated need, reserved before the first step, keeps best-fit
+// placing buffers at its low addresses; untouched pages cost nothing but address space, plus the
+// pool's bookkeeping (8 bytes per 256: 128 MB for 4 GB). Measured (bench/engine.ts --groups memory,
+// 3 runs each): peak RSS of full training at batch 32 2636-2653 -> 2392-2414 MB, speed unchanged.
+// The system allocator (TF_ONEDNN_USE_SYSTEM_ALLOCATOR=1) returns memory at once (1670 MB) but made
+// training 30% and inference batch 1 40% slower here. Linux and macOS only: Windows commits allocated
+// memory against its page file. ALEXNET_TF_POOL_MB sets the size instead (0: never).
+const MIN_POOL_BYTES = 256 * 2 ** 20; // below this the doubling regions cost little
+let poolReserved = 0; // bytes
+
+/**
+ * Reserves a region of at least `needBytes` in TensorFlow's CPU pool, once per process (a larger need
+ * later adds a larger region). Only on the native CPU backend. Returns the bytes reserved now.
+ */
+export function reserveCpuPool(needBytes: number): number {
+  if (current === null || current.name !== 'tensorflow' || tf.getBackend() !== 'tensorflow') return 0;
+  if (process.platform !== 'linux' && process.platform !== 'darwin') return 0;
+  const env = process.env.ALEXNET_TF_POOL_MB?.trim();
+  const want = env !== undefined && env !== '' ? Number(env) * 2 ** 20 : needBytes;
+  if (!(want >= MIN_POOL_BYTES) || want <= poolReserved) return 0;
+  let region = 2 * 2 ** 20; // the pool's regions are 2 MB times a power of two
+  while (region < want) region *= 2;
+  if (!reserveUninitialised(region)) return 0;
+  poolReserved = region;
+  return region;
+}
+
+/**
+ * A full V8 collection, where the process allows it (engine processes run with --expose-gc:
+ * main/worker/spawn.ts). Once a model's weights are in the backend, the arrays they came from (244 MB
+ * for the paper's network) are garbage, but a training loop allocates so little on the JS heap that
+ * V8 may not collect them for minutes. train() calls this before its first step.
+ */
+export function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+/** The pool a training run needs: the whole network from images, or only fc6-fc8 on cached features. */
+export function trainingPoolBytes(config: AlexNetConfig, batchSize: number, fromImages: boolean): number {
+  return fromImages ? estimateMemoryBytes(config, batchSize, true) : 4 * paramCount(config) * 5.5;
+}
+
+/** Bytes of TensorFlow's CPU pool reserved by reserveCpuPool (0: none). */
+export function reservedPoolBytes(): number {
+  return poolReserved;
 }
 
 /** Loads one backend and makes it current; throws if it cannot. Returns its thread count. */

@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type AlexNetConfig, type ParamName, type Params } from './config';
 import { BatchLoader, type Augment, type Item } from './data';
-import { memoryGuard } from './backend';
+import { collectGarbage, memoryGuard, reserveCpuPool, trainingPoolBytes } from './backend';
 import { EngineError } from './errors';
 import { initParams, disposeParams, forward, type Stage } from './model';
 import { Sgd } from './optimizer';
@@ -285,6 +285,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
   sgd.lr = state.lr;
   const lastEpoch = epochOffset + epochs;
+  collectGarbage(); // the arrays the weights (and a resumed optimiser state) were read from
 
   const source =
     opts.source ??
@@ -299,6 +300,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       onSkip: (p, reason) => emit({ type: 'skip', path: p, reason }),
     });
   if (source.from === 'input') memoryGuard(config, batchSize, true); // OUT_OF_MEMORY before wasm corrupts tensors
+  // the native CPU pool in one region (ml/backend.ts); from cached features no convolution runs
+  reserveCpuPool(trainingPoolBytes(config, batchSize, source.from === 'input'));
   const stepsPerEpoch = Math.ceil(source.trainCount / batchSize);
   const trainable = sgd.trainable();
   const varList = trainable.map((n) => params[n]);

@@ -17,6 +17,11 @@ export type WorkerHandle = {
 
 export type Spawner = () => WorkerHandle;
 
+// Node flags of every process that runs the engine (this fork, Electron's utilityProcess, bin/alexnet,
+// the benchmark's children): --expose-gc lets the engine collect the JS arrays a model's weights came
+// from as soon as they are in the backend (ml/backend.ts, collectGarbage).
+export const ENGINE_NODE_FLAGS: readonly string[] = ['--expose-gc'];
+
 export const WORKER_ENTRY_TS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'entry.ts');
 
 // tsx's loader as an absolute URL: a bare `--import tsx` resolves from the current directory, which
@@ -28,7 +33,7 @@ export function nodeSpawner(opts: { entry?: string; env?: NodeJS.ProcessEnv } = 
   const entry = opts.entry ?? WORKER_ENTRY_TS;
   return () => {
     const child = fork(entry, [], {
-      execArgv: entry.endsWith('.ts') ? ['--import', TSX_LOADER] : [],
+      execArgv: [...ENGINE_NODE_FLAGS, ...(entry.endsWith('.ts') ? ['--import', TSX_LOADER] : [])],
       env: { ...process.env, ...opts.env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',

@@ -7,8 +7,9 @@
 // ALEXNET_REQUIRE_NATIVE=1 (CI), where that is a failure.
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findNativeBinding, initBackend } from '../../../ml/backend';
-import { hasNativeGroupedConv, registerTensorflowKernels } from '../../../ml/kernels/tensorflow';
+import { findNativeBinding, initBackend, reserveCpuPool, reservedPoolBytes } from '../../../ml/backend';
+import { hasNativeGroupedConv, moveToNative, registerTensorflowKernels } from '../../../ml/kernels/tensorflow';
+import { paramsFromArrays, disposeParams, TINY_CONFIG, paramShapes, PARAM_NAMES, type ParamName } from '../../../ml/model';
 import { groupedConv2d } from '../../../ml/layers';
 import { randoms, maxRelDiff } from '../../helpers/numeric';
 
@@ -115,5 +116,55 @@ describe.runIf(native || REQUIRE)('native TensorFlow kernels', () => {
     } finally {
       await tf.setBackend('tensorflow');
     }
+  });
+
+  it("Relu's gradient keeps its output, so the bias add's output is freed after the forward pass", () => {
+    const g = tf.getGradient('Relu');
+    expect(g?.outputsToSave).toEqual([true]);
+    expect(g?.inputsToSave ?? []).toEqual([]);
+    // a chain where only the output can be saved: the gradient is still exact at and around 0
+    const x = tf.tensor1d([-2, -0.5, 0, 0.5, 2]);
+    const gx = tf.grad((a: tf.Tensor) => tf.sum(tf.relu(tf.add(a, 0.25))))(x);
+    expect(Array.from(gx.dataSync())).toEqual([0, 0, 1, 1, 1]);
+    tf.dispose([x, gx]);
+  });
+
+  it('reserveCpuPool reserves one region without touching it, once, and can be turned off', () => {
+    const rss = (): number => process.memoryUsage().rss;
+    process.env.ALEXNET_TF_POOL_MB = '0';
+    try {
+      expect(reserveCpuPool(600 * 2 ** 20)).toBe(0); // off
+    } finally {
+      delete process.env.ALEXNET_TF_POOL_MB;
+    }
+    expect(reserveCpuPool(64 * 2 ** 20)).toBe(0); // too small to matter
+    const before = rss();
+    const got = reserveCpuPool(600 * 2 ** 20);
+    const grew = rss() - before;
+    expect(got).toBe(1024 * 2 ** 20); // the pool's regions are 2 MB x 2^k
+    expect(reservedPoolBytes()).toBe(got);
+    // resident: only the pool's bookkeeping (8 bytes per 256), not the gigabyte
+    expect(grew).toBeLessThan(96 * 2 ** 20);
+    expect(reserveCpuPool(600 * 2 ** 20)).toBe(0); // already there
+    // the region serves tensors: a 300 MB one is made and read back without error
+    const t = tf.fill([300 * 2 ** 18], 1.5);
+    expect(tf.sum(t).dataSync()[0]).toBeCloseTo(1.5 * 300 * 2 ** 18, -3);
+    t.dispose();
+  });
+
+  it('moveToNative hands tensors written from JS arrays to TensorFlow at once', () => {
+    type Info = { values: unknown };
+    const be = tf.backend() as unknown as { tensorMap: { get(id: object): Info } };
+    const t = tf.tensor1d(randoms(1000, 41));
+    expect(be.tensorMap.get(t.dataId).values).not.toBeNull(); // tfjs-node waits for the first op
+    moveToNative([t]);
+    expect(be.tensorMap.get(t.dataId).values).toBeNull();
+    t.dispose();
+    // new parameters are handed over when they are made
+    const shapes = paramShapes(TINY_CONFIG);
+    const arrays = Object.fromEntries(PARAM_NAMES.map((n) => [n, randoms(shapes[n].reduce((a, b) => a * b, 1), 42)])) as Record<ParamName, Float32Array>;
+    const params = paramsFromArrays(TINY_CONFIG, arrays);
+    for (const n of PARAM_NAMES) expect(be.tensorMap.get(params[n].dataId).values).toBeNull();
+    disposeParams(params);
   });
 });
