@@ -23,6 +23,8 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { PARAM_NAMES, makeConfig, paramShapes, type AlexNetConfig, type ParamName, type Params } from './config';
 import { EngineError } from './errors';
+import { ownVariable } from './model';
+import { moveToNative } from './kernels/tensorflow';
 import type { SgdState } from './optimizer';
 import type { Preprocessing } from './preprocess';
 
@@ -356,8 +358,9 @@ export async function loadModel(dir: string, prefer: 'best' | 'last' = 'best'): 
   const params = {} as Params;
   for (const name of PARAM_NAMES) {
     const a = arrays.get(name)!;
-    params[name] = tf.variable(tf.tensor(a.data, a.shape, 'float32'), true, undefined, 'float32');
+    params[name] = ownVariable(tf.tensor(a.data, a.shape, 'float32'));
   }
+  moveToNative(PARAM_NAMES.map((n) => params[n])); // weights.bin's buffer can be collected now
   return { dir: ckptDir, meta, config: meta.config, classNames: meta.classNames, preprocessing: meta.preprocessing, params };
 }
 
@@ -379,7 +382,7 @@ export async function loadCheckpoint(dir: string, prefer: 'best' | 'last' = 'las
 /** Copies (new variables) of a parameter set. */
 export function cloneParams(params: Params): Params {
   const out = {} as Params;
-  for (const name of PARAM_NAMES) out[name] = tf.variable(params[name].clone(), true);
+  for (const name of PARAM_NAMES) out[name] = ownVariable(params[name].clone());
   return out;
 }
 

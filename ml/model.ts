@@ -16,6 +16,7 @@ import {
   type Params,
 } from './config';
 import { EngineError } from './errors';
+import { moveToNative } from './kernels/tensorflow';
 import { dense, groupedConv2d, lrn } from './layers';
 
 // Re-exported so that callers can take the whole model API from one module.
@@ -107,10 +108,28 @@ export function initParams(config: AlexNetConfig, seed: number, scheme: 'paper' 
     const init = name.endsWith('.b')
       ? tf.fill(shape, scheme === 'paper' && ONE_BIASES.has(name) ? 1 : 0, 'float32')
       : tf.tensor(seededNormal(size, std, tensorSeed(seed, i)), shape, 'float32');
-    params[name] = tf.variable(init, true); // unnamed: several models may live at once
-    init.dispose();
+    params[name] = ownVariable(init); // unnamed: several models may live at once
   });
+  return settle(params);
+}
+
+/**
+ * Hands new parameters' values to the backend now (tfjs-node otherwise keeps the source arrays until
+ * an op first reads each tensor: a second copy of the model's 244 MB through the first step).
+ */
+function settle(params: Params): Params {
+  moveToNative(PARAM_NAMES.map((n) => params[n]));
   return params;
+}
+
+/**
+ * A variable that owns `t`'s data. tf.variable(t) shares t's buffer and leaves t holding a second
+ * reference, so until t is disposed the buffer outlives the variable (after dispose or assign).
+ */
+export function ownVariable(t: tf.Tensor, trainable = true): tf.Variable {
+  const v = tf.variable(t, trainable);
+  t.dispose();
+  return v;
 }
 
 /** Frees every parameter tensor. */
@@ -150,11 +169,9 @@ export function paramsFromArrays(
   }
   const params = {} as Params;
   for (const name of PARAM_NAMES) {
-    const t = tf.tensor(arrays[name], expected[name], 'float32');
-    params[name] = tf.variable(t, true);
-    t.dispose();
+    params[name] = ownVariable(tf.tensor(arrays[name], expected[name], 'float32'));
   }
-  return params;
+  return settle(params);
 }
 
 /** Copies every parameter out as a flat Float32Array (same layouts). */

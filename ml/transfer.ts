@@ -27,7 +27,7 @@ import { stratifiedSplit, type Item } from './data';
 import { EngineError } from './errors';
 import { featureSource, FeatureCache, type FeatureCacheStats, type FeatureDtype } from './feature-cache';
 import { readModelMeta, resolveCheckpointDir, type EpochMetrics } from './checkpoint';
-import { disposeParams, forward } from './model';
+import { disposeParams, forward, ownVariable } from './model';
 import type { Preprocessing } from './preprocess';
 import { derivedSeed, train, type SourceBatch, type TrainEvent, type TrainResult, type TrainSource } from './train';
 import path from 'node:path';
@@ -106,9 +106,9 @@ export function withNewHead(base: BaseModel, k: number, seed: number): { params:
   const config: AlexNetConfig = { ...base.config, numClasses: k };
   const params = {} as Params;
   for (const n of PARAM_NAMES) {
-    if (n === 'fc8.w') params[n] = tf.variable(tf.tidy(() => tf.randomNormal([config.fcUnits, k], 0, 0.01, 'float32', seed >>> 0)), true);
-    else if (n === 'fc8.b') params[n] = tf.variable(tf.zeros([k]), true);
-    else params[n] = tf.variable(base.params[n].clone(), true);
+    if (n === 'fc8.w') params[n] = ownVariable(tf.randomNormal([config.fcUnits, k], 0, 0.01, 'float32', seed >>> 0));
+    else if (n === 'fc8.b') params[n] = ownVariable(tf.zeros([k]));
+    else params[n] = ownVariable(base.params[n].clone());
   }
   return { params, config };
 }
@@ -263,7 +263,7 @@ export async function fineTune(opts: TransferOptions): Promise<TransferResult> {
     try {
       for (const cand of HEAD_LR_CANDIDATES) {
         if (opts.signal?.aborted) break;
-        const trial = { ...params, 'fc8.w': tf.variable(params['fc8.w'].clone(), true), 'fc8.b': tf.variable(params['fc8.b'].clone(), true) };
+        const trial = { ...params, 'fc8.w': ownVariable(params['fc8.w'].clone()), 'fc8.b': ownVariable(params['fc8.b'].clone()) };
         const r = await train({ ...common, outDir: null, params: trial, epochs: 1, lr: cand, lrMult: stageMultipliers('head'), source: fc7, stage: 'lr-find' });
         trial['fc8.w'].dispose();
         trial['fc8.b'].dispose();

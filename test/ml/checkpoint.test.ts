@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../ml/backend';
-import { initialState, loadCheckpoint, loadModel, saveCheckpoint, snapshotParams, type CheckpointInput } from '../../ml/checkpoint';
+import { cloneParams, initialState, loadCheckpoint, loadModel, saveCheckpoint, snapshotParams, type CheckpointInput } from '../../ml/checkpoint';
 import { PARAM_NAMES, TINY_CONFIG, type Params } from '../../ml/config';
 import { EngineError } from '../../ml/errors';
 import { disposeParams, initParams } from '../../ml/model';
@@ -99,6 +99,28 @@ describe('checkpoint format', () => {
     expect((await loadModel(other)).meta.epoch).toBe(4);
     for (const p of [best.params, last.params, input.params]) disposeParams(p);
     sgd.disposeState();
+  });
+
+  it('loaded, cloned and resumed parameters own their data: disposing them frees every buffer', async () => {
+    const dir = path.join(tmp, 'owned');
+    const { input, sgd } = await makeCheckpoint(dir);
+    await saveCheckpoint(dir, input);
+    disposeParams(input.params);
+    sgd.disposeState();
+    const base = tf.memory();
+    const { model, optimizer } = await loadCheckpoint(dir);
+    const resumed = new Sgd({ lr: 0.01 });
+    resumed.importState(optimizer!, model.params);
+    const copy = cloneParams(model.params);
+    // a training step replaces the variables' buffers: the old ones must not stay behind
+    const grads = Object.fromEntries(PARAM_NAMES.map((n) => [n, tf.onesLike(copy[n])]));
+    resumed.apply(copy, grads);
+    tf.dispose(Object.values(grads));
+    disposeParams(copy);
+    disposeParams(model.params);
+    resumed.disposeState();
+    expect(tf.memory().numTensors).toBe(base.numTensors);
+    expect(tf.memory().numBytes).toBe(base.numBytes);
   });
 
   it('saves a snapshot (plain arrays) the same as the live variables', async () => {
