@@ -285,7 +285,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
   sgd.lr = state.lr;
   const lastEpoch = epochOffset + epochs;
-  collectGarbage(); // the arrays the weights (and a resumed optimiser state) were read from
 
   const source =
     opts.source ??
@@ -302,6 +301,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (source.from === 'input') memoryGuard(config, batchSize, true); // OUT_OF_MEMORY before wasm corrupts tensors
   // the native CPU pool in one region (ml/backend.ts); from cached features no convolution runs
   reserveCpuPool(trainingPoolBytes(config, batchSize, source.from === 'input'));
+  // the arrays the weights (and a resumed optimiser state) were read from; a full collection costs
+  // tens of ms, so only where memory binds (the one-click recipe's stages on cached features run
+  // train() seven times)
+  if (source.from === 'input') collectGarbage();
   const stepsPerEpoch = Math.ceil(source.trainCount / batchSize);
   const trainable = sgd.trainable();
   const varList = trainable.map((n) => params[n]);
