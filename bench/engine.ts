@@ -21,7 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { collectGarbage, initBackend, reserveCpuPool, reservedPoolBytes, trainingPoolBytes } from '../ml/backend';
 import { DEFAULT_CONFIG, PARAM_NAMES, type AlexNetConfig, type ParamName, type Params } from '../ml/config';
-import { graphUnsupported, InferenceGraph } from '../ml/graph';
+import { graphUnsupported } from '../ml/graph';
 import { disposeParams, forward, initParams, paramsFromArrays, type Stage } from '../ml/model';
 import { Sgd } from '../ml/optimizer';
 import { trainStep, type SourceBatch } from '../ml/train';
@@ -127,20 +127,16 @@ function benchInfer(reps: number, out: (f: EngineFigure) => void): void {
     );
     out(rate('ours_infer', n, t, { input: s, classes: config.numClasses }));
   }
-  // the same network as one frozen TensorFlow graph (ml/graph.ts), where the backend runs it
+  // the same calls op by op (ALEXNET_GRAPH=0: what every backend but the native one runs)
   if (graphUnsupported(config) === null) {
-    const t0 = performance.now();
-    const g = InferenceGraph.open(params, config);
-    const openS = (performance.now() - t0) / 1000;
-    const x = tf.tensor(images(1, s), [1, s, s, 3]);
-    const t = timed(() => {
-      const y = g.run(x);
-      y.dataSync();
-      y.dispose();
-    }, reps * 4);
-    out(rate('ours_infer_graph', 1, t, { input: s, open_s: r3(openS) }));
-    x.dispose();
-    g.dispose();
+    process.env.ALEXNET_GRAPH = '0';
+    try {
+      const x = images(1, s);
+      const t = timed(() => tf.tidy(() => void forward(params, config, tf.tensor(x, [1, s, s, 3]), { training: false }).dataSync()), reps * 4);
+      out(rate('ours_infer_eager', 1, t, { input: s }));
+    } finally {
+      delete process.env.ALEXNET_GRAPH;
+    }
   }
   disposeParams(params);
 }

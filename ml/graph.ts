@@ -1,28 +1,24 @@
-// Inference as one frozen TensorFlow graph, on the native backend.
+// Inference as one TensorFlow graph, on the native backend.
 //
-// Eager TF.js runs the network op by op: each op pays tfjs-node's dispatch, each convolution's
-// weights are re-laid out for oneDNN on every call (they are not constants to it), and bias add and
-// ReLU are passes of their own. Here the forward pass (input -> logits, no dropout) is written as a
-// TensorFlow SavedModel whose weights are Const nodes, and TensorFlow loads it as one session and
-// runs it in one call, free to fuse and to keep constant weights in its own layout (which of its
-// optimisations apply was not checked op by op). fc weights are stored [out, in] (MatMul with
-// transpose_b), the layout a one-row product reads fastest (fc6 alone: 9.8 -> 8.1 ms).
-// Measured here (2-core EPYC, same process, same moment): batch 1 29-30 ms per image vs 44-46 ms
-// eager, batch 4 76 vs 131 ms, but batch 8 255 vs 165 ms and batch 16 407 vs 318: for one photo at
-// a time, not for bulk classification (why larger batches lose was not investigated).
-//
-// Costs, measured with the paper's network: opening takes 2-3 s, and RSS grows by 650-720 MB while
-// the session is open (TensorFlow holds the graph, its constants and its own copies).
+// Eager TF.js runs the network op by op, and each op pays tfjs-node's dispatch. Here the forward
+// pass (input -> pool5 / fc7 / logits, no dropout) is written once per configuration as a tiny
+// TensorFlow SavedModel whose weights are inputs (Placeholders), and TensorFlow runs the whole pass
+// in one call, with the model's current weights fed in: nothing is copied, nothing can go stale, and
+// the graph costs about 4 KB and 10 ms to open. Outputs are the same as eager forward()'s.
+// Measured here (2-core EPYC, BVLC fixture, same process, alternating; node --expose-gc): batch 1
+// 31 vs 49 ms, batch 4 110 vs 121, batch 8 158 vs 211, batch 32 482 vs 530.
+// (A variant with the weights as Const nodes measured 29-38 ms at batch 1 but held 650-720 MB more
+// and lost from batch 8: not kept.)
 //
 // The SavedModel is written with a small protobuf encoder (field numbers from TensorFlow's
-// saved_model.proto, meta_graph.proto, graph.proto, node_def.proto, attr_value.proto, tensor.proto),
-// to a temporary folder that is removed once TensorFlow has read it.
+// saved_model.proto, meta_graph.proto, graph.proto, node_def.proto, attr_value.proto, tensor.proto)
+// to a temporary folder that is removed once TensorFlow has read it. ALEXNET_GRAPH=0 turns it off.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { CONV_SPECS, PARAM_NAMES, pool5Features, poolSpec, type AlexNetConfig, type ParamName, type Params } from './config';
+import { CONV_SPECS, PARAM_NAMES, paramShapes, pool5Features, poolSpec, type AlexNetConfig, type Params } from './config';
 import { hasNativeGroupedConv } from './kernels/tensorflow';
 
 // -------------------------------------------------------------------------------------------------
@@ -124,31 +120,30 @@ const bytesOf = (a: Float32Array | Int32Array): Uint8Array => new Uint8Array(a.b
 // The graph
 
 export const GRAPH_INPUT = 'x';
-export const GRAPH_OUTPUT = 'logits';
+// forward()'s stop points and the graph's tensors that hold them
+export type GraphStage = 'pool5' | 'fc7' | 'logits';
+const OUTPUT: Record<GraphStage, string> = { pool5: 'flat', fc7: 'fc7/act', logits: 'logits' };
 
-/** Why the graph cannot express this network here, or null when it can. */
+/** Why the graph cannot run this network here, or null when it can. */
 export function graphUnsupported(config: AlexNetConfig): string | null {
+  if (process.env.ALEXNET_GRAPH === '0') return 'ALEXNET_GRAPH=0';
   if (tf.getBackend() !== 'tensorflow') return `backend ${tf.getBackend()} is not TensorFlow`;
   if (config.groups === 2 && !hasNativeGroupedConv()) return 'TensorFlow here runs no grouped Conv2D (oneDNN off)';
   return null;
 }
 
 /**
- * saved_model.pb of the forward pass, input [N, S, S, 3] float32 (normalised, as forward's) ->
- * logits [N, numClasses], with the parameters' current values as constants.
+ * saved_model.pb of the forward pass for `config`: input x [N, S, S, 3] float32 (normalised, as
+ * forward's) and one Placeholder per parameter (named as PARAM_NAMES, forward's layouts); outputs
+ * 'flat' [N, 9216] (pool5), 'fc7/act' [N, fcUnits], 'logits' [N, numClasses].
  */
-export function inferenceSavedModel(params: Params, config: AlexNetConfig): Uint8Array[] {
+export function inferenceSavedModel(config: AlexNetConfig): Uint8Array[] {
   const T = { T: attr.type(DT_FLOAT) };
   const nhwc = attr.s('NHWC');
   const graph = new Msg();
   const add = (n: Msg): void => void graph.msg(1, n);
-  const weights = (name: ParamName, transpose = false): string => {
-    const p = params[name];
-    const data = transpose ? tf.tidy(() => tf.transpose(p)).dataSync() : p.dataSync();
-    const dims = transpose ? [...p.shape].reverse() : p.shape;
-    add(node(name, 'Const', [], { dtype: attr.type(DT_FLOAT), value: attr.tensor(DT_FLOAT, dims, bytesOf(data as Float32Array)) }));
-    return name;
-  };
+  const shapes = paramShapes(config);
+  for (const name of PARAM_NAMES) add(node(name, 'Placeholder', [], { dtype: attr.type(DT_FLOAT), shape: attr.shape(shapes[name]) }));
   const S = config.inputSize;
   add(node(GRAPH_INPUT, 'Placeholder', [], { dtype: attr.type(DT_FLOAT), shape: attr.shape([-1, S, S, 3]) }));
   const act = (name: string, x: string): string => {
@@ -169,29 +164,26 @@ export function inferenceSavedModel(params: Params, config: AlexNetConfig): Uint
   };
   const conv = (i: 0 | 1 | 2 | 3 | 4, x: string): string => {
     const s = CONV_SPECS[i];
-    const w = params[`conv${i + 1}.w` as ParamName];
-    const k = w.shape[0];
+    const k = s.kernel;
     // AlexNet's paddings are 0 (conv1) or exactly 'SAME' (stride 1, pad (k - 1) / 2: conv2-5)
     const same = s.pad > 0 && s.stride === 1 && k % 2 === 1 && s.pad === (k - 1) / 2;
     if (s.pad > 0 && !same) throw new Error(`inference graph: conv${i + 1}'s padding ${s.pad} is neither 0 nor SAME`);
-    const padding = same ? 'SAME' : 'VALID';
-    const input = x;
     // a grouped layer is one Conv2D whose filter has Cin/groups input channels (oneDNN runs it)
-    add(node(`conv${i + 1}`, 'Conv2D', [input, weights(`conv${i + 1}.w` as ParamName)], {
+    add(node(`conv${i + 1}`, 'Conv2D', [x, `conv${i + 1}.w`], {
       ...T,
       strides: attr.ints([1, s.stride, s.stride, 1]),
-      padding: attr.s(padding),
+      padding: attr.s(same ? 'SAME' : 'VALID'),
       data_format: nhwc,
       dilations: attr.ints([1, 1, 1, 1]),
       use_cudnn_on_gpu: attr.b(true),
       explicit_paddings: attr.ints([]),
     }));
-    add(node(`conv${i + 1}/bias`, 'BiasAdd', [`conv${i + 1}`, weights(`conv${i + 1}.b` as ParamName)], { ...T, data_format: nhwc }));
+    add(node(`conv${i + 1}/bias`, 'BiasAdd', [`conv${i + 1}`, `conv${i + 1}.b`], { ...T, data_format: nhwc }));
     return act(`conv${i + 1}/act`, `conv${i + 1}/bias`);
   };
   const fc = (layer: 'fc6' | 'fc7' | 'fc8', x: string, withAct: boolean): string => {
-    add(node(layer, 'MatMul', [x, weights(`${layer}.w`, true)], { ...T, transpose_a: attr.b(false), transpose_b: attr.b(true) }));
-    add(node(`${layer}/bias`, 'BiasAdd', [layer, weights(`${layer}.b`)], { ...T, data_format: nhwc }));
+    add(node(layer, 'MatMul', [x, `${layer}.w`], { ...T, transpose_a: attr.b(false), transpose_b: attr.b(false) }));
+    add(node(`${layer}/bias`, 'BiasAdd', [layer, `${layer}.b`], { ...T, data_format: nhwc }));
     return withAct ? act(`${layer}/act`, `${layer}/bias`) : `${layer}/bias`;
   };
 
@@ -199,16 +191,16 @@ export function inferenceSavedModel(params: Params, config: AlexNetConfig): Uint
   h = maxPool('pool2', lrn('norm2', conv(1, h))); //                [N, 13, 13, 256]
   h = maxPool('pool5', conv(4, conv(3, conv(2, h)))); //            [N, 6, 6, 256]
   add(node('flat/shape', 'Const', [], { dtype: attr.type(DT_INT32), value: attr.tensor(DT_INT32, [2], bytesOf(Int32Array.from([-1, pool5Features(config)]))) }));
-  add(node('flat', 'Reshape', [h, 'flat/shape'], { ...T, Tshape: attr.type(DT_INT32) })); // [N, 9216], NHWC order as forward's
-  h = fc('fc8', fc('fc7', fc('fc6', 'flat', true), true), false);
-  add(node(GRAPH_OUTPUT, 'Identity', [h], T)); //                   [N, numClasses]
+  add(node(OUTPUT.pool5, 'Reshape', [h, 'flat/shape'], { ...T, Tshape: attr.type(DT_INT32) })); // [N, 9216], NHWC order as forward's
+  h = fc('fc7', fc('fc6', OUTPUT.pool5, true), true); //            [N, 4096] ('fc7/act')
+  add(node(OUTPUT.logits, 'Identity', [fc('fc8', h, false)], T)); // [N, numClasses]
   graph.msg(4, new Msg().int(1, 1205)); // VersionDef.producer: TensorFlow 2.9's, which tfjs-node downloads
 
-  const tensorInfo = (name: string, dims: number[]): Msg => new Msg().str(1, `${name}:0`).int(2, DT_FLOAT).msg(3, shapeProto(dims));
-  const signature = new Msg()
-    .msg(1, new Msg().str(1, GRAPH_INPUT).msg(2, tensorInfo(GRAPH_INPUT, [-1, S, S, 3])))
-    .msg(2, new Msg().str(1, GRAPH_OUTPUT).msg(2, tensorInfo(GRAPH_OUTPUT, [-1, config.numClasses])))
-    .str(3, 'tensorflow/serving/predict');
+  const tensorInfo = (name: string, dims: readonly number[]): Msg => new Msg().str(1, `${name}:0`).int(2, DT_FLOAT).msg(3, shapeProto(dims));
+  const signature = new Msg();
+  for (const [name, dims] of [[GRAPH_INPUT, [-1, S, S, 3]] as const, ...PARAM_NAMES.map((n) => [n, shapes[n]] as const)])
+    signature.msg(1, new Msg().str(1, name).msg(2, tensorInfo(name, dims)));
+  signature.msg(2, new Msg().str(1, OUTPUT.logits).msg(2, tensorInfo(OUTPUT.logits, [-1, config.numClasses]))).str(3, 'tensorflow/serving/predict');
   const meta = new Msg()
     .msg(1, new Msg().str(4, 'serve')) // MetaInfoDef.tags
     .msg(2, graph)
@@ -217,57 +209,57 @@ export function inferenceSavedModel(params: Params, config: AlexNetConfig): Uint
 }
 
 // -------------------------------------------------------------------------------------------------
-// The session
+// Sessions: one per configuration, for the life of the process
 
 // The parts of tfjs-node's backend used here (it exports no type for them).
 type SavedModelBackend = {
   loadSavedModelMetaGraph(dir: string, tags: string): number;
   runSavedModel(id: number, inputs: tf.Tensor[], infos: { name: string; tfDtype: string }[], outputs: string[]): tf.Tensor[];
-  deleteSavedModel(id: number): void;
 };
 
-/** The network as one TensorFlow session. Same outputs as forward(..., { training: false }). */
-export class InferenceGraph {
-  private id: number | null;
-  private readonly be: SavedModelBackend;
+const sessions = new Map<string, number | Error>(); // config -> session id, or why it failed to open
+const FEEDS = [GRAPH_INPUT, ...PARAM_NAMES].map((n) => ({ name: `${n}:0`, tfDtype: 'DT_FLOAT' }));
 
-  private constructor(be: SavedModelBackend, id: number, readonly config: AlexNetConfig) {
-    this.be = be;
-    this.id = id;
-  }
-
-  /** Builds and loads the graph of `params` (their values now). Throws where graphUnsupported says why. */
-  static open(params: Params, config: AlexNetConfig): InferenceGraph {
-    const why = graphUnsupported(config);
-    if (why !== null) throw new Error(`no inference graph: ${why}`);
-    for (const n of PARAM_NAMES) if (params[n].isDisposed) throw new Error(`no inference graph: ${n} is disposed`);
-    const be = tf.backend() as unknown as SavedModelBackend;
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-graph-'));
+function openSession(be: SavedModelBackend, config: AlexNetConfig): number {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-graph-'));
+  try {
+    const fd = fs.openSync(path.join(dir, 'saved_model.pb'), 'w');
     try {
-      const fd = fs.openSync(path.join(dir, 'saved_model.pb'), 'w');
-      try {
-        for (const chunk of inferenceSavedModel(params, config)) fs.writeSync(fd, chunk);
-      } finally {
-        fs.closeSync(fd);
-      }
-      return new InferenceGraph(be, be.loadSavedModelMetaGraph(dir, 'serve'), config);
+      for (const chunk of inferenceSavedModel(config)) fs.writeSync(fd, chunk);
     } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
+      fs.closeSync(fd);
     }
+    return be.loadSavedModelMetaGraph(dir, 'serve');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
+}
 
-  /** x [N, S, S, 3] float32 -> logits [N, numClasses]. */
-  run(x: tf.Tensor): tf.Tensor2D {
-    if (this.id === null) throw new Error('InferenceGraph: run after dispose');
-    const S = this.config.inputSize;
-    if (x.rank !== 4 || x.shape[1] !== S || x.shape[2] !== S || x.shape[3] !== 3)
-      throw new Error(`InferenceGraph: input must be [N, ${S}, ${S}, 3], got [${x.shape.join(', ')}]`);
-    const [y] = this.be.runSavedModel(this.id, [x], [{ name: `${GRAPH_INPUT}:0`, tfDtype: 'DT_FLOAT' }], [`${GRAPH_OUTPUT}:0`]);
-    return y as tf.Tensor2D;
+/**
+ * forward(params, config, x, { training: false, to }) from the input, as one TensorFlow call; null
+ * where the graph cannot run here (graphUnsupported, or it failed to open: then never tried again
+ * for this configuration), and the caller runs the network eagerly. x must be [N, S, S, 3].
+ */
+export function graphForward(params: Params, config: AlexNetConfig, x: tf.Tensor, to: GraphStage): tf.Tensor | null {
+  if (graphUnsupported(config) !== null) return null;
+  const key = JSON.stringify(config);
+  const be = tf.backend() as unknown as SavedModelBackend;
+  let id = sessions.get(key);
+  if (id === undefined) {
+    try {
+      id = openSession(be, config);
+    } catch (e) {
+      id = e instanceof Error ? e : new Error(String(e));
+    }
+    sessions.set(key, id);
   }
+  if (id instanceof Error) return null;
+  const [y] = be.runSavedModel(id, [x, ...PARAM_NAMES.map((n) => params[n])], FEEDS, [`${OUTPUT[to]}:0`]);
+  return y;
+}
 
-  dispose(): void {
-    if (this.id !== null) this.be.deleteSavedModel(this.id);
-    this.id = null;
-  }
+/** Why the graph of `config` failed to open in this process, if it did. */
+export function graphOpenError(config: AlexNetConfig): Error | null {
+  const s = sessions.get(JSON.stringify(config));
+  return s instanceof Error ? s : null;
 }

@@ -16,6 +16,7 @@ import {
   type Params,
 } from './config';
 import { EngineError } from './errors';
+import { graphForward, type GraphStage } from './graph';
 import { moveToNative } from './kernels/tensorflow';
 import { dense, groupedConv2d, lrn } from './layers';
 
@@ -232,14 +233,20 @@ export function forward(params: Params, config: AlexNetConfig, x: tf.Tensor, opt
     return t;
   };
 
+  if (iFrom < 1 && (x.rank !== 4 || x.shape[1] !== config.inputSize || x.shape[2] !== config.inputSize || x.shape[3] !== 3))
+    throw new EngineError(
+      'BAD_CONFIG',
+      `forward: input must be [N, ${config.inputSize}, ${config.inputSize}, 3], got [${x.shape.join(', ')}]`,
+    );
+  // Inference from images on the native backend: the same layers as one TensorFlow call (ml/graph.ts)
+  if (!opts.training && iFrom === 0 && opts.onLayer === undefined) {
+    const y = graphForward(params, config, x, to as GraphStage);
+    if (y !== null) return y;
+  }
+
   return tf.tidy(() => {
     let h: tf.Tensor = x;
     if (iFrom < 1) {
-      if (h.rank !== 4 || h.shape[1] !== config.inputSize || h.shape[2] !== config.inputSize || h.shape[3] !== 3)
-        throw new EngineError(
-          'BAD_CONFIG',
-          `forward: input must be [N, ${config.inputSize}, ${config.inputSize}, 3], got [${h.shape.join(', ')}]`,
-        );
       let a = h as tf.Tensor4D; //                                 [N, 227, 227, 3]
       a = trace('conv1', act(conv(a, 0)) as tf.Tensor4D); //        [N, 55, 55, 96]
       a = trace('pool1', maxPool(norm(a))); //                      [N, 27, 27, 96]  (LRN, then pool)

@@ -1,14 +1,15 @@
-// ml/graph.ts: the forward pass as one frozen TensorFlow graph gives forward()'s logits, for the
-// paper's layer switches (groups, LRN, pooling, activation), and fails clearly where it cannot run.
+// ml/graph.ts: inference from images as one TensorFlow graph gives forward()'s op-by-op results at
+// every stop point, for the paper's layer switches, always with the model's current weights; forward()
+// takes it on the native backend and runs op by op elsewhere or when it is turned off.
 //
 // Skipped with a message where @tensorflow/tfjs-node has no native build, unless
 // ALEXNET_REQUIRE_NATIVE=1 (CI), where that is a failure.
 import fs from 'node:fs';
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findNativeBinding, initBackend } from '../../ml/backend';
-import { graphUnsupported, InferenceGraph } from '../../ml/graph';
+import { graphForward, graphOpenError, graphUnsupported, type GraphStage } from '../../ml/graph';
 import { TINY_CONFIG, disposeParams, forward, initParams, makeConfig, type AlexNetConfig } from '../../ml/model';
 import { maxRelDiff } from '../helpers/numeric';
 
@@ -18,79 +19,99 @@ if (!native && !REQUIRE) console.warn('[graph.test] skipping: @tensorflow/tfjs-n
 
 const tmpGraphs = (): string[] => fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('alexnet-graph-'));
 
-/** Logits of the graph and of eager forward() on the same random input. */
-function both(config: AlexNetConfig, n: number, seed: number): { graph: Float32Array; eager: Float32Array } {
-  const params = initParams(config, seed, 'he');
-  const g = InferenceGraph.open(params, config);
+/** forward() op by op (the graph turned off). */
+function eager(run: () => Float32Array): Float32Array {
+  process.env.ALEXNET_GRAPH = '0';
   try {
-    return tf.tidy(() => {
-      const x = tf.randomNormal([n, config.inputSize, config.inputSize, 3], 0, 1, 'float32', seed);
-      const y = g.run(x);
-      expect(y.shape).toEqual([n, config.numClasses]);
-      return { graph: y.dataSync() as Float32Array, eager: forward(params, config, x, { training: false }).dataSync() as Float32Array };
-    });
+    return run();
   } finally {
-    g.dispose();
-    disposeParams(params);
+    delete process.env.ALEXNET_GRAPH;
   }
 }
 
-describe.runIf(native || REQUIRE)('the inference graph', () => {
+describe.runIf(native || REQUIRE)('inference as one TensorFlow graph', () => {
   beforeAll(async () => {
     await initBackend('tensorflow');
+  });
+  afterEach(() => {
+    delete process.env.ALEXNET_GRAPH;
   });
   afterAll(async () => {
     await tf.setBackend('cpu');
   });
 
-  it.each([
+  const configs: { name: string; config: AlexNetConfig; n: number }[] = [
     { name: 'the paper layers (tiny sizes)', config: TINY_CONFIG, n: 3 },
     { name: 'one image', config: TINY_CONFIG, n: 1 },
     { name: 'groups 1, no LRN, 2x2 pooling, tanh', config: makeConfig({ ...TINY_CONFIG, groups: 1, lrn: null, overlappingPool: false, activation: 'tanh', inputSize: 67 }), n: 2 },
     { name: "BVLC's LRN constant, 5 classes", config: makeConfig({ ...TINY_CONFIG, lrn: { size: 5, k: 1, alpha: 1e-4, beta: 0.75 }, numClasses: 5 }), n: 2 },
-  ])('gives forward()s logits: $name', ({ config, n }) => {
-    const before = tmpGraphs().length;
-    const { graph, eager } = both(config, n, 7);
-    expect(Array.from(eager).some((v) => v !== 0)).toBe(true);
-    expect(maxRelDiff(graph, eager)).toBeLessThan(1e-4);
-    expect(tmpGraphs().length).toBe(before); // the SavedModel folder is gone once loaded
-  });
+  ];
+  const stages: GraphStage[] = ['pool5', 'fc7', 'logits'];
 
-  it('holds the values the parameters had when it was opened', () => {
-    const params = initParams(TINY_CONFIG, 3, 'he');
-    const g = InferenceGraph.open(params, TINY_CONFIG);
-    const x = tf.randomNormal([2, 99, 99, 3], 0, 1, 'float32', 4);
+  it.each(configs)("gives forward()'s op-by-op results at pool5, fc7 and logits: $name", ({ config, n }) => {
+    const before = tmpGraphs().length;
+    const params = initParams(config, 7, 'he');
+    const x = tf.randomNormal([n, config.inputSize, config.inputSize, 3], 0, 1, 'float32', 7);
     try {
-      const first = g.run(x).dataSync();
-      params['fc8.b'].assign(tf.add(params['fc8.b'], 1));
-      const after = g.run(x).dataSync();
-      expect(maxRelDiff(after, first)).toBe(0);
-      const eager = tf.tidy(() => forward(params, TINY_CONFIG, x, { training: false }).dataSync());
-      expect(maxRelDiff(eager, first)).toBeGreaterThan(1e-3); // the live model moved on
+      expect(graphUnsupported(config)).toBeNull();
+      for (const to of stages) {
+        const viaGraph = tf.tidy(() => graphForward(params, config, x, to)!.dataSync() as Float32Array);
+        const viaForward = tf.tidy(() => forward(params, config, x, { training: false, to }).dataSync() as Float32Array);
+        const opByOp = eager(() => tf.tidy(() => forward(params, config, x, { training: false, to }).dataSync() as Float32Array));
+        expect(opByOp.some((v) => v !== 0)).toBe(true);
+        expect(maxRelDiff(viaGraph, opByOp)).toBeLessThan(1e-4);
+        expect(maxRelDiff(viaForward, viaGraph)).toBe(0); // forward() took the graph
+      }
+      expect(graphOpenError(config)).toBeNull();
+      expect(tmpGraphs().length).toBe(before); // the SavedModel folder is gone once loaded
     } finally {
-      g.dispose();
       x.dispose();
       disposeParams(params);
     }
   });
 
-  it('fails clearly: wrong input, use after dispose, disposed parameters, a non-native backend', async () => {
-    const params = initParams(TINY_CONFIG, 5, 'he');
-    const g = InferenceGraph.open(params, TINY_CONFIG);
-    const wrong = tf.zeros([1, 98, 98, 3]);
-    expect(() => g.run(wrong)).toThrow(/input must be \[N, 99, 99, 3\], got \[1, 98, 98, 3\]/);
-    g.dispose();
-    g.dispose(); // twice is fine
-    expect(() => g.run(tf.zeros([1, 99, 99, 3]))).toThrow(/after dispose/);
-    wrong.dispose();
-    disposeParams(params);
-    expect(() => InferenceGraph.open(params, TINY_CONFIG)).toThrow(/conv1.w is disposed/);
-    await tf.setBackend('cpu');
+  it('always runs the weights as they are now, and leaves no tensor behind', () => {
+    const params = initParams(TINY_CONFIG, 3, 'he');
+    const x = tf.randomNormal([2, 99, 99, 3], 0, 1, 'float32', 4);
     try {
-      expect(graphUnsupported(TINY_CONFIG)).toMatch(/backend cpu is not TensorFlow/);
+      const first = tf.tidy(() => forward(params, TINY_CONFIG, x, { training: false }).dataSync());
+      params['fc8.b'].assign(tf.tidy(() => tf.add(params['fc8.b'], 1)));
+      params['conv1.w'].assign(tf.tidy(() => tf.mul(params['conv1.w'], 2)));
+      const tensors = tf.memory().numTensors;
+      const after = tf.tidy(() => forward(params, TINY_CONFIG, x, { training: false }).dataSync());
+      const opByOp = eager(() => tf.tidy(() => forward(params, TINY_CONFIG, x, { training: false }).dataSync() as Float32Array));
+      expect(maxRelDiff(after, first)).toBeGreaterThan(1e-3);
+      expect(maxRelDiff(after, opByOp)).toBeLessThan(1e-4);
+      expect(tf.memory().numTensors).toBe(tensors);
     } finally {
-      await tf.setBackend('tensorflow');
+      x.dispose();
+      disposeParams(params);
     }
-    expect(graphUnsupported(TINY_CONFIG)).toBeNull();
+  });
+
+  it('is not used while training (dropout), for a trace, or on another backend; a bad input still fails clearly', async () => {
+    const params = initParams(TINY_CONFIG, 5, 'he');
+    const x = tf.randomNormal([2, 99, 99, 3], 0, 1, 'float32', 6);
+    try {
+      const layers: string[] = [];
+      tf.tidy(() => forward(params, TINY_CONFIG, x, { training: false, onLayer: (l) => layers.push(l) }));
+      expect(layers).toContain('conv1'); // traced op by op
+      const p = await tf.profile(() => tf.tidy(() => void forward(params, TINY_CONFIG, x, { training: true, seed: 1 })));
+      expect(p.kernelNames).toContain('Conv2D'); // training runs op by op
+      expect(() => forward(params, TINY_CONFIG, tf.zeros([1, 98, 98, 3]), { training: false })).toThrow(/input must be \[N, 99, 99, 3\], got \[1, 98, 98, 3\]/);
+      process.env.ALEXNET_GRAPH = '0';
+      expect(graphUnsupported(TINY_CONFIG)).toBe('ALEXNET_GRAPH=0');
+      delete process.env.ALEXNET_GRAPH;
+      await tf.setBackend('cpu');
+      try {
+        expect(graphUnsupported(TINY_CONFIG)).toMatch(/backend cpu is not TensorFlow/);
+        expect(graphForward(params, TINY_CONFIG, x, 'logits')).toBeNull();
+      } finally {
+        await tf.setBackend('tensorflow');
+      }
+    } finally {
+      x.dispose();
+      disposeParams(params);
+    }
   });
 });
