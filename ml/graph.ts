@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { CONV_SPECS, PARAM_NAMES, paramShapes, pool5Features, poolSpec, type AlexNetConfig, type Params } from './config';
+import { currentBackend } from './backend';
 import { hasNativeGroupedConv } from './kernels/tensorflow';
 
 // -------------------------------------------------------------------------------------------------
@@ -128,6 +129,9 @@ const OUTPUT: Record<GraphStage, string> = { pool5: 'flat', fc7: 'fc7/act', logi
 export function graphUnsupported(config: AlexNetConfig): string | null {
   if (process.env.ALEXNET_GRAPH === '0') return 'ALEXNET_GRAPH=0';
   if (tf.getBackend() !== 'tensorflow') return `backend ${tf.getBackend()} is not TensorFlow`;
+  // tfjs-node's binding hands a session its inputs as host tensors: with the GPU build every call
+  // would copy the weights out of the GPU and back
+  if (currentBackend()?.name === 'tensorflow-gpu') return 'the GPU build feeds sessions from host memory';
   if (config.groups === 2 && !hasNativeGroupedConv()) return 'TensorFlow here runs no grouped Conv2D (oneDNN off)';
   return null;
 }
