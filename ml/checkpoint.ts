@@ -23,8 +23,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { PARAM_NAMES, makeConfig, paramShapes, type AlexNetConfig, type ParamName, type Params } from './config';
 import { EngineError } from './errors';
-import { ownVariable } from './model';
-import { moveToNative } from './kernels/tensorflow';
+import { ownVariable, paramsFromArrays } from './model';
 import type { SgdState } from './optimizer';
 import type { Preprocessing } from './preprocess';
 
@@ -355,12 +354,9 @@ export async function loadModel(dir: string, prefer: 'best' | 'last' = 'best'): 
       throw bad(`${ckptDir}: ${name} has shape [${a.shape}], the config needs [${want}]`);
     }
   }
-  const params = {} as Params;
-  for (const name of PARAM_NAMES) {
-    const a = arrays.get(name)!;
-    params[name] = ownVariable(tf.tensor(a.data, a.shape, 'float32'));
-  }
-  moveToNative(PARAM_NAMES.map((n) => params[n])); // weights.bin's buffer can be collected now
+  // shapes checked above; paramsFromArrays hands the values to the backend, so weights.bin's buffer
+  // can be collected now
+  const params = paramsFromArrays(meta.config, Object.fromEntries(PARAM_NAMES.map((n) => [n, arrays.get(n)!.data])) as Record<ParamName, Float32Array>);
   return { dir: ckptDir, meta, config: meta.config, classNames: meta.classNames, preprocessing: meta.preprocessing, params };
 }
 

@@ -85,6 +85,11 @@ export const CONV_SPECS: readonly [ConvSpec, ConvSpec, ConvSpec, ConvSpec, ConvS
   { kernel: 3, stride: 1, pad: 1, grouped: true }, // conv5
 ];
 
+/** Whether symmetric padding `pad` is exactly 'SAME' (stride 1, odd kernel, pad (k - 1) / 2): conv2-5. */
+export function isSamePadding(kernel: number, stride: number, pad: number): boolean {
+  return pad > 0 && stride === 1 && kernel % 2 === 1 && pad === (kernel - 1) / 2;
+}
+
 /** Max-pooling window and stride: 3/2 overlapping (paper) or 2/2 classic. Padding 'valid'. */
 export function poolSpec(config: AlexNetConfig): { size: number; stride: number } {
   return config.overlappingPool ? { size: 3, stride: 2 } : { size: 2, stride: 2 };

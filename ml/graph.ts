@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { CONV_SPECS, PARAM_NAMES, paramShapes, pool5Features, poolSpec, type AlexNetConfig, type Params } from './config';
+import { CONV_SPECS, PARAM_NAMES, isSamePadding, paramShapes, pool5Features, poolSpec, type AlexNetConfig, type Params } from './config';
 import { currentBackend } from './backend';
 import { hasNativeGroupedConv } from './kernels/tensorflow';
 
@@ -170,7 +170,7 @@ export function inferenceSavedModel(config: AlexNetConfig): Uint8Array[] {
     const s = CONV_SPECS[i];
     const k = s.kernel;
     // AlexNet's paddings are 0 (conv1) or exactly 'SAME' (stride 1, pad (k - 1) / 2: conv2-5)
-    const same = s.pad > 0 && s.stride === 1 && k % 2 === 1 && s.pad === (k - 1) / 2;
+    const same = isSamePadding(k, s.stride, s.pad);
     if (s.pad > 0 && !same) throw new Error(`inference graph: conv${i + 1}'s padding ${s.pad} is neither 0 nor SAME`);
     // a grouped layer is one Conv2D whose filter has Cin/groups input channels (oneDNN runs it)
     add(node(`conv${i + 1}`, 'Conv2D', [x, `conv${i + 1}.w`], {

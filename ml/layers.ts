@@ -3,7 +3,7 @@
 //   - local response normalisation with the paper's (Caffe's, ONNX's, PyTorch's) alpha/n scaling.
 
 import * as tf from '@tensorflow/tfjs-core';
-import type { LrnConfig } from './config';
+import { isSamePadding, type LrnConfig } from './config';
 import './kernels/gradients'; // tf.grad needs the gradient registry filled
 import { hasNativeGroupedConv, nativeGroupedConv2d } from './kernels/tensorflow';
 
@@ -31,7 +31,7 @@ export function groupedConv2d(
     // any other padding is applied explicitly, then the convolution is 'valid'.
     const k = w.shape[0];
     let padding: 'valid' | 'same' = 'valid';
-    if (pad > 0 && stride === 1 && k % 2 === 1 && w.shape[1] === k && pad === (k - 1) / 2) padding = 'same';
+    if (w.shape[1] === k && isSamePadding(k, stride, pad)) padding = 'same';
     else if (pad > 0) x = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]);
     let y: tf.Tensor4D;
     if (groups === 1) {

@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { PARAM_NAMES, type ParamName, type Params } from './config';
 import { moveToNative } from './kernels/tensorflow';
+import { ownVariable } from './model';
 
 export type SgdOptions = {
   lr: number; // base learning rate; the paper starts at 0.01 (from scratch), we use 0.001 for fine-tuning
@@ -78,9 +79,7 @@ export class Sgd {
       const lr = this.lr * this.mult(name);
       let v = this.velocity.get(name);
       if (!v) {
-        const zeros = tf.zerosLike(w);
-        v = tf.variable(zeros, false);
-        zeros.dispose(); // the variable holds the buffer (and drops it at its first assign)
+        v = ownVariable(tf.zerosLike(w), false);
         this.velocity.set(name, v);
       }
       const vv = v;
@@ -133,9 +132,7 @@ export class Sgd {
       if (data.length !== params[name].size) {
         throw new Error(`optimizer state for ${name} has ${data.length} values, the parameter ${params[name].size}`);
       }
-      const t = tf.tensor(data, shape, 'float32');
-      this.velocity.set(name, tf.variable(t, false));
-      t.dispose(); // the variable holds the data
+      this.velocity.set(name, ownVariable(tf.tensor(data, shape, 'float32'), false));
     }
     moveToNative([...this.velocity.values()]); // the checkpoint's arrays can be collected now
   }
