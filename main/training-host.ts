@@ -265,7 +265,8 @@ export class TrainingHost {
     const best = path.join(dir, 'best.ckpt');
     const last = path.join(dir, 'last.ckpt');
     if (fs.existsSync(best)) lib.models.add(runId, { kind: 'final', path: best, format: 'alexnet-studio', epoch: outcome?.bestEpoch ?? null });
-    if (fs.existsSync(last)) lib.models.add(runId, { kind: 'checkpoint', path: last, format: 'alexnet-studio', epoch: outcome?.epochs ?? null });
+    // last.ckpt may be older than the run's last epoch (a cancelled run: see ml/train.ts): its own epoch
+    if (fs.existsSync(last)) lib.models.add(runId, { kind: 'checkpoint', path: last, format: 'alexnet-studio', epoch: checkpointEpoch(last) ?? outcome?.epochs ?? null });
   }
 
   private status(a: Active, status: RunStatus, phase: RunPhase, error: AppErrorPayload | null, message: string | null): void {
@@ -316,4 +317,14 @@ export function runWorkerJob<J extends OneOffJob>(
     });
     worker.send({ type: 'job', job });
   });
+}
+
+/** The epoch a checkpoint folder holds (its model.json), or null when it cannot be read. */
+function checkpointEpoch(dir: string): number | null {
+  try {
+    const e = (JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')) as { epoch?: unknown }).epoch;
+    return typeof e === 'number' ? e : null;
+  } catch {
+    return null;
+  }
 }

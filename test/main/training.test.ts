@@ -161,6 +161,8 @@ describe('cancel, crash, one at a time', () => {
     expect(detail.epochs).toBeLessThan(200);
     const last = detail.models.find((m) => m.kind === 'checkpoint');
     expect(last && fs.existsSync(path.join(last.path, 'model.json'))).toBe(true);
+    // the epoch last.ckpt holds (a cancelled run's may be older than its last finished epoch)
+    expect(last?.epoch).toBe((JSON.parse(fs.readFileSync(path.join(last?.path ?? '', 'model.json'), 'utf8')) as { epoch: number }).epoch);
     expect(await h.ok('runs:cancel', { runId: run.id })).toEqual({ cancelled: false });
   }, 90_000);
 

@@ -190,6 +190,26 @@ describe('train', () => {
     for (const p of [best.params, last.params, r.params]) disposeParams(p);
   });
 
+  it('checkpoints improving epochs and the last one; other epochs only checkpointSeconds after the previous checkpoint', async () => {
+    // lr 1e-12: the validation loss never moves after epoch 1, so epochs 2-4 do not improve
+    const lastEpochs = async (name: string, checkpointSeconds?: number): Promise<number[]> => {
+      const events: TrainEvent[] = [];
+      const r = await train(
+        base({ params: tinyParams(8), lr: 1e-12, epochs: 4, outDir: path.join(tmp, name), checkpointSeconds, plateau: { lrPatience: 10, earlyStopPatience: 10 }, onEvent: (e) => events.push(e) }),
+      );
+      expect(r.epochs).toBe(4);
+      expect(events.filter((e) => e.type === 'epoch' && e.best).map((e) => (e.type === 'epoch' ? e.epoch : 0))).toEqual([1]);
+      const last = await loadModel(path.join(tmp, name), 'last');
+      expect(last.meta.epoch).toBe(4); // the run's final epoch is always on disk
+      expect(last.meta.metrics.map((m) => m.epoch)).toEqual([1, 2, 3, 4]);
+      disposeParams(last.params);
+      disposeParams(r.params);
+      return events.filter((e) => e.type === 'checkpoint' && e.kind === 'last').map((e) => (e.type === 'checkpoint' ? e.epoch : 0));
+    };
+    expect(await lastEpochs('throttled')).toEqual([1, 4]); // default 30 s: these epochs take well under a second
+    expect(await lastEpochs('every', 0)).toEqual([1, 2, 3, 4]);
+  });
+
   it('a checkpoint that cannot be written fails the run with the file system error', async () => {
     const out = path.join(tmp, 'not-a-folder');
     writeFileSync(out, 'a file where the run folder should be');
