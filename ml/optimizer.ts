@@ -15,7 +15,6 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { PARAM_NAMES, type ParamName, type Params } from './config';
-import { moveToNative } from './kernels/tensorflow';
 import { ownVariable } from './model';
 
 export type SgdOptions = {
@@ -40,13 +39,20 @@ export class Sgd {
   readonly weightDecay: number;
   readonly lrMult: Partial<Record<ParamName, number>>;
   step = 0; // updates applied so far
-  private readonly velocity = new Map<ParamName, tf.Variable>();
-  // Two forms of the same update. For fc6 (37.7M weights) each pass over a parameter reads or writes
-  // 151 MB, and these passes are most of a step that trains only fc layers on cached features: there
-  // the AddN form (5 passes instead of 6, three temporaries alive at once) is faster, measured
-  // (npm run bench -- --only transfer): 66 -> 84 images/s. Where conv layers train too, memory is
-  // what binds (the peak of a full training step), and TensorFlow's pooling allocator grew by about
-  // 500 MB with the extra live temporaries: there the lean form keeps at most two alive.
+  // The velocity is kept as the weights before the last update: v = w - prev. The rule then reads
+  //   w' = (1 + m - lr wd) w - m prev - lr g,   prev' = w
+  // one sum of three scaled terms and no separate w += v pass, and prev' is the old weights' buffer
+  // itself (no copy). For fc6 (37.7M weights) each pass over a parameter reads or writes 151 MB, and
+  // these passes are most of a step that trains fc layers on cached features: 10 passes instead of
+  // 13 (v = m v - lr g - lr wd w; w += v): the cached transfer step went 77.3/74.9 -> 82.1/85.1
+  // images/s (node bench/engine.ts --groups transfer, alternating runs), the full training step and its
+  // peak memory did not change. The same numbers in exact arithmetic; the velocity carried is the
+  // update as applied (rounded to w's precision). A checkpoint still stores v (exportState).
+  private readonly prev = new Map<ParamName, tf.Variable>();
+  // Two forms of the same update. Where only fc layers train, the AddN form (fewest passes, four
+  // temporaries alive at once). Where conv layers train too, memory is what binds (the peak of a
+  // full training step), and TensorFlow's pooling allocator grew by about 500 MB with extra live
+  // temporaries: there the lean form keeps at most three alive.
   private readonly fewerPasses: boolean;
 
   constructor(opts: Partial<SgdOptions> = {}) {
@@ -72,52 +78,58 @@ export class Sgd {
    * from it, or frozen, are left alone. The gradient tensors are not disposed (the caller owns them).
    */
   apply(params: Params, grads: Partial<Record<ParamName, tf.Tensor>>): void {
+    const m = this.momentum;
     for (const name of this.trainable()) {
       const g = grads[name];
       if (!g) continue;
       const w = params[name];
       const lr = this.lr * this.mult(name);
-      let v = this.velocity.get(name);
-      if (!v) {
-        v = ownVariable(tf.zerosLike(w), false);
-        this.velocity.set(name, v);
-      }
-      const vv = v;
-      if (this.fewerPasses) {
-        tf.tidy(() => {
-          // v = m v - lr g - lr wd w as one AddN of three scaled terms (4 passes over the
-          // parameter's memory), then w += v
-          const terms = [tf.mul(vv, this.momentum), tf.mul(g, -lr), tf.mul(w, -lr * this.weightDecay)];
-          const next = tf.addN(terms);
+      const a = 1 + m - lr * this.weightDecay; // w's factor
+      // no velocity yet: v = 0, prev = w (the same buffer)
+      const prev = this.prev.get(name) ?? ownVariable(tf.clone(w), false);
+      this.prev.set(name, prev);
+      tf.tidy(() => {
+        let next: tf.Tensor;
+        if (this.fewerPasses) {
+          const terms = [tf.mul(w, a), tf.mul(prev, -m), tf.mul(g, -lr)];
+          next = tf.addN(terms);
           for (const t of terms) t.dispose();
-          vv.assign(next);
-          w.assign(tf.add(w, next));
-        });
-      } else {
-        tf.tidy(() => {
-          // v = m v - lr (g + wd w); w += v, each temporary freed as soon as it is used: at most
-          // two live at a time
-          const decay = tf.mul(w, this.weightDecay);
-          const grad = tf.add(g, decay);
-          decay.dispose();
-          const scaled = tf.mul(grad, lr);
-          grad.dispose();
-          const kept = tf.mul(vv, this.momentum);
-          const next = tf.sub(kept, scaled);
+        } else {
+          // each temporary freed as soon as it is used: at most three alive (12 passes)
+          const wa = tf.mul(w, a);
+          const pm = tf.mul(prev, m);
+          const kept = tf.sub(wa, pm);
+          wa.dispose();
+          pm.dispose();
+          const scaled = tf.mul(g, -lr);
+          next = tf.add(kept, scaled);
           kept.dispose();
           scaled.dispose();
-          vv.assign(next);
-          w.assign(tf.add(w, next));
-        });
-      }
+        }
+        const old = tf.clone(w); // w's buffer, which becomes prev
+        w.assign(next);
+        prev.assign(old);
+      });
     }
     this.step++;
   }
 
-  /** Velocities as Float32Arrays (copies), for a checkpoint. */
-  async exportState(): Promise<SgdState> {
+  /**
+   * Velocities (v = w - prev) as Float32Arrays, for a checkpoint. `prev` is then re-derived from
+   * them (w - v, which may differ from it in the last bit), so that a run resumed from this state and
+   * the run that goes on compute the very same numbers.
+   */
+  async exportState(params: Params): Promise<SgdState> {
     const velocity: Partial<Record<ParamName, Float32Array>> = {};
-    for (const [name, v] of this.velocity) velocity[name] = (await v.data()) as Float32Array;
+    for (const [name, prev] of this.prev) {
+      const w = params[name];
+      const v = tf.sub(w, prev);
+      velocity[name] = (await v.data()) as Float32Array;
+      const rebased = tf.sub(w, v);
+      prev.assign(rebased);
+      rebased.dispose();
+      v.dispose();
+    }
     return { step: this.step, velocity };
   }
 
@@ -132,14 +144,15 @@ export class Sgd {
       if (data.length !== params[name].size) {
         throw new Error(`optimizer state for ${name} has ${data.length} values, the parameter ${params[name].size}`);
       }
-      this.velocity.set(name, ownVariable(tf.tensor(data, shape, 'float32'), false));
+      const v = tf.tensor(data, shape, 'float32');
+      this.prev.set(name, ownVariable(tf.sub(params[name], v), false));
+      v.dispose();
     }
-    moveToNative([...this.velocity.values()]); // the checkpoint's arrays can be collected now
   }
 
   /** Frees the velocity tensors. */
   disposeState(): void {
-    for (const v of this.velocity.values()) v.dispose();
-    this.velocity.clear();
+    for (const v of this.prev.values()) v.dispose();
+    this.prev.clear();
   }
 }

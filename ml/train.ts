@@ -360,7 +360,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       weightsSource: opts.weightsSource ?? 'none',
       trainState: { ...state },
     };
-    const optimizer = opts.saveOptimizer !== false ? await sgd.exportState() : null;
+    const optimizer = opts.saveOptimizer !== false ? await sgd.exportState(params) : null;
     const lastDir = path.join(outDir, 'last.ckpt');
     const previous = saving;
     saving = (async () => {

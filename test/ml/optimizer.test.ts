@@ -62,7 +62,7 @@ describe('Sgd (paper update rule)', () => {
     const g1 = gradsLike(a, 1);
     const g2 = gradsLike(a, 2);
     sa.apply(a, g1);
-    const st = await sa.exportState();
+    const st = await sa.exportState(a);
     // b: same first step through a different optimiser, then import a's state
     const sb0 = new Sgd({ lr: 0.1 });
     sb0.apply(b, g1);
