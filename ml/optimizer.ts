@@ -44,7 +44,7 @@ export class Sgd {
   // one sum of three scaled terms and no separate w += v pass, and prev' is the old weights' buffer
   // itself (no copy). For fc6 (37.7M weights) each pass over a parameter reads or writes 151 MB, and
   // these passes are most of a step that trains fc layers on cached features: 10 passes instead of
-  // 13 (v = m v - lr g - lr wd w; w += v): the cached transfer step went 77.3/74.9 -> 82.1/85.1
+  // 13 (v = m v - lr g - lr wd w; w += v), 8 where the gradient comes pre-scaled (gradScale()): the cached transfer step went 77.3/74.9 -> 82.1/85.1
   // images/s (node bench/engine.ts --groups transfer, alternating runs), the full training step and its
   // peak memory did not change. The same numbers in exact arithmetic; the velocity carried is the
   // update as applied (rounded to w's precision). A checkpoint still stores v (exportState).
@@ -74,10 +74,23 @@ export class Sgd {
   }
 
   /**
-   * One update. `grads` holds dL/dw for (a subset of) the trainable parameters; parameters absent
-   * from it, or frozen, are left alone. The gradient tensors are not disposed (the caller owns them).
+   * The factor to scale the loss by before differentiating it, so that the gradient of the largest
+   * trainable parameter arrives as -lr g, the very term its update adds (one pass over it fewer:
+   * 151 MB for fc6). Give the same factor to apply(). 1 when nothing trains.
    */
-  apply(params: Params, grads: Partial<Record<ParamName, tf.Tensor>>): void {
+  gradScale(params: Params): number {
+    let big: ParamName | null = null;
+    for (const n of this.trainable()) if (big === null || params[n].size > params[big].size) big = n;
+    const s = big === null ? 0 : -this.lr * this.mult(big);
+    return s < 0 && Number.isFinite(s) ? s : 1;
+  }
+
+  /**
+   * One update. `grads` holds dL/dw times `gradScale` (see gradScale(); 1: plain gradients) for (a
+   * subset of) the trainable parameters; parameters absent from it, or frozen, are left alone. The
+   * gradient tensors are not disposed (the caller owns them).
+   */
+  apply(params: Params, grads: Partial<Record<ParamName, tf.Tensor>>, gradScale = 1): void {
     const m = this.momentum;
     for (const name of this.trainable()) {
       const g = grads[name];
@@ -85,15 +98,17 @@ export class Sgd {
       const w = params[name];
       const lr = this.lr * this.mult(name);
       const a = 1 + m - lr * this.weightDecay; // w's factor
+      const c = -lr / gradScale; // g's factor: exactly 1 for the parameter gradScale() was picked for
+      const step = (): tf.Tensor => (c === 1 ? g : tf.mul(g, c)); // -lr dL/dw
       // no velocity yet: v = 0, prev = w (the same buffer)
       const prev = this.prev.get(name) ?? ownVariable(tf.clone(w), false);
       this.prev.set(name, prev);
       tf.tidy(() => {
         let next: tf.Tensor;
         if (this.fewerPasses) {
-          const terms = [tf.mul(w, a), tf.mul(prev, -m), tf.mul(g, -lr)];
+          const terms = [tf.mul(w, a), tf.mul(prev, -m), step()];
           next = tf.addN(terms);
-          for (const t of terms) t.dispose();
+          for (const t of terms) if (t !== g) t.dispose();
         } else {
           // each temporary freed as soon as it is used: at most three alive (12 passes)
           const wa = tf.mul(w, a);
@@ -101,10 +116,10 @@ export class Sgd {
           const kept = tf.sub(wa, pm);
           wa.dispose();
           pm.dispose();
-          const scaled = tf.mul(g, -lr);
+          const scaled = step();
           next = tf.add(kept, scaled);
           kept.dispose();
-          scaled.dispose();
+          if (scaled !== g) scaled.dispose();
         }
         const old = tf.clone(w); // w's buffer, which becomes prev
         w.assign(next);

@@ -498,20 +498,23 @@ export function trainStep(
   const { lossValue, acc } = tf.tidy(() => {
     const x = tf.tensor(b.x, b.shape, 'float32');
     const y = tf.tensor1d(b.y, 'int32');
+    // the loss times -lr (of the largest trainable parameter): its gradient then arrives as the very
+    // term the update adds (Sgd.gradScale)
+    const scale = sgd.gradScale(params);
     const { value, grads } = tf.variableGrads(() => {
       const logits = forward(params, config, x, { training: true, seed: dropSeed, from });
       logitsKept = tf.keep(logits);
-      return weightedCrossEntropy(logits, y, classW);
+      return tf.mul(weightedCrossEntropy(logits, y, classW), scale) as tf.Scalar;
     }, varList);
     const named: Partial<Record<ParamName, tf.Tensor>> = {};
     for (const [vn, g] of Object.entries(grads)) {
       const n = nameOf.get(vn);
       if (n) named[n] = g;
     }
-    sgd.apply(params, named);
+    sgd.apply(params, named, scale);
     const logits = logitsKept as unknown as tf.Tensor;
     const accT = tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32'));
-    const out = { lossValue: value.dataSync()[0], acc: accT.dataSync()[0] };
+    const out = { lossValue: value.dataSync()[0] / scale, acc: accT.dataSync()[0] };
     logits.dispose();
     return out;
   });

@@ -89,6 +89,37 @@ describe('Sgd (paper update rule)', () => {
     }
   });
 
+  it('pre-scaled gradients (gradScale: -lr of the largest trainable parameter) give the same update', () => {
+    const a = initParams(TINY_CONFIG, 4);
+    const b = initParams(TINY_CONFIG, 4);
+    const lrMult = { 'conv1.w': 0, 'conv1.b': 0, 'fc6.w': 0.1, 'fc6.b': 0.1, 'fc8.w': 2 };
+    const sa = new Sgd({ lr: 0.05, lrMult });
+    const sb = new Sgd({ lr: 0.05, lrMult });
+    // the scale is -lr times the rate of the largest trainable tensor
+    const sizes = PARAM_NAMES.filter((n) => sb.mult(n) > 0).map((n) => [n, b[n].size] as const);
+    const big = sizes.reduce((x, y) => (y[1] > x[1] ? y : x))[0];
+    const scale = sb.gradScale(b);
+    expect(scale).toBeCloseTo(-0.05 * sb.mult(big), 12);
+    for (let step = 0; step < 3; step++) {
+      const g = gradsLike(a, 100 + step);
+      const gs = Object.fromEntries(PARAM_NAMES.map((n) => [n, tf.mul(g[n], scale)])) as Record<ParamName, tf.Tensor>;
+      sa.apply(a, g);
+      sb.apply(b, gs, scale);
+      for (const n of PARAM_NAMES) {
+        g[n].dispose();
+        gs[n].dispose();
+      }
+    }
+    for (const n of PARAM_NAMES) {
+      const x = a[n].dataSync();
+      const y = b[n].dataSync();
+      for (let i = 0; i < x.length; i++) expect(Math.abs(x[i] - y[i])).toBeLessThan(1e-6 + 1e-5 * Math.abs(x[i]));
+    }
+    expect(new Sgd({ lr: 0, lrMult }).gradScale(a)).toBe(1); // nothing to scale by
+    for (const s of [sa, sb]) s.disposeState();
+    for (const p of [a, b]) disposeParams(p);
+  });
+
   it('leaks no tensor across steps', () => {
     const p = initParams(TINY_CONFIG, 3);
     const sgd = new Sgd({ lr: 0.01 });
