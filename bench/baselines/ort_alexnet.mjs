@@ -69,7 +69,7 @@ for (const size of sizes) for (const batch of batches) {
   const data = new Float32Array(batch * 3 * size * size); // NCHW
   for (let i = 0; i < data.length; i++) data[i] = Math.sin(i) * 50;
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', data, [batch, 3, size, size]) };
-  const n = batch === 1 ? reps * 4 : reps; // batch 1 runs are short: more of them
+  const n = batch === 1 ? reps * 12 : reps; // batch 1 runs are short: more of them (as ours: BATCH1_REPS_FACTOR)
   for (let i = 0; i < 2; i++) await session.run(feeds); // warm-up
   const times = [], cpu = []; // wall and process CPU seconds per run
   for (let i = 0; i < n; i++) {
