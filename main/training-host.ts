@@ -101,7 +101,7 @@ export class TrainingHost {
     return done;
   }
 
-  /** Asks the run to stop after its current step (its last finished epoch's checkpoint stays). */
+  /** Asks the run to stop after its current step (its last checkpoint stays: see ml/train.ts for how often one is written). */
   cancel(runId: number): boolean {
     const a = this.active;
     if (!a || a.runId !== runId) return false;
@@ -223,7 +223,7 @@ export class TrainingHost {
       return;
     }
     const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
-    this.finish(a, null, { code: 'INTERNAL', message: `the training process stopped unexpectedly: it ${how}; the last finished epoch's checkpoint is kept` });
+    this.finish(a, null, { code: 'INTERNAL', message: `the training process stopped unexpectedly: it ${how}; its last checkpoint is kept` });
   }
 
   private finish(a: Active, outcome: TrainOutcome | null, error: AppErrorPayload | null): void {

@@ -1,10 +1,11 @@
 // `alexnet train <dir>`: train AlexNet on <class>/<image> folders, from scratch or (one click)
 // from ImageNet weights. A progress bar with ETA on stderr, one line per epoch; with --json one
 // JSON object per line on stdout, the last one the final metrics. Ctrl+C cancels cleanly: the last
-// finished epoch's checkpoint stays valid and `--resume` continues from it.
+// checkpoint (every improving epoch, else at most 30 s old) stays valid and `--resume` continues from it.
 import path from 'node:path';
 import { initBackend } from '../../../ml/backend';
 import { scanImageFolder, type Item } from '../../../ml/data';
+import { readModelMeta, resolveCheckpointDir } from '../../../ml/checkpoint';
 import { EngineError } from '../../../ml/errors';
 import { disposeParams } from '../../../ml/model';
 import { describeRecipe, runRecipe, type RecipeEvent } from '../../../ml/recipe';
@@ -226,7 +227,11 @@ export async function run(argv: string[]): Promise<number> {
       backend: backend.name,
     };
     emit(final);
-    if (result.stopped === 'cancelled') say(`cancelled: ${out} holds the last finished epoch (${result.epochs}); --resume continues it`);
+    if (result.stopped === 'cancelled') {
+      // last.ckpt: every improving epoch, else at most every 30 s (ml/train.ts), so maybe not the last finished one
+      const saved = await readModelMeta(resolveCheckpointDir(path.join(out, 'last.ckpt'))).then((m) => m.epoch, () => null);
+      say(`cancelled after epoch ${result.epochs}: ${out} holds the checkpoint of epoch ${saved ?? 'none'}; --resume continues from it`);
+    }
     else say(`done (${result.stopped}): best epoch ${result.bestEpoch}, val acc ${best ? (best.valAcc * 100).toFixed(1) + '%' : 'n/a'}; model in ${out}`);
     return result.stopped === 'cancelled' ? 130 : 0;
   } finally {
