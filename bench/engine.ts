@@ -124,7 +124,8 @@ function benchInfer(reps: number, out: (f: EngineFigure) => void, batches: reado
     const t = timed(
       () =>
         tf.tidy(() => {
-          forward(params, config, tf.tensor(x, [n, s, s, 3]), { training: false }).dataSync();
+          // fixedWeights: as classify and evaluate call it (ml/evaluate.ts predictProbs)
+          forward(params, config, tf.tensor(x, [n, s, s, 3]), { training: false, fixedWeights: true }).dataSync();
         }),
       n === 1 ? reps * BATCH1_REPS_FACTOR : reps,
     );

@@ -124,7 +124,7 @@ export function predictProbs(model: ModelLike, x: Float32Array, rows: number, ch
     const m = Math.min(chunk, rows - r);
     const p = tf.tidy(() => {
       const xt = tf.tensor4d(x.subarray(r * per, (r + m) * per), [m, s, s, 3]);
-      return tf.softmax(forward(model.params, model.config, xt, { training: false }));
+      return tf.softmax(forward(model.params, model.config, xt, { training: false, fixedWeights: true }));
     });
     out.set(p.dataSync() as Float32Array, r * c);
     p.dispose();

@@ -16,7 +16,7 @@ import {
   type Params,
 } from './config';
 import { EngineError } from './errors';
-import { graphForward, type GraphStage } from './graph';
+import { graphForward, releaseGraphWeights, type GraphStage } from './graph';
 import { moveToNative } from './kernels/tensorflow';
 import { dense, groupedConv2d, lrn } from './layers';
 
@@ -135,6 +135,7 @@ export function ownVariable(t: tf.Tensor, trainable = true): tf.Variable {
 
 /** Frees every parameter tensor. */
 export function disposeParams(params: Params): void {
+  releaseGraphWeights(params);
   for (const name of PARAM_NAMES) params[name]?.dispose();
 }
 
@@ -196,6 +197,7 @@ export type ForwardOptions = {
   from?: Stage; // what x is: 'input' [N, S, S, 3] (default), 'pool5' [N, 9216], 'fc7' [N, 4096]
   to?: Stage; // where to stop: 'pool5' [N, 9216], 'fc7' [N, 4096], 'logits' [N, numClasses] (default)
   onLayer?: (layer: string, shape: number[]) => void; // optional trace of each layer's output shape
+  fixedWeights?: boolean; // inference only: these weights will run again unchanged (a model kept for classification), see ml/graph.ts
 };
 
 /**
@@ -240,7 +242,7 @@ export function forward(params: Params, config: AlexNetConfig, x: tf.Tensor, opt
     );
   // Inference from images on the native backend: the same layers as one TensorFlow call (ml/graph.ts)
   if (!opts.training && iFrom === 0 && opts.onLayer === undefined) {
-    const y = graphForward(params, config, x, to as GraphStage);
+    const y = graphForward(params, config, x, to as GraphStage, opts.fixedWeights === true);
     if (y !== null) return y;
   }
 

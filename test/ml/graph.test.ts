@@ -89,6 +89,40 @@ describe.runIf(native || REQUIRE)('inference as one TensorFlow graph', () => {
     }
   });
 
+  it('fixed weights: [out, in] fc copies from the second call on, the same results, remade after an assign, freed with the params', () => {
+    const config = makeConfig({ ...TINY_CONFIG, numClasses: 4 });
+    const params = initParams(config, 8, 'he');
+    const x = tf.randomNormal([2, 99, 99, 3], 0, 1, 'float32', 9);
+    const base = tf.memory().numTensors;
+    try {
+      const run = (to: GraphStage = 'logits'): Float32Array => tf.tidy(() => forward(params, config, x, { training: false, fixedWeights: true, to }).dataSync() as Float32Array);
+      const plain = tf.tidy(() => forward(params, config, x, { training: false }).dataSync() as Float32Array);
+      expect(maxRelDiff(run(), plain)).toBe(0); // first call: the weights as they are, no copy yet
+      expect(tf.memory().numTensors).toBe(base);
+      run('pool5'); // pool5 never reads fc weights: not counted as a use
+      expect(tf.memory().numTensors).toBe(base);
+      const second = run();
+      expect(tf.memory().numTensors).toBe(base + 3); // fc6-fc8 copies, kept for the next calls
+      expect(maxRelDiff(second, plain)).toBeLessThan(1e-5);
+      expect(maxRelDiff(run('fc7'), tf.tidy(() => forward(params, config, x, { training: false, to: 'fc7' }).dataSync() as Float32Array))).toBeLessThan(1e-5);
+      expect(tf.memory().numTensors).toBe(base + 3);
+      // new weights: the stale copy is dropped, the next call runs them as they are, the one after copies them again
+      const flipped = tf.mul(params['fc7.w'], -1);
+      params['fc7.w'].assign(flipped);
+      flipped.dispose(); // the variable holds its buffer now
+      const now = tf.tidy(() => forward(params, config, x, { training: false }).dataSync() as Float32Array);
+      expect(maxRelDiff(now, plain)).toBeGreaterThan(1e-3);
+      expect(maxRelDiff(run(), now)).toBe(0);
+      expect(tf.memory().numTensors).toBe(base + 2);
+      expect(maxRelDiff(run(), now)).toBeLessThan(1e-5);
+      expect(tf.memory().numTensors).toBe(base + 3);
+    } finally {
+      x.dispose();
+      disposeParams(params);
+    }
+    expect(tf.memory().numTensors).toBe(base - 17); // the params (16) and x are gone, and so are the copies
+  });
+
   it('is not used while training (dropout), for a trace, or on another backend; a bad input still fails clearly', async () => {
     const params = initParams(TINY_CONFIG, 5, 'he');
     const x = tf.randomNormal([2, 99, 99, 3], 0, 1, 'float32', 6);
