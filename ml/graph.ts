@@ -292,22 +292,27 @@ export function releaseGraphWeights(params: Params): void {
  */
 export function graphForward(params: Params, config: AlexNetConfig, x: tf.Tensor, to: GraphStage, fixedWeights = false): tf.Tensor | null {
   if (graphUnsupported(config) !== null) return null;
-  const fc = to === 'pool5' || !fixedWeights ? null : outInWeights(params);
-  const layout: FcLayout = fc === null ? 'in-out' : 'out-in';
-  const key = `${JSON.stringify(config)} ${layout}`;
   const be = tf.backend() as unknown as SavedModelBackend;
-  let id = sessions.get(key);
-  if (id === undefined) {
-    try {
-      id = openSession(be, config, layout);
-    } catch (e) {
-      id = e instanceof Error ? e : new Error(String(e));
+  const session = (layout: FcLayout): number | Error => {
+    const key = `${JSON.stringify(config)} ${layout}`;
+    let id = sessions.get(key);
+    if (id === undefined) {
+      try {
+        id = openSession(be, config, layout);
+      } catch (e) {
+        id = e instanceof Error ? e : new Error(String(e));
+      }
+      sessions.set(key, id);
     }
-    sessions.set(key, id);
-  }
+    return id;
+  };
+  const fc = to === 'pool5' || !fixedWeights ? null : outInWeights(params);
+  let id = fc === null ? null : session('out-in');
+  let feed = params as Record<ParamName, tf.Tensor>;
+  if (fc !== null && typeof id === 'number') feed = { ...params, 'fc6.w': fc[0], 'fc7.w': fc[1], 'fc8.w': fc[2] };
+  else id = session('in-out'); // the weights as they are (also where the [out, in] graph failed to open)
   if (id instanceof Error) return null;
-  const weights = PARAM_NAMES.map((n) => (fc !== null && FC_WEIGHTS.includes(n) ? fc[FC_WEIGHTS.indexOf(n)] : params[n]));
-  const [y] = be.runSavedModel(id, [x, ...weights], FEEDS, [`${OUTPUT[to]}:0`]);
+  const [y] = be.runSavedModel(id, [x, ...PARAM_NAMES.map((n) => feed[n])], FEEDS, [`${OUTPUT[to]}:0`]);
   return y;
 }
 

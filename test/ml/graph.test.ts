@@ -116,6 +116,7 @@ describe.runIf(native || REQUIRE)('inference as one TensorFlow graph', () => {
       expect(tf.memory().numTensors).toBe(base + 2);
       expect(maxRelDiff(run(), now)).toBeLessThan(1e-5);
       expect(tf.memory().numTensors).toBe(base + 3);
+      expect(graphOpenError(config)).toBeNull(); // both graphs ([in, out] and [out, in] fc weights) opened
     } finally {
       x.dispose();
       disposeParams(params);
