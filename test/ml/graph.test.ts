@@ -9,7 +9,7 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findNativeBinding, initBackend } from '../../ml/backend';
-import { graphForward, graphOpenError, graphUnsupported, type GraphStage } from '../../ml/graph';
+import { graphForward, graphOpenError, graphUnsupported, hasFixedGraph, type GraphStage } from '../../ml/graph';
 import { TINY_CONFIG, disposeParams, forward, initParams, makeConfig, type AlexNetConfig } from '../../ml/model';
 import { maxRelDiff } from '../helpers/numeric';
 
@@ -89,38 +89,42 @@ describe.runIf(native || REQUIRE)('inference as one TensorFlow graph', () => {
     }
   });
 
-  it('fixed weights: [out, in] fc copies from the second call on, the same results, remade after an assign, freed with the params', () => {
+  it('fixed weights: their own graph (conv constants, [out, in] fc copies) from the second call on, the same results, remade after an assign, freed with the params', () => {
     const config = makeConfig({ ...TINY_CONFIG, numClasses: 4 });
     const params = initParams(config, 8, 'he');
     const x = tf.randomNormal([2, 99, 99, 3], 0, 1, 'float32', 9);
     const base = tf.memory().numTensors;
     try {
       const run = (to: GraphStage = 'logits'): Float32Array => tf.tidy(() => forward(params, config, x, { training: false, fixedWeights: true, to }).dataSync() as Float32Array);
-      const plain = tf.tidy(() => forward(params, config, x, { training: false }).dataSync() as Float32Array);
-      expect(maxRelDiff(run(), plain)).toBe(0); // first call: the weights as they are, no copy yet
-      expect(tf.memory().numTensors).toBe(base);
-      run('pool5'); // pool5 never reads fc weights: not counted as a use
+      const plainAt = (to: GraphStage): Float32Array => tf.tidy(() => forward(params, config, x, { training: false, to }).dataSync() as Float32Array);
+      const plain = plainAt('logits');
+      expect(maxRelDiff(run(), plain)).toBe(0); // first call: the shared graph, nothing made yet
+      expect(hasFixedGraph(params)).toBe(false);
       expect(tf.memory().numTensors).toBe(base);
       const second = run();
+      expect(hasFixedGraph(params)).toBe(true);
       expect(tf.memory().numTensors).toBe(base + 3); // fc6-fc8 copies, kept for the next calls
       expect(maxRelDiff(second, plain)).toBeLessThan(1e-5);
-      expect(maxRelDiff(run('fc7'), tf.tidy(() => forward(params, config, x, { training: false, to: 'fc7' }).dataSync() as Float32Array))).toBeLessThan(1e-5);
+      for (const to of ['pool5', 'fc7'] as const) expect(maxRelDiff(run(to), plainAt(to))).toBeLessThan(1e-5);
       expect(tf.memory().numTensors).toBe(base + 3);
-      // new weights: the stale copy is dropped, the next call runs them as they are, the one after copies them again
-      const flipped = tf.mul(params['fc7.w'], -1);
-      params['fc7.w'].assign(flipped);
-      flipped.dispose(); // the variable holds its buffer now
-      const now = tf.tidy(() => forward(params, config, x, { training: false }).dataSync() as Float32Array);
+      // new weights (a conv layer here): the stale graph and copies are dropped, the next call runs
+      // the weights as they are, the one after makes them again
+      const doubled = tf.mul(params['conv3.w'], 2);
+      params['conv3.w'].assign(doubled);
+      doubled.dispose(); // the variable holds its buffer now
+      const now = plainAt('logits');
       expect(maxRelDiff(now, plain)).toBeGreaterThan(1e-3);
       expect(maxRelDiff(run(), now)).toBe(0);
-      expect(tf.memory().numTensors).toBe(base + 2);
+      expect(hasFixedGraph(params)).toBe(false);
+      expect(tf.memory().numTensors).toBe(base);
       expect(maxRelDiff(run(), now)).toBeLessThan(1e-5);
+      expect(hasFixedGraph(params)).toBe(true);
       expect(tf.memory().numTensors).toBe(base + 3);
-      expect(graphOpenError(config)).toBeNull(); // both graphs ([in, out] and [out, in] fc weights) opened
     } finally {
       x.dispose();
       disposeParams(params);
     }
+    expect(hasFixedGraph(params)).toBe(false);
     expect(tf.memory().numTensors).toBe(base - 17); // the params (16) and x are gone, and so are the copies
   });
 
