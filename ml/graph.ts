@@ -268,7 +268,9 @@ const fixed = new WeakMap<Params, Fixed>();
 
 function dropFixed(e: Fixed): void {
   for (const t of e.fc ?? []) t.dispose();
-  if (e.session !== null) (tf.backend() as unknown as SavedModelBackend).deleteSavedModel(e.session);
+  // the backend that opened it, even if another one is current now
+  const be = tf.findBackend('tensorflow') as unknown as SavedModelBackend | null;
+  if (e.session !== null) be?.deleteSavedModel(e.session);
   e.fc = null;
   e.session = null;
 }
