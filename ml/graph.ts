@@ -305,7 +305,9 @@ export function releaseGraphWeights(params: Params): void {
   fixed.delete(params);
 }
 
-const FIXED_FEEDS = [GRAPH_INPUT, ...PARAM_NAMES.filter((n) => !n.startsWith('conv'))].map((n) => ({ name: `${n}:0`, tfDtype: 'DT_FLOAT' }));
+// what the fixed-weights graph is fed: x and the fc parameters (its conv layers are constants)
+const FIXED_FED: readonly ParamName[] = PARAM_NAMES.filter((n) => !CONV_PARAMS.includes(n));
+const FIXED_FEEDS = [GRAPH_INPUT, ...FIXED_FED].map((n) => ({ name: `${n}:0`, tfDtype: 'DT_FLOAT' }));
 
 /**
  * forward(params, config, x, { training: false, to }) from the input, as one TensorFlow call; null
@@ -323,7 +325,7 @@ export function graphForward(params: Params, config: AlexNetConfig, x: tf.Tensor
   if (f !== null && f.session !== null && f.fc !== null) {
     const fc = f.fc;
     const feed = (n: ParamName): tf.Tensor => (FC_WEIGHTS.includes(n) ? fc[FC_WEIGHTS.indexOf(n)] : params[n]);
-    return be.runSavedModel(f.session, [x, ...PARAM_NAMES.filter((n) => !n.startsWith('conv')).map(feed)], FIXED_FEEDS, out)[0];
+    return be.runSavedModel(f.session, [x, ...FIXED_FED.map(feed)], FIXED_FEEDS, out)[0];
   }
   const key = JSON.stringify(config);
   let id = sessions.get(key);
