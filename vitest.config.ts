@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 //    child processes (not worker threads): native addons (better-sqlite3, tfjs-node) and TF.js's
 //    global engine are process-wide, so each file gets its own process.
 //  - renderer: the Svelte state managers (renderer/vitest.config.ts, with the Svelte compiler).
-//  - e2e: the built renderer in Debian's Chromium against the real browser-mode server
+//  - e2e: the built renderer in Chromium (test/helpers/browser.ts) against the real browser-mode server
 //    (test/e2e/vitest.config.ts; builds the renderer first).
 export default defineConfig({
   test: {

@@ -2,14 +2,14 @@
 // Builds a library in a temp folder: the hymenoptera train photos imported for real (thumbnails
 // made), then their rows repeated to 10,000 photos (same bytes, so the same cached thumbnails; other
 // paths). Serves it in browser mode (the real server and handlers), opens the built renderer in
-// Debian's Chromium, and scrolls the grid top to bottom at a steady speed, one step per animation
+// Chromium (test/helpers/browser.ts), and scrolls the grid top to bottom at a steady speed, one step per animation
 // frame, counting frames and the thumbnail cells in the DOM at every frame.
 // Needs renderer/dist (vite build --config renderer/vite.config.ts). Run alone: node --import tsx bench/grid.ts
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchBrowser } from '../test/helpers/browser';
 import { openLibrary } from '../db/index';
 import { importFolder } from '../db/import';
 import { createContext } from '../main/context';
@@ -22,7 +22,6 @@ const FLING_PX_PER_FRAME = 60; // ~3,600 px/s at 60 Hz: a brisk fling (cells sho
 const BROWSE_PX_PER_FRAME = 10; // ~600 px/s: reading the grid while scrolling (every thumbnail loads)
 const SCROLL_SECONDS = 5; // how long each measured scroll lasts (or until the bottom)
 const VIEWPORT = { width: 1280, height: 800 }; // a laptop window
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 type ScrollStats = { frames: number; ms: number; maxCells: number; p95: number; scrolled: number; bottom: boolean };
 
@@ -79,7 +78,7 @@ export async function benchGrid(): Promise<BenchResult[]> {
   const lib = openLibrary(path.join(dir, 'library.sqlite'));
   const ctx = createContext({ lib, dataDir: dir, mode: 'browser', spawn: nodeSpawner(), log: () => {} });
   const server = await startServer({ ctx, handlers: createHandlers(ctx) });
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const browser = await launchBrowser();
   try {
     const page = await browser.newPage({ viewport: VIEWPORT });
     await page.goto(server.url);

@@ -128,7 +128,7 @@ function findTorchPython(): { py: string; version: string } | null {
   }
   return null;
 }
-const TORCH_HINT = 'no python with torch: python3 -m venv ../.venv-bench && ../.venv-bench/bin/pip install torch==2.13.0 pillow (or set ALEXNET_BENCH_PYTHON)';
+const TORCH_HINT = 'no python with torch: python3 -m venv ../.venv-bench && ../.venv-bench/bin/pip install torch==2.13.0 onnx numpy pillow (or set ALEXNET_BENCH_PYTHON)';
 
 /** The fixture's initializers as .npz for the PyTorch side (made once, by the system python's onnx). */
 async function fixtureNpz(): Promise<string> {
@@ -139,7 +139,7 @@ async function fixtureNpz(): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const onnx = bvlcFixture();
   const py = findPython();
-  if (!py) throw new Error('python3 with onnx + numpy is needed to read the fixture (apt-get install python3-onnx python3-numpy)');
+  if (!py) throw new Error('python3 with onnx + numpy is needed to read the fixture (python3 -m venv ../.venv-bench && ../.venv-bench/bin/pip install onnx numpy, or set PYTHON)');
   const tmp = `${file}.${process.pid}.tmp.npz`;
   const r = spawnSync(py, [path.join(repoRoot, 'bench/baselines/onnx_to_npz.py'), onnx, tmp], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`onnx_to_npz.py failed: ${r.stderr.trim().split('\n').pop() ?? ''}`);

@@ -6,8 +6,8 @@
 // (value from the median run, best from the fastest: their gap shows how busy the machine was;
 // per_cpu_s = images per CPU-second of this process, times threads estimates an idle machine's figure).
 // The ~244 MB .onnx files are written to a cache outside the repo (ALEXNET_BENCH_CACHE, default
-// ~/.cache/alexnet-studio/bench); generating them needs python3 with onnx + numpy (Debian's
-// python3-onnx python3-numpy; /usr/bin/python3 is tried first).
+// ~/.cache/alexnet-studio/bench); generating them needs a python with onnx + numpy (PYTHON, the
+// bench venv ../.venv-bench, or the system python).
 // --sizes: 224 is the zoo's graph as published; 227 is the same graph given our (Caffe's) 227 crop,
 // which is exactly our network: conv5 is then 13x13, and pool5's bottom/right padding of one (which
 // keeps 224's 12x12 at 6x6) is never read, so pool5 is 6x6 both ways. 227 does ~11% more convolution
@@ -39,25 +39,28 @@ onnx.checker.check_model(m)
 onnx.save(m, sys.argv[2])
 `;
 
+// the fixture script needs onnx + numpy: PYTHON, the bench venv (../.venv-bench), or the system python
+const PYTHONS = [process.env.PYTHON, path.resolve(repoRoot, '../.venv-bench/bin/python'), '/usr/bin/python3', 'python3'].filter(Boolean);
+
 function onnxFile(batch, size = 224) {
   if (size !== 224) {
     const f = path.join(cacheDir, `bvlc_b${batch}_${size}.onnx`);
     if (fs.existsSync(f)) return f;
     const src = onnxFile(batch);
-    for (const py of ['/usr/bin/python3', 'python3']) {
+    for (const py of PYTHONS) {
       const r = spawnSync(py, ['-c', RESIZE_INPUT, src, `${f}.tmp`, String(size)], { stdio: 'inherit' });
       if (r.status === 0) { fs.renameSync(`${f}.tmp`, f); return f; }
     }
-    throw new Error(`could not write ${f} (needs python3-onnx)`);
+    throw new Error(`could not write ${f} (needs python with onnx: ../.venv-bench/bin/pip install onnx numpy)`);
   }
   const f = path.join(cacheDir, `bvlc_b${batch}.onnx`);
   if (fs.existsSync(f)) return f;
   fs.mkdirSync(cacheDir, { recursive: true });
-  for (const py of ['/usr/bin/python3', 'python3']) {
+  for (const py of PYTHONS) {
     const r = spawnSync(py, [fixture, `${f}.tmp`, '--batch', String(batch)], { stdio: 'inherit' });
     if (r.status === 0) { fs.renameSync(`${f}.tmp`, f); return f; }
   }
-  throw new Error(`could not generate ${f} with ${fixture} (needs python3-onnx, python3-numpy)`);
+  throw new Error(`could not generate ${f} with ${fixture} (needs python with onnx + numpy: python3 -m venv ../.venv-bench && ../.venv-bench/bin/pip install onnx numpy)`);
 }
 
 const median = (a) => { const s = [...a].sort((x, y) => x - y); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };

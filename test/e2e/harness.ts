@@ -1,23 +1,22 @@
 // End-to-end harness: the REAL browser-mode server (scripts/serve.mjs, what `npm run serve` runs) on
-// a temp data folder, a folder of real photos (links into ../shared/datasets, never copies), Debian's
-// Chromium through playwright-core, screenshots saved under test-results/screens/.
+// a temp data folder, a folder of real photos (links into ../shared/datasets, never copies), a
+// Chromium (test/helpers/browser.ts) through playwright-core, screenshots saved under test-results/screens/.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchBrowser } from '../helpers/browser';
 import type { Channel, Reply, Req, Res } from '../../preload/contract';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const datasets = path.resolve(repoRoot, '../shared/datasets');
 export const screensDir = path.join(repoRoot, 'test-results', 'screens');
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-
+/** The browser test/helpers/browser.ts finds (an installed one, or npm's @sparticuz/chromium). */
 export function launch(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  return launchBrowser();
 }
 
 export type Server = { url: string; origin: string; token: string; dataDir: string; proc: ChildProcess; log: string[]; call<C extends Channel>(c: C, req: Req<C>): Promise<Res<C>>; stop(): Promise<void> };

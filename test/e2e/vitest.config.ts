@@ -1,4 +1,4 @@
-// The end-to-end suite (test/e2e/*.e2e.ts): the built renderer in Debian's Chromium against the real
+// The end-to-end suite (test/e2e/*.e2e.ts): the built renderer in Chromium (test/helpers/browser.ts) against the real
 // browser-mode server. One file at a time, one process; the steps of a file share one server.
 // Run: npm run test:e2e (globalSetup builds the renderer first); `npm test` runs it as a project.
 import path from 'node:path';
