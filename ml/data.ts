@@ -4,7 +4,9 @@
 //
 //   scanImageFolder(dir) -> { classes, items: {path, label}[], skipped }
 //   stratifiedSplit(items, 0.2, seed) -> { train, val }
-//   new BatchLoader({ items, prep, batchSize, augment, pca, seed }).batches(epoch)
+//   new BatchLoader({ items, prep, batchSize, augment, seed })
+//     .batches(epoch)      training: every epoch in its own seeded order (epochOrder), views per `augment`
+//     .evalBatches(views)  evaluation: the items in the given order, centre or 10-crop views
 //     -> Batch { x: Float32Array [n, crop, crop, 3], y: Int32Array [n], paths [n], n, viewsPerImage }
 
 import { createHash } from 'node:crypto';
@@ -283,6 +285,16 @@ class Semaphore {
 // ---------------------------------------------------------------------------------------------
 // Batches.
 
+/**
+ * The order in which epoch `epoch` of training visits `n` items: a permutation drawn from (seed,
+ * epoch) alone. Training always shuffles, with or without augmentation (SGD on batches sorted by
+ * class, as folders list them, trains badly); evaluation keeps the given order. Every training
+ * source (BatchLoader.batches, the feature cache's featureSource) takes its order from here.
+ */
+export function epochOrder(n: number, seed: number, epoch: number): number[] {
+  return createRng(seed).fork('shuffle').fork(epoch).shuffle(Array.from({ length: n }, (_, i) => i));
+}
+
 export type Augment = {
   randomCrop: boolean; // random crop x crop window of the resize x resize image (else centre)
   flip: boolean; // horizontal mirror with probability 1/2
@@ -311,14 +323,13 @@ export type BatchLoaderOptions = {
   items: Item[]; // images and labels (e.g. a stratifiedSplit half)
   prep: Preprocessing; // the model's preprocessing
   batchSize: number; // rows per batch; with '10crop', floor(batchSize / 10) images (at least 1) per batch
-  augment: Augment | null; // training augmentation; null = evaluation (centre crop, no shuffle)
-  pca?: Pca | null; // training set's RGB PCA, for augment.pcaStd > 0
+  augment: Augment | null; // views of training batches; null = centre crops (the order is shuffled either way)
+  pca?: Pca; // training set's RGB PCA for augment.pcaStd > 0; default: datasetPca of `items`, on the first training epoch
   seed: number; // shuffles and augmentations derive from (seed, epoch) only
   prefetch?: number; // batches decoded ahead of the one being consumed (default 2)
   concurrency?: number; // most decodes handed to sharp at once (default: all the prefetch window asks for, see below)
   cacheBytes?: number; // budget of the decoded-image cache (default 1 GiB); 0 = no cache
   cache?: ImageCache; // share one cache between loaders (overrides cacheBytes)
-  shuffle?: boolean; // shuffle each epoch (default: true when augment is set)
   onSkip?: (path: string, reason: string) => void; // an undecodable file, reported once, then left out
   onEvent?: (e: LoaderEvent) => void; // progress / instrumentation hook
 };
@@ -331,6 +342,7 @@ export class BatchLoader {
   private readonly sem: Semaphore;
   private readonly bad = new Map<string, string>(); // path -> reason, skipped in every later epoch
   private readonly pending = new Map<string, Promise<DecodedImage | null>>(); // decodes in flight, by cache key
+  private pca: Promise<Pca> | null = null; // the colour noise's PCA, computed once when not given
 
   constructor(private readonly opts: BatchLoaderOptions) {
     if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new EngineError('BAD_CONFIG', `batch size must be a positive integer, got ${opts.batchSize}`);
@@ -345,7 +357,7 @@ export class BatchLoader {
   }
 
   /** Images per batch and batches per epoch for a view mode (before any corrupt file is left out). */
-  shape(views: 'train' | 'center' | '10crop' = this.opts.augment ? 'train' : 'center'): { imagesPerBatch: number; batches: number; viewsPerImage: number } {
+  shape(views: 'train' | 'center' | '10crop' = 'train'): { imagesPerBatch: number; batches: number; viewsPerImage: number } {
     const viewsPerImage = views === '10crop' ? 10 : 1;
     const imagesPerBatch = Math.max(1, Math.floor(this.opts.batchSize / viewsPerImage));
     return { imagesPerBatch, batches: Math.ceil(this.opts.items.length / imagesPerBatch), viewsPerImage };
@@ -389,27 +401,38 @@ export class BatchLoader {
   }
 
   /**
-   * One epoch of batches. Without `views`: training views (random crop / flip / PCA noise as
-   * `augment` says) or, with augment null, centre crops. `views: 'center' | '10crop'` asks for
-   * test-time views whatever `augment` is. Batches i+1 .. i+prefetch decode while the consumer
-   * works on batch i. Corrupt images are skipped (onSkip), never fatal.
+   * One epoch of training batches, in epochOrder(seed, epoch): random crop / flip / PCA noise as
+   * `augment` says, or centre crops when augment is null. Batches i+1 .. i+prefetch decode while
+   * the consumer works on batch i. Corrupt images are skipped (onSkip), never fatal.
    */
-  async *batches(epoch: number, opts: { views?: 'center' | '10crop' } = {}): AsyncGenerator<Batch> {
-    const { items, prep, augment, pca, seed } = this.opts;
-    const mode = opts.views ?? (augment ? 'train' : 'center');
-    const { imagesPerBatch, batches: nBatches, viewsPerImage } = this.shape(mode);
-    const prefetch = Math.max(0, this.opts.prefetch ?? 2);
-
-    // The epoch's order and every image's view depend on (seed, epoch, item index) only: the
-    // same whatever the decode order, concurrency or cache state.
-    const order = items.map((_, i) => i);
-    if (this.opts.shuffle ?? augment !== null) createRng(seed).fork('shuffle').fork(epoch).shuffle(order);
+  async *batches(epoch: number): AsyncGenerator<Batch> {
+    const { items, prep, augment, seed } = this.opts;
+    const pcaStd = augment?.pcaStd ?? 0;
+    const pca = pcaStd > 0 ? (this.opts.pca ?? (await (this.pca ??= datasetPca(items, prep, { seed, loader: this })))) : null;
+    // every image's view depends on (seed, epoch, item index) only: the same whatever the decode
+    // order, concurrency or cache state
     const viewRng = createRng(seed).fork('augment').fork(epoch);
-    const fixedViews = mode === '10crop' ? tenCropViews(prep) : [centerView(prep)];
+    const centre = [centerView(prep)];
     const viewsFor = (itemIndex: number): View[] =>
-      mode === 'train' && augment
-        ? [randomView(prep, viewRng.fork(itemIndex), pca, { randomCrop: augment.randomCrop, flip: augment.flip, pcaStd: augment.pcaStd })]
-        : fixedViews;
+      augment ? [randomView(prep, viewRng.fork(itemIndex), pca, { randomCrop: augment.randomCrop, flip: augment.flip, pcaStd })] : centre;
+    yield* this.run(epoch, epochOrder(items.length, seed, epoch), this.shape('train'), viewsFor);
+  }
+
+  /** Evaluation batches: every item in the given order, its centre crop or its 10 crops (as in the paper). */
+  async *evalBatches(views: 'center' | '10crop' = 'center'): AsyncGenerator<Batch> {
+    const fixed = views === '10crop' ? tenCropViews(this.opts.prep) : [centerView(this.opts.prep)];
+    yield* this.run(0, this.opts.items.map((_, i) => i), this.shape(views), () => fixed);
+  }
+
+  private async *run(
+    epoch: number,
+    order: number[],
+    shape: { imagesPerBatch: number; batches: number; viewsPerImage: number },
+    viewsFor: (itemIndex: number) => View[],
+  ): AsyncGenerator<Batch> {
+    const { items, prep } = this.opts;
+    const { imagesPerBatch, batches: nBatches, viewsPerImage } = shape;
+    const prefetch = Math.max(0, this.opts.prefetch ?? 2);
 
     let cancelled = false;
     const emit = (type: LoaderEvent['type'], batch: number): void => this.opts.onEvent?.({ type, epoch, batch, time: performance.now() });

@@ -29,7 +29,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import { PARAM_NAMES, pool5Features, type AlexNetConfig, type Params } from './config';
-import { hashFile, type Item } from './data';
+import { epochOrder, hashFile, type Item } from './data';
 import { EngineError } from './errors';
 import { forward } from './model';
 import { loadImage, tenCropViews, toInput, type Preprocessing, type View } from './preprocess';
@@ -319,9 +319,10 @@ export class FeatureCache {
 // --- a training source over cached features -----------------------------------------------------------
 
 /**
- * Batches of pool5 features for train(): training batches shuffled per (seed, epoch), one of the K
- * cached views per image, drawn per (seed, epoch, image); validation batches from the centre view.
- * Unreadable images are reported once through onSkip and left out.
+ * Batches of pool5 features for train(): training batches in epochOrder(seed, epoch), one of the K
+ * cached views per image, drawn per (seed, epoch, image) (the centre view without augment);
+ * validation batches, and the training images for the end-of-epoch training error, in order from
+ * the centre view. Unreadable images are reported once through onSkip and left out.
  */
 export function featureSource(opts: {
   cache: FeatureCache;
@@ -362,13 +363,17 @@ export function featureSource(opts: {
     trainCount: opts.train.length,
     valCount: opts.val.length,
     trainBatches(epoch) {
-      const order = createRng(opts.seed).fork('shuffle').fork(epoch).shuffle(opts.train.map((_, i) => i));
+      const order = epochOrder(opts.train.length, opts.seed, epoch);
       const viewRng = createRng(opts.seed).fork('view').fork(epoch);
       const set: ViewSet = opts.augment ? 'train' : 'center';
       return run(opts.train, set, (i) => (opts.augment ? viewRng.fork(i).int(cache.views) : 0), order);
     },
     valBatches() {
       return run(opts.val, 'center', () => 0, opts.val.map((_, i) => i));
+    },
+    trainEvalBatches() {
+      // view 0 of either set is the centre crop: the features training already cached
+      return run(opts.train, opts.augment ? 'train' : 'center', () => 0, opts.train.map((_, i) => i));
     },
   };
 }

@@ -3,7 +3,7 @@
 // rate that works, early stopping, best-checkpoint keeping, a seed for reproducible runs.
 //
 //   train(opts) -> TrainResult
-//     for each epoch: shuffle (seeded by seed + epoch) -> steps (forward, weighted cross-entropy,
+//     for each epoch: shuffle (epochOrder: seeded by seed + epoch, augmented or not) -> steps (forward, weighted cross-entropy,
 //     gradients of the trainable parameters only, SGD update) -> validation -> plateau schedule ->
 //     last.ckpt (+ best.ckpt when the monitored metric improved)
 //
@@ -32,17 +32,45 @@ export type { Augment, Item };
 export type SourceBatch = { x: Float32Array; shape: number[]; y: Int32Array; paths: string[] };
 
 /**
- * Where batches come from. The default reads images (BatchLoader, with augmentation); transfer
+ * Where batches come from. The default reads images (BatchLoader, augmented unless augment is null); transfer
  * learning passes a feature-cache source whose batches are pool5 features (from = 'pool5').
  */
 export type TrainSource = {
   from: Stage;
   trainCount: number; // training images (for steps per epoch and ETA)
   valCount: number;
-  trainBatches(epoch: number): AsyncGenerator<SourceBatch>;
+  trainBatches(epoch: number): AsyncGenerator<SourceBatch>; // in epochOrder(seed, epoch), never sorted
   valBatches(): AsyncGenerator<SourceBatch>;
+  trainEvalBatches?(): AsyncGenerator<SourceBatch>; // the training images as validation sees them (for trainError)
   close?(): void;
 };
+
+/** A metric the run stops at (stopAt): accuracies once they reach the value, errors and losses once they fall to it. */
+export type StopMetric = 'val_acc' | 'val_err' | 'val_loss' | 'train_err';
+export type StopAt = { metric: StopMetric; value: number };
+const STOP_METRICS: readonly StopMetric[] = ['val_acc', 'val_err', 'val_loss', 'train_err'];
+
+/** 'val_acc=0.9' -> { metric: 'val_acc', value: 0.9 }; EngineError 'BAD_CONFIG' for anything else. */
+export function parseStopAt(text: string): StopAt {
+  const m = /^\s*([a-z_0-9]+)\s*=\s*([^\s]+)\s*$/.exec(text);
+  const metric = STOP_METRICS.find((s) => s === m?.[1]);
+  const value = m ? Number(m[2]) : NaN;
+  if (!m || !metric) throw new EngineError('BAD_CONFIG', `stop-at takes <metric>=<value> with a metric among ${STOP_METRICS.join(', ')}, got '${text}'`);
+  if (!Number.isFinite(value) || value < 0 || (metric !== 'val_loss' && value > 1)) {
+    throw new EngineError('BAD_CONFIG', `stop-at ${metric}: the value must be a number${metric === 'val_loss' ? ' >= 0' : ' in [0, 1]'}, got '${m[2]}'`);
+  }
+  return { metric, value };
+}
+
+/** The stopAt target an epoch reached, if any (the first of `targets` that is). */
+export function reachedTarget(m: EpochMetrics, targets: readonly StopAt[]): (StopAt & { reached: number }) | null {
+  for (const t of targets) {
+    const v = t.metric === 'val_acc' ? m.valAcc : t.metric === 'val_err' ? 1 - m.valAcc : t.metric === 'val_loss' ? m.valLoss : m.trainErr;
+    if (v === undefined || !Number.isFinite(v)) continue;
+    if (t.metric === 'val_acc' ? v >= t.value : v <= t.value) return { ...t, reached: v };
+  }
+  return null;
+}
 
 export type PlateauOptions = {
   monitor: 'valLoss' | 'valError'; // the metric watched (lower is better)
@@ -75,8 +103,10 @@ export type TrainOptions = {
   weightDecay?: number; // 5e-4
   lrMult?: Partial<Record<ParamName, number>>; // per-parameter multipliers; 0 = frozen
   plateau?: Partial<PlateauOptions>;
-  augment?: Augment | null; // default: the paper's random crops + flips + PCA colour noise 0.1
-  pca?: Pca | null; // eigen-decomposition of the training set's RGB covariance (for PCA noise)
+  augment?: Augment | null; // default: the paper's random crops + flips + PCA colour noise 0.1; null: centre crops (still shuffled)
+  pca?: Pca; // eigen-decomposition of the training set's RGB covariance (for PCA noise); default: computed from `train`
+  trainError?: boolean; // after each epoch, one more pass over the training images (as validation sees them) for EpochMetrics.trainErr
+  stopAt?: StopAt[]; // stop once an epoch reaches one of these (train_err turns trainError on)
   classWeighting?: 'balanced' | 'none'; // 'balanced': loss weight n/(k n_c) per class (default)
   seed?: number; // 0 by default: same seed + same backend -> same losses
   params?: Params; // starting weights (taken over: train disposes or returns them); default paper init
@@ -102,10 +132,11 @@ export type TrainEvent =
   | { type: 'checkpoint'; kind: 'best' | 'last'; dir: string; epoch: number }
   | { type: 'lr-drop'; epoch: number; from: number; to: number }
   | { type: 'early-stop'; epoch: number; bestEpoch: number }
+  | { type: 'target-reached'; epoch: number; metric: StopMetric; value: number; target: number }
   | { type: 'skip'; path: string; reason: string }
   | { type: 'done'; stopped: StopReason; epochs: number; bestEpoch: number; best: number | null; seconds: number };
 
-export type StopReason = 'completed' | 'early-stop' | 'cancelled';
+export type StopReason = 'completed' | 'early-stop' | 'target' | 'cancelled';
 
 export type TrainResult = {
   params: Params; // final weights (the caller disposes them)
@@ -178,14 +209,14 @@ export function weightedCrossEntropy(logits: tf.Tensor, y: tf.Tensor1D, w: tf.Te
   });
 }
 
-/** The default image source: BatchLoader with augmentation for training, centre crops for validation. */
+/** The default image source: BatchLoader's training batches (shuffled, augmented or not), centre crops for validation. */
 export function imageSource(opts: {
   train: Item[];
   val: Item[];
   preprocessing: Preprocessing;
   batchSize: number;
   augment: Augment | null;
-  pca: Pca | null;
+  pca?: Pca;
   seed: number;
   onSkip: (path: string, reason: string) => void;
 }): TrainSource {
@@ -199,7 +230,7 @@ export function imageSource(opts: {
     prep: opts.preprocessing,
     batchSize: opts.batchSize,
     augment: opts.augment,
-    pca: opts.pca ?? undefined,
+    pca: opts.pca,
     seed: opts.seed,
     onSkip: opts.onSkip,
   });
@@ -219,7 +250,10 @@ export function imageSource(opts: {
       for await (const b of trainLoader.batches(epoch)) yield toBatch(b);
     },
     async *valBatches() {
-      for await (const b of valLoader.batches(0, { views: 'center' })) yield toBatch(b);
+      for await (const b of valLoader.evalBatches('center')) yield toBatch(b);
+    },
+    async *trainEvalBatches() {
+      for await (const b of trainLoader.evalBatches('center')) yield toBatch(b); // the training epochs' image cache
     },
   };
 }
@@ -254,6 +288,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const augment: Augment | null = opts.augment === undefined ? { randomCrop: true, flip: true, pcaStd: 0.1 } : opts.augment;
   const stage = opts.stage ?? 'main';
   const epochOffset = opts.epochOffset ?? 0;
+  const stopAt = opts.stopAt ?? [];
+  const measureTrainErr = Boolean(opts.trainError) || stopAt.some((t) => t.metric === 'train_err');
   checkData(opts);
 
   // -- weights, optimiser, state: fresh or resumed
@@ -295,10 +331,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       preprocessing: opts.preprocessing,
       batchSize,
       augment,
-      pca: opts.pca ?? null,
+      pca: opts.pca,
       seed,
       onSkip: (p, reason) => emit({ type: 'skip', path: p, reason }),
     });
+  if (measureTrainErr && !source.trainEvalBatches) throw new EngineError('BAD_CONFIG', 'this training source cannot measure the training error (trainError, stop-at train_err)');
   if (source.from === 'input') memoryGuard(config, batchSize, true); // OUT_OF_MEMORY before wasm corrupts tensors
   // the native CPU pool in one region (ml/backend.ts); from cached features no convolution runs
   reserveCpuPool(trainingPoolBytes(config, batchSize, source.from === 'input'));
@@ -447,8 +484,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         valAcc: val.top1,
         valTop5: val.top5,
         lr: sgd.lr,
-        seconds: (performance.now() - te) / 1000,
+        seconds: 0,
       };
+      if (measureTrainErr) m.trainErr = 1 - (await validate(params, config, source, 'train')).top1;
+      m.seconds = (performance.now() - te) / 1000;
       metrics.push(m);
       const value = plateau.monitor === 'valLoss' ? m.valLoss : 1 - m.valAcc;
       const d = plateauStep(state, value, epoch, plateau);
@@ -457,12 +496,18 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         emit({ type: 'lr-drop', epoch, from: sgd.lr, to: state.lr });
         sgd.lr = state.lr;
       }
+      const target = reachedTarget(m, stopAt);
       // last.ckpt: on an improving epoch (best.ckpt links its weights), the run's last epoch, and
       // otherwise at most every checkpointSeconds (see the header of the save logic above)
-      const ends = d.stop || epoch === lastEpoch;
+      const ends = d.stop || target !== null || epoch === lastEpoch;
       if (d.improved || ends || (performance.now() - lastSave) / 1000 >= checkpointSeconds) {
         lastSave = performance.now();
         await save(epoch, d.improved);
+      }
+      if (target) {
+        emit({ type: 'target-reached', epoch, metric: target.metric, value: target.reached, target: target.value });
+        stopped = 'target';
+        break;
       }
       if (d.stop && epoch < lastEpoch) {
         emit({ type: 'early-stop', epoch, bestEpoch: state.bestEpoch });
@@ -521,18 +566,24 @@ export function trainStep(
   return { loss: lossValue, acc };
 }
 
-/** Validation loss (unweighted cross-entropy), top-1 and top-5 over the source's validation batches. */
+/**
+ * Loss (unweighted cross-entropy), top-1 and top-5 over the source's validation batches, or with
+ * 'train' over its training images as validation sees them (no augmentation, no dropout).
+ */
 export async function validate(
   params: Params,
   config: AlexNetConfig,
   source: TrainSource,
+  which: 'val' | 'train' = 'val',
 ): Promise<{ loss: number; top1: number; top5: number; n: number }> {
   let loss = 0;
   let top1 = 0;
   let top5 = 0;
   let n = 0;
   const k = config.numClasses;
-  for await (const b of source.valBatches()) {
+  const batches = which === 'val' ? source.valBatches() : source.trainEvalBatches?.();
+  if (!batches) throw new EngineError('BAD_CONFIG', 'this training source has no evaluation batches of its training images');
+  for await (const b of batches) {
     const [l, t1, t5] = tf.tidy(() => {
       const x = tf.tensor(b.x, b.shape, 'float32');
       const y = tf.tensor1d(b.y, 'int32');
