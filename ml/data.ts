@@ -26,6 +26,7 @@ import {
   toInput,
   type View,
 } from './preprocess';
+import { limiter, mapPool } from './pool';
 import { createRng } from './rng';
 
 export { computePca, type Pca } from './preprocess';
@@ -159,27 +160,22 @@ export async function scanImageFolder(dir: string): Promise<ImageFolder> {
   for (const name of classDirs) {
     const files = await walkFiles(path.join(root, name), new Set());
     const images: string[] = [];
-    // Sniff in chunks: bounded open files, still quick for thousands of photos.
-    for (let i = 0; i < files.length; i += 64) {
-      const chunk = files.slice(i, i + 64);
-      const kinds = await Promise.all(
-        chunk.map((f) =>
-          readHead(f).then(
-            (h) => sniffImage(h),
-            (e: Error) => ({ image: false as const, reason: `cannot read: ${e.message.replace(/\s+/g, ' ')}` }),
-          ),
-        ),
-      );
-      chunk.forEach((f, j) => {
-        const k = kinds[j]!;
-        if (k.image) images.push(f);
-        else {
-          const ext = path.extname(f).toLowerCase();
-          const reason = IMAGE_EXTENSIONS.has(ext) ? `${k.reason} (despite its ${ext} name)` : k.reason;
-          skipped.push({ path: f, reason });
-        }
-      });
-    }
+    // at most 64 files open at once: still quick for thousands of photos
+    const kinds = await mapPool(files, 64, (f) =>
+      readHead(f).then(
+        (h) => sniffImage(h),
+        (e: Error) => ({ image: false as const, reason: `cannot read: ${e.message.replace(/\s+/g, ' ')}` }),
+      ),
+    );
+    files.forEach((f, j) => {
+      const k = kinds[j]!;
+      if (k.image) images.push(f);
+      else {
+        const ext = path.extname(f).toLowerCase();
+        const reason = IMAGE_EXTENSIONS.has(ext) ? `${k.reason} (despite its ${ext} name)` : k.reason;
+        skipped.push({ path: f, reason });
+      }
+    });
     if (images.length === 0) {
       skipped.push({ path: path.join(root, name), reason: 'class folder without images (class left out)' });
       continue;
@@ -264,24 +260,6 @@ export class ImageCache {
 
 const cacheKey = (file: string, prep: Preprocessing): string => `${prep.resize}:${file}`;
 
-// A FIFO counting semaphore: at most `limit` decodes in flight (sharp runs them on libuv's pool).
-class Semaphore {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(private readonly limit: number) {}
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
-    else this.active++;
-    try {
-      return await fn();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next(); // hand our slot over directly
-      else this.active--;
-    }
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Batches.
 
@@ -339,7 +317,7 @@ export type LoaderStats = { decoded: number; cacheHits: number; skipped: number 
 export class BatchLoader {
   readonly stats: LoaderStats = { decoded: 0, cacheHits: 0, skipped: 0 };
   readonly cache: ImageCache;
-  private readonly sem: Semaphore;
+  private readonly limit: <T>(fn: () => Promise<T>) => Promise<T>; // decodes in flight
   private readonly bad = new Map<string, string>(); // path -> reason, skipped in every later epoch
   private readonly pending = new Map<string, Promise<DecodedImage | null>>(); // decodes in flight, by cache key
   private pca: Promise<Pca> | null = null; // the colour noise's PCA, computed once when not given
@@ -351,9 +329,9 @@ export class BatchLoader {
     // How many decodes run at once is bounded by libuv's thread pool (UV_THREADPOOL_SIZE, 4 by
     // default), where sharp queues its jobs. By default every image of the prefetch window is handed
     // to sharp at once: a synchronous training step blocks the JS thread, and only jobs already
-    // queued can progress during it (a semaphore could not start the next decode until the step ends).
+    // queued can progress during it (a limiter could not start the next decode until the step ends).
     const window = (Math.max(0, opts.prefetch ?? 2) + 1) * opts.batchSize;
-    this.sem = new Semaphore(Math.max(1, opts.concurrency ?? window));
+    this.limit = limiter(opts.concurrency ?? window);
   }
 
   /** Images per batch and batches per epoch for a view mode (before any corrupt file is left out). */
@@ -386,7 +364,7 @@ export class BatchLoader {
 
   private async decode(file: string, key: string, cancelled: () => boolean): Promise<DecodedImage | null> {
     try {
-      const img = await this.sem.run(async () => (cancelled() ? null : loadImage(file, this.opts.prep)));
+      const img = await this.limit(async () => (cancelled() ? null : loadImage(file, this.opts.prep)));
       if (!img) return null;
       this.stats.decoded++;
       this.cache.set(key, img);
@@ -482,6 +460,31 @@ export class BatchLoader {
       cancelled = true; // the consumer stopped early: decodes still waiting for a slot are dropped
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files to network inputs, outside the training loader (classify, evaluate, the feature cache).
+
+/** A file's network inputs: `views` rows of crop x crop x 3, or why it could not be read. */
+export type DecodedViews = { file: string; x: Float32Array; views: number } | { file: string; error: { code: string; message: string } };
+
+/**
+ * Decodes files (at most `concurrency` at once) into the given views, each file's rows together.
+ * Never throws for a bad file: its entry holds the error (EngineError's code, else 'BAD_IMAGE').
+ */
+export function decodeViews(files: readonly string[], prep: Preprocessing, views: readonly View[], concurrency = 4): Promise<DecodedViews[]> {
+  const per = prep.crop * prep.crop * 3;
+  return mapPool(files, concurrency, async (file): Promise<DecodedViews> => {
+    try {
+      const img = await loadImage(file, prep);
+      const x = new Float32Array(views.length * per);
+      views.forEach((v, k) => toInput(img, prep, v, x.subarray(k * per, (k + 1) * per)));
+      return { file, x, views: views.length };
+    } catch (e) {
+      const code = e instanceof EngineError ? e.code : 'BAD_IMAGE';
+      return { file, error: { code, message: (e as Error).message.replace(/\s+/g, ' ') } };
+    }
+  });
 }
 
 /**

@@ -29,10 +29,10 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import { PARAM_NAMES, pool5Features, type AlexNetConfig, type Params } from './config';
-import { epochOrder, hashFile, type Item } from './data';
+import { decodeViews, epochOrder, hashFile, type Item } from './data';
 import { EngineError } from './errors';
 import { forward } from './model';
-import { loadImage, tenCropViews, toInput, type Preprocessing, type View } from './preprocess';
+import { tenCropViews, type Preprocessing, type View } from './preprocess';
 import { createRng } from './rng';
 import type { SourceBatch, TrainSource } from './train';
 
@@ -254,25 +254,16 @@ export class FeatureCache {
     type Decoded = { m: (typeof missing)[number]; x: Float32Array } | null;
     // decode (a few at a time) and build the views of one group of images
     const decodeGroup = async (group: typeof missing): Promise<Decoded[]> => {
-      const decoded: Decoded[] = new Array(group.length).fill(null);
-      let next = 0;
-      const worker = async (): Promise<void> => {
-        while (next < group.length) {
-          const j = next++;
-          const m = group[j];
-          try {
-            const img = await loadImage(paths[m.i], prep);
-            this.stats.decodes++;
-            const x = new Float32Array(views.length * per);
-            views.forEach((v, k) => toInput(img, prep, v, x.subarray(k * per, (k + 1) * per)));
-            decoded[j] = { m, x };
-          } catch (e) {
-            out[m.i] = { path: paths[m.i], error: (e as Error).message.replace(/\s+/g, ' ') };
-          }
+      const decoded = await decodeViews(group.map((m) => paths[m.i]), prep, views, this.opts.concurrency ?? 4);
+      return decoded.map((d, j) => {
+        const m = group[j];
+        if ('error' in d) {
+          out[m.i] = { path: paths[m.i], error: d.error.message };
+          return null;
         }
-      };
-      await Promise.all(Array.from({ length: Math.min(this.opts.concurrency ?? 4, group.length) }, worker));
-      return decoded;
+        this.stats.decodes++;
+        return { m, x: d.x };
+      });
     };
     const groups: (typeof missing)[] = [];
     for (let s = 0; s < missing.length; s += imagesPerPass) groups.push(missing.slice(s, s + imagesPerPass));

@@ -7,7 +7,7 @@ import { initBackend } from '../../ml/backend';
 import { initialState, loadCheckpoint, loadModel } from '../../ml/checkpoint';
 import { PARAM_NAMES, TINY_CONFIG, makeConfig, type Params } from '../../ml/config';
 import { EngineError } from '../../ml/errors';
-import { predictProbs } from '../../ml/evaluate';
+import { predictProbs } from '../../ml/predict';
 import { disposeParams, initParams } from '../../ml/model';
 import { PAPER_PREPROCESSING } from '../../ml/preprocess';
 import { evaluate } from '../../ml/evaluate';
