@@ -22,7 +22,7 @@ import { initParams, disposeParams, forward, type Stage } from './model';
 import { Sgd } from './optimizer';
 import type { Pca, Preprocessing } from './preprocess';
 import { createRng } from './rng';
-import { initialState, loadCheckpoint, saveCheckpoint, snapshotParams, syncCheckpoint, type EpochMetrics, type TrainState } from './checkpoint';
+import { initialState, loadCheckpoint, saveCheckpoint, snapshotParams, syncCheckpoint, type CheckpointInput, type EpochMetrics, type TrainState } from './checkpoint';
 export { initialState };
 import path from 'node:path';
 
@@ -274,12 +274,174 @@ function checkData(opts: TrainOptions): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The loop
+// The loop: where a run starts (fresh or resumed), one epoch of steps, the checkpoint writer, and
+// train() tying them together.
+
+type StartingPoint = { params: Params; config: AlexNetConfig; state: TrainState; metrics: EpochMetrics[]; startEpoch: number };
+
+/**
+ * Weights, plateau state, metrics and first epoch: from outDir/last.ckpt when resuming (its
+ * optimizer state goes into `sgd`; opts.params is disposed), else opts.params or a paper init.
+ */
+async function startingPoint(opts: TrainOptions, sgd: Sgd, stage: string, seed: number): Promise<StartingPoint> {
+  const epochOffset = opts.epochOffset ?? 0;
+  if (!(opts.resume && opts.outDir)) {
+    const state = initialState(sgd.lr, stage);
+    if (opts.initialBest) {
+      state.bestValue = opts.initialBest.value;
+      state.bestEpoch = opts.initialBest.epoch;
+    }
+    const params = opts.params ?? initParams(opts.config, seed);
+    return { params, config: opts.config, state, metrics: [...(opts.metricsSoFar ?? [])], startEpoch: epochOffset + 1 };
+  }
+  const { model, optimizer } = await loadCheckpoint(path.join(opts.outDir, 'last.ckpt'), 'last');
+  if (opts.params) disposeParams(opts.params);
+  if (model.classNames.join('\n') !== opts.classNames.join('\n')) {
+    disposeParams(model.params);
+    throw new EngineError('BAD_MODEL_DIR', `cannot resume ${opts.outDir}: it was trained on classes ${model.classNames.join(', ')}, not ${opts.classNames.join(', ')}`);
+  }
+  if (optimizer) sgd.importState(optimizer, model.params);
+  const saved = model.meta.trainState;
+  const state = saved && saved.stage === stage ? { ...saved } : initialState(sgd.lr, stage);
+  return { params: model.params, config: model.config, state, metrics: model.meta.metrics, startEpoch: model.meta.epoch + 1 };
+}
+
+/** What one epoch of steps needs; `timing` carries the ETA's running averages between epochs. */
+type EpochRun = {
+  params: Params;
+  config: AlexNetConfig;
+  sgd: Sgd;
+  varList: tf.Variable[];
+  nameOf: Map<string, ParamName>;
+  classW: tf.Tensor1D;
+  source: TrainSource;
+  seed: number;
+  stepsPerEpoch: number;
+  lastEpoch: number;
+  signal?: AbortSignal;
+  emit: (e: TrainEvent) => void;
+  timing: { stepSeconds: number; valSeconds: number };
+};
+
+/** One epoch of SGD steps with step events; the mean loss and accuracy, or cancelled. */
+async function trainEpoch(run: EpochRun, epoch: number): Promise<{ trainLoss: number; trainAcc: number; cancelled: boolean }> {
+  const { source, sgd, stepsPerEpoch, lastEpoch, timing } = run;
+  let lossSum = 0;
+  let correct = 0;
+  let seen = 0;
+  let step = 0;
+  let ts = performance.now(); // a step's time includes waiting for its batch (decoding, cache misses)
+  for await (const b of source.trainBatches(epoch)) {
+    const n = b.y.length;
+    const dropSeed = derivedSeed(run.seed, 'dropout', epoch * 1_000_003 + step);
+    const { loss, acc } = trainStep(run.params, run.config, sgd, run.varList, run.nameOf, b, run.classW, source.from, dropSeed);
+    lossSum += loss * n;
+    correct += acc * n;
+    seen += n;
+    step++;
+    const now = performance.now();
+    const dt = (now - ts) / 1000;
+    ts = now;
+    timing.stepSeconds = timing.stepSeconds === 0 ? dt : 0.9 * timing.stepSeconds + 0.1 * dt;
+    const stepsLeft = stepsPerEpoch - step + (lastEpoch - epoch) * stepsPerEpoch;
+    run.emit({
+      type: 'step',
+      epoch,
+      step,
+      stepsPerEpoch,
+      loss,
+      acc,
+      imagesPerSec: n / Math.max(dt, 1e-9),
+      lr: sgd.lr,
+      etaSeconds: stepsLeft * timing.stepSeconds + (lastEpoch - epoch + 1) * timing.valSeconds,
+    });
+    if (run.signal?.aborted) break;
+    // Let the event loop turn: with cached features a whole epoch can run without any I/O wait,
+    // and the checkpoint being written, progress messages to the app and a cancel request all
+    // need the loop.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return { trainLoss: seen > 0 ? lossSum / seen : NaN, trainAcc: seen > 0 ? correct / seen : NaN, cancelled: Boolean(run.signal?.aborted) };
+}
+
+/**
+ * best.ckpt and last.ckpt, written in the background while the next epoch trains: the epoch's
+ * weights (and velocities) are copied out at once (snapshotParams, exportState), then hashed and
+ * written off the training loop's path, one save at a time. On an improving epoch best.ckpt
+ * hard-links last.ckpt's weights.bin instead of writing it again. Per-epoch saves are not fsynced
+ * (a killed process still leaves a whole checkpoint; a power cut may cost the latest ones, which
+ * their SHA-256 then reports); the run's final last.ckpt and best.ckpt are, by finish(). A failed
+ * write (a full disk) fails the run at the next save or at finish().
+ * How often (due): every improving epoch (best.ckpt is always the best model so far) and the run's
+ * last epoch; an epoch that did not improve only when `everySeconds` have passed since the previous
+ * checkpoint. A save of the paper's network with its velocities is 480 MB: saving every epoch cost
+ * 15 of a 66 s one-click fine-tune (8 epochs of a few seconds each, measured with
+ * bench/finetune.ts --head-epochs 3 --epochs 5, with and without checkpoints) and wrote 4 GB. A
+ * cancelled or killed run resumes from its last checkpoint: it redoes at most ~30 s of training.
+ */
+class CheckpointWriter {
+  private lastSave = performance.now(); // when the previous checkpoint was queued (the run's start at first)
+  private saving: Promise<void> = Promise.resolve();
+  private error: unknown = null;
+
+  constructor(
+    private readonly outDir: string | null, // null: keep nothing
+    private readonly everySeconds: number,
+    private readonly emit: (e: TrainEvent) => void,
+  ) {}
+
+  /** Whether this epoch is checkpointed; when it is, the clock restarts. */
+  due(improved: boolean, ends: boolean): boolean {
+    if (!(improved || ends || (performance.now() - this.lastSave) / 1000 >= this.everySeconds)) return false;
+    this.lastSave = performance.now();
+    return true;
+  }
+
+  /** Copies the epoch's weights (and, given `sgd`, its velocities) now; writes them behind the caller's back. */
+  async save(input: Omit<CheckpointInput, 'params' | 'optimizer'>, params: Params, sgd: Sgd | null, improved: boolean): Promise<void> {
+    if (!this.outDir) return;
+    this.throwError();
+    const outDir = this.outDir;
+    const snapshot = { ...input, params: snapshotParams(params) };
+    const optimizer = sgd ? await sgd.exportState(params) : null;
+    const lastDir = path.join(outDir, 'last.ckpt');
+    const previous = this.saving;
+    this.saving = (async () => {
+      await previous;
+      if (this.error !== null) return;
+      await saveCheckpoint(lastDir, { ...snapshot, optimizer }, { durable: false });
+      this.emit({ type: 'checkpoint', kind: 'last', dir: lastDir, epoch: input.epoch });
+      if (improved) {
+        const bestDir = path.join(outDir, 'best.ckpt');
+        await saveCheckpoint(bestDir, { ...snapshot, optimizer: null }, { weightsFrom: lastDir, durable: false });
+        this.emit({ type: 'checkpoint', kind: 'best', dir: bestDir, epoch: input.epoch });
+      }
+    })().catch((e: unknown) => {
+      this.error ??= e;
+    });
+  }
+
+  /** Waits for the writes, makes them durable (fsync); throws a save's error. */
+  async finish(): Promise<void> {
+    await this.saving;
+    this.throwError();
+    if (!this.outDir) return;
+    for (const kind of ['last', 'best']) await syncCheckpoint(path.join(this.outDir, `${kind}.ckpt`));
+  }
+
+  /** Waits for the writes without throwing: never leave one running behind a thrown error. */
+  async settle(): Promise<void> {
+    await this.saving;
+  }
+
+  private throwError(): void {
+    if (this.error !== null) throw this.error;
+  }
+}
 
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const t0 = performance.now();
   const emit = (e: TrainEvent): void => opts.onEvent?.(e);
-  let config = opts.config; // a resumed run takes its checkpoint's
   const k = opts.classNames.length;
   const seed = opts.seed ?? 0;
   const epochs = opts.epochs ?? 30;
@@ -292,34 +454,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const measureTrainErr = Boolean(opts.trainError) || stopAt.some((t) => t.metric === 'train_err');
   checkData(opts);
 
-  // -- weights, optimiser, state: fresh or resumed
+  // -- weights, optimiser, state: fresh or resumed (a resumed run takes its checkpoint's config)
   const sgd = new Sgd({ lr: opts.lr ?? 0.01, momentum: opts.momentum, weightDecay: opts.weightDecay, lrMult: opts.lrMult });
-  let params: Params;
-  let state: TrainState;
-  let metrics: EpochMetrics[] = [...(opts.metricsSoFar ?? [])];
-  let startEpoch = epochOffset + 1;
-  if (opts.resume && opts.outDir) {
-    const { model, optimizer } = await loadCheckpoint(path.join(opts.outDir, 'last.ckpt'), 'last');
-    if (opts.params) disposeParams(opts.params);
-    params = model.params;
-    config = model.config;
-    if (model.classNames.join('\n') !== opts.classNames.join('\n')) {
-      disposeParams(params);
-      throw new EngineError('BAD_MODEL_DIR', `cannot resume ${opts.outDir}: it was trained on classes ${model.classNames.join(', ')}, not ${opts.classNames.join(', ')}`);
-    }
-    if (optimizer) sgd.importState(optimizer, params);
-    const saved = model.meta.trainState;
-    state = saved && saved.stage === stage ? { ...saved } : initialState(sgd.lr, stage);
-    metrics = model.meta.metrics;
-    startEpoch = model.meta.epoch + 1;
-  } else {
-    params = opts.params ?? initParams(config, seed);
-    state = initialState(sgd.lr, stage);
-    if (opts.initialBest) {
-      state.bestValue = opts.initialBest.value;
-      state.bestEpoch = opts.initialBest.epoch;
-    }
-  }
+  const { params, config, state, metrics, startEpoch } = await startingPoint(opts, sgd, stage, seed);
   sgd.lr = state.lr;
   const lastEpoch = epochOffset + epochs;
 
@@ -345,9 +482,21 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (source.from === 'input') collectGarbage();
   const stepsPerEpoch = Math.ceil(source.trainCount / batchSize);
   const trainable = sgd.trainable();
-  const varList = trainable.map((n) => params[n]);
-  const nameOf = new Map<string, ParamName>(trainable.map((n) => [params[n].name, n]));
-  const weights = tf.tensor1d(classWeights(opts.train, k, opts.classWeighting ?? 'balanced'));
+  const run: EpochRun = {
+    params,
+    config,
+    sgd,
+    varList: trainable.map((n) => params[n]),
+    nameOf: new Map<string, ParamName>(trainable.map((n) => [params[n].name, n])),
+    classW: tf.tensor1d(classWeights(opts.train, k, opts.classWeighting ?? 'balanced')),
+    source,
+    seed,
+    stepsPerEpoch,
+    lastEpoch,
+    signal: opts.signal,
+    emit,
+    timing: { stepSeconds: 0, valSeconds: 0 },
+  };
 
   const trainOptions = {
     epochs,
@@ -361,72 +510,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     classWeighting: opts.classWeighting ?? 'balanced',
     ...(opts.extraMeta ?? {}),
   };
-  // Checkpoints are written in the background while the next epoch trains: the epoch's weights (and
-  // velocities) are copied out at once (snapshotParams, exportState), then hashed and written off
-  // the training loop's path, one save at a time. On an improving epoch best.ckpt hard-links
-  // last.ckpt's weights.bin instead of writing it again. Per-epoch saves
-  // are not fsynced (a killed process still leaves a whole checkpoint; a power cut may cost the
-  // latest ones, which their SHA-256 then reports); the run's final last.ckpt and best.ckpt are,
-  // before train() returns. A failed write (a full disk) fails the run at the next epoch or the end.
-  // How often: every improving epoch (best.ckpt is always the best model so far) and the run's last
-  // epoch; an epoch that did not improve only when checkpointSeconds (30) have passed since the
-  // previous checkpoint. A save of the paper's network with its velocities is 480 MB: saving every
-  // epoch cost 15 of a 66 s one-click fine-tune (8 epochs of a few seconds each, measured with
-  // bench/finetune.ts --head-epochs 3 --epochs 5, with and without checkpoints) and wrote 4 GB. A
-  // cancelled or killed run resumes from its last checkpoint: it redoes at most ~30 s of training.
-  const checkpointSeconds = opts.checkpointSeconds ?? 30;
-  let lastSave = performance.now(); // when the previous checkpoint was queued (the run's start at first)
-  let saving: Promise<void> = Promise.resolve();
-  let saveError: unknown = null;
-  const throwSaveError = (): void => {
-    if (saveError !== null) throw saveError;
-  };
-  const save = async (epoch: number, improved: boolean): Promise<void> => {
-    if (!opts.outDir) return;
-    throwSaveError();
-    const outDir = opts.outDir;
-    const input = {
-      params: snapshotParams(params),
-      config,
-      classNames: opts.classNames,
-      preprocessing: opts.preprocessing,
-      epoch,
-      metrics: [...metrics],
-      trainOptions,
-      seed,
-      weightsSource: opts.weightsSource ?? 'none',
-      trainState: { ...state },
-    };
-    const optimizer = opts.saveOptimizer !== false ? await sgd.exportState(params) : null;
-    const lastDir = path.join(outDir, 'last.ckpt');
-    const previous = saving;
-    saving = (async () => {
-      await previous;
-      if (saveError !== null) return;
-      await saveCheckpoint(lastDir, { ...input, optimizer }, { durable: false });
-      emit({ type: 'checkpoint', kind: 'last', dir: lastDir, epoch });
-      if (improved) {
-        const bestDir = path.join(outDir, 'best.ckpt');
-        await saveCheckpoint(bestDir, { ...input, optimizer: null }, { weightsFrom: lastDir, durable: false });
-        emit({ type: 'checkpoint', kind: 'best', dir: bestDir, epoch });
-      }
-    })().catch((e: unknown) => {
-      saveError ??= e;
-    });
-  };
-  /** Waits for the checkpoints being written, makes them durable (fsync); throws a save's error. */
-  const saved = async (): Promise<void> => {
-    await saving;
-    throwSaveError();
-    if (!opts.outDir) return;
-    for (const kind of ['last', 'best']) await syncCheckpoint(path.join(opts.outDir, `${kind}.ckpt`));
-  };
+  const writer = new CheckpointWriter(opts.outDir ?? null, opts.checkpointSeconds ?? 30, emit);
 
   emit({ type: 'start', epochs: lastEpoch, startEpoch, stepsPerEpoch, trainCount: source.trainCount, valCount: source.valCount, lr: sgd.lr, trainable });
 
   let stopped: StopReason = 'completed';
-  let stepSecondsAvg = 0; // running mean of a step's wall time, for the ETA
-  let valSeconds = 0;
   try {
     for (let epoch = startEpoch; epoch <= lastEpoch; epoch++) {
       if (opts.signal?.aborted) {
@@ -434,58 +522,15 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         break;
       }
       const te = performance.now();
-      let lossSum = 0;
-      let correct = 0;
-      let seen = 0;
-      let step = 0;
-      let ts = performance.now(); // a step's time includes waiting for its batch (decoding, cache misses)
-      for await (const b of source.trainBatches(epoch)) {
-        const n = b.y.length;
-        const dropSeed = derivedSeed(seed, 'dropout', epoch * 1_000_003 + step);
-        const { loss, acc } = trainStep(params, config, sgd, varList, nameOf, b, weights, source.from, dropSeed);
-        lossSum += loss * n;
-        correct += acc * n;
-        seen += n;
-        step++;
-        const now = performance.now();
-        const dt = (now - ts) / 1000;
-        ts = now;
-        stepSecondsAvg = stepSecondsAvg === 0 ? dt : 0.9 * stepSecondsAvg + 0.1 * dt;
-        const stepsLeft = stepsPerEpoch - step + (lastEpoch - epoch) * stepsPerEpoch;
-        emit({
-          type: 'step',
-          epoch,
-          step,
-          stepsPerEpoch,
-          loss,
-          acc,
-          imagesPerSec: n / Math.max(dt, 1e-9),
-          lr: sgd.lr,
-          etaSeconds: stepsLeft * stepSecondsAvg + (lastEpoch - epoch + 1) * valSeconds,
-        });
-        if (opts.signal?.aborted) break;
-        // Let the event loop turn: with cached features a whole epoch can run without any I/O wait,
-        // and the checkpoint being written, progress messages to the app and a cancel request all
-        // need the loop.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      if (opts.signal?.aborted) {
+      const t = await trainEpoch(run, epoch);
+      if (t.cancelled) {
         stopped = 'cancelled';
         break;
       }
       const tv = performance.now();
       const val = await validate(params, config, source);
-      valSeconds = (performance.now() - tv) / 1000;
-      const m: EpochMetrics = {
-        epoch,
-        trainLoss: seen > 0 ? lossSum / seen : NaN,
-        trainAcc: seen > 0 ? correct / seen : NaN,
-        valLoss: val.loss,
-        valAcc: val.top1,
-        valTop5: val.top5,
-        lr: sgd.lr,
-        seconds: 0,
-      };
+      run.timing.valSeconds = (performance.now() - tv) / 1000;
+      const m: EpochMetrics = { epoch, trainLoss: t.trainLoss, trainAcc: t.trainAcc, valLoss: val.loss, valAcc: val.top1, valTop5: val.top5, lr: sgd.lr, seconds: 0 };
       if (measureTrainErr) m.trainErr = 1 - (await validate(params, config, source, 'train')).top1;
       m.seconds = (performance.now() - te) / 1000;
       metrics.push(m);
@@ -497,12 +542,19 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         sgd.lr = state.lr;
       }
       const target = reachedTarget(m, stopAt);
-      // last.ckpt: on an improving epoch (best.ckpt links its weights), the run's last epoch, and
-      // otherwise at most every checkpointSeconds (see the header of the save logic above)
-      const ends = d.stop || target !== null || epoch === lastEpoch;
-      if (d.improved || ends || (performance.now() - lastSave) / 1000 >= checkpointSeconds) {
-        lastSave = performance.now();
-        await save(epoch, d.improved);
+      if (writer.due(d.improved, d.stop || target !== null || epoch === lastEpoch)) {
+        const input = {
+          config,
+          classNames: opts.classNames,
+          preprocessing: opts.preprocessing,
+          epoch,
+          metrics: [...metrics],
+          trainOptions,
+          seed,
+          weightsSource: opts.weightsSource ?? 'none',
+          trainState: { ...state },
+        };
+        await writer.save(input, params, opts.saveOptimizer !== false ? sgd : null, d.improved);
       }
       if (target) {
         emit({ type: 'target-reached', epoch, metric: target.metric, value: target.reached, target: target.value });
@@ -515,10 +567,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         break;
       }
     }
-    await saved(); // the last checkpoint is on disk before train() returns
+    await writer.finish(); // the last checkpoint is on disk before train() returns
   } finally {
-    await saving; // never leave a write running behind a thrown error
-    weights.dispose();
+    await writer.settle();
+    run.classW.dispose();
     sgd.disposeState();
     source.close?.();
   }
