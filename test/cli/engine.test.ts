@@ -157,6 +157,7 @@ describe('bad input: one clear line, a non-zero exit, never a stack trace', () =
     expectOneLineError(alexnet(['frobnicate']), /unknown command/);
     expectOneLineError(alexnet(['train', photos, '--tiny', '--out', path.join(dir, 'm'), '--stop-at', 'top1=0.5']), /--stop-at takes <metric>=<value>/);
     expectOneLineError(alexnet(['train', photos, '--tiny', '--out', path.join(dir, 'm'), '--stop-at', 'val_acc=2']), /--stop-at val_acc: the value must be/);
+    expectOneLineError(alexnet(['train', '--dataset', 'bugs', '--tiny', '--stop-at', 'val_acc=0.9']), /--stop-at applies to training on a folder/);
     const r = alexnet(['train', photos]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^alexnet: --out <model-dir> is required/);

@@ -21,7 +21,8 @@ type Values = Record<string, string | string[] | boolean | undefined>;
 
 function runOnDataset(values: Values, positionals: string[]): Promise<number> {
   if (positionals.length) throw new CliError('give a folder or --dataset <name>, not both');
-  for (const flag of ['out', 'val', 'resume', 'stop-at', 'train-error'] as const) if (values[flag] !== undefined) throw new CliError(`--${flag} does not apply to --dataset (the library keeps the run's model and split)`);
+  for (const flag of ['stop-at', 'train-error'] as const) if (values[flag] !== undefined) throw new CliError(`--${flag} applies to training on a folder, not to --dataset`);
+  for (const flag of ['out', 'val', 'resume'] as const) if (values[flag] !== undefined) throw new CliError(`--${flag} does not apply to --dataset (the library keeps the run's model and split)`);
   const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
   const weights = str('weights') ?? (values.tiny ? 'none' : 'imagenet');
   if (weights !== 'imagenet' && weights !== 'none') throw new CliError("with --dataset, --weights must be 'imagenet' or 'none'");
