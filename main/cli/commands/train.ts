@@ -62,7 +62,7 @@ const HELP = `usage: alexnet train <dir> --out <model-dir> [options]
   --head-epochs N        with weights: epochs of the new head alone first (3)
   --batch N              batch size (32)
   --lr X                 base learning rate (scratch 0.01; with weights picked automatically)
-  --no-augment           no random crops, flips or colour noise
+  --no-augment           no random crops, flips or colour noise (batches are still shuffled)
   --seed N               seed for splits, init, augmentation and dropout (0)
   --stop-at M=V          stop once an epoch reaches it: val_acc=0.9 (at least), val_err, val_loss
                          or train_err=0.25 (at most); repeat for several, the first reached stops
