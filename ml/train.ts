@@ -15,7 +15,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { type AlexNetConfig, type ParamName, type Params } from './config';
-import { BatchLoader, type Augment, type Item } from './data';
+import { BatchLoader, PAPER_AUGMENT, type Augment, type Item } from './data';
 import { collectGarbage, memoryGuard, reserveCpuPool, trainingPoolBytes } from './backend';
 import { EngineError } from './errors';
 import { initParams, disposeParams, forward, type Stage } from './model';
@@ -447,7 +447,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const epochs = opts.epochs ?? 30;
   const batchSize = opts.batchSize ?? 32;
   const plateau: PlateauOptions = { ...DEFAULT_PLATEAU, ...(opts.plateau ?? {}) };
-  const augment: Augment | null = opts.augment === undefined ? { randomCrop: true, flip: true, pcaStd: 0.1 } : opts.augment;
+  const augment: Augment | null = opts.augment === undefined ? PAPER_AUGMENT : opts.augment;
   const stage = opts.stage ?? 'main';
   const epochOffset = opts.epochOffset ?? 0;
   const stopAt = opts.stopAt ?? [];

@@ -29,7 +29,7 @@ import { featureSource, FeatureCache, type FeatureCacheStats, type FeatureDtype 
 import { readModelMeta, resolveCheckpointDir, type EpochMetrics } from './checkpoint';
 import { disposeParams, forward, ownVariable } from './model';
 import type { Preprocessing } from './preprocess';
-import { derivedSeed, imageSource, train, type StopAt, type SourceBatch, type TrainEvent, type TrainResult, type TrainSource } from './train';
+import { derivedSeed, imageSource, train, type Augment, type StopAt, type SourceBatch, type TrainEvent, type TrainResult, type TrainSource } from './train';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 
@@ -187,10 +187,12 @@ export async function headFeatures(
   };
 }
 
+/** The augmentation of 'all' when reading images: the paper's crops and flips, no PCA noise (as in the cached views). */
+export const FINE_TUNE_AUGMENT: Augment = Object.freeze({ randomCrop: true, flip: true, pcaStd: 0 }) as Augment;
+
 /**
  * Where the second stage's batches come from: the cached features while conv1-5 stay frozen
- * ('none', 'fc'), else the images, with the paper's crops and flips when `augment` (PCA noise off,
- * as in the cached views). Both shuffle every epoch.
+ * ('none', 'fc'), else the images (FINE_TUNE_AUGMENT when `augment`). Both shuffle every epoch.
  */
 export function secondStageSource(
   mode: FineTuneMode,
@@ -198,7 +200,7 @@ export function secondStageSource(
   opts: { train: Item[]; val: Item[]; preprocessing: Preprocessing; batchSize: number; augment: boolean; seed: number; onSkip: (path: string, reason: string) => void },
 ): TrainSource {
   if (mode !== 'all') return cached;
-  return imageSource({ ...opts, augment: opts.augment ? { randomCrop: true, flip: true, pcaStd: 0 } : null });
+  return imageSource({ ...opts, augment: opts.augment ? FINE_TUNE_AUGMENT : null });
 }
 
 /** The one-click recipe (see the header). Returns the final weights (the caller disposes them). */
@@ -342,7 +344,7 @@ export async function fineTune(opts: TransferOptions): Promise<TransferResult> {
       seed,
       onSkip: (p, reason) => opts.onEvent?.({ type: 'skip', path: p, reason, stage: 'finetune' }),
     }),
-    augment: mode === 'all' && augment ? { randomCrop: true, flip: true, pcaStd: 0 } : null, // recorded in the checkpoint
+    augment: mode === 'all' && augment ? FINE_TUNE_AUGMENT : null, // recorded in the checkpoint
     stage: 'finetune',
     resume: resumeStage === 'finetune',
     onEvent: (e) => opts.onEvent?.({ ...e, stage: 'finetune' }),
