@@ -47,7 +47,7 @@ export async function benchData(opts: BenchDataOptions = {}): Promise<BenchResul
     const t0 = performance.now();
     let rows = 0;
     let images = 0;
-    for await (const b of loader.batches(e, views ? { views } : {})) {
+    for await (const b of views ? loader.evalBatches(views) : loader.batches(e)) {
       rows += b.n;
       images += b.n / b.viewsPerImage;
     }

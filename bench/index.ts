@@ -17,6 +17,7 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import { ENGINE_NODE_FLAGS } from '../main/worker/spawn';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -41,35 +42,65 @@ type Fig = { name: string; value: number; unit: string; [k: string]: unknown };
 // -------------------------------------------------------------------------------------------------
 // Options
 
-const argv = process.argv.slice(2);
-const flag = (f: string): boolean => argv.includes(`--${f}`);
-const opt = (f: string): string | undefined => {
-  const i = argv.indexOf(`--${f}`);
-  return i >= 0 ? argv[i + 1] : undefined;
+// node's parseArgs, strict, as the CLI's: an unknown or malformed flag is one line and exit 2.
+function options() {
+  try {
+    return parseArgs({
+      args: process.argv.slice(2),
+      options: {
+        json: { type: 'boolean' }, // one JSON object per row on stdout, nothing else there
+        quick: { type: 'boolean' }, // smoke run: fewer reps, fewer photos, 1+1 fine-tune epochs
+        only: { type: 'string' }, // comma-separated groups
+        reps: { type: 'string' },
+        'b1-rounds': { type: 'string' },
+        'ft-head-epochs': { type: 'string' },
+        'ft-epochs': { type: 'string' },
+        'ft-torch-epochs': { type: 'string' },
+        'ft-full': { type: 'boolean' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    return usage((e as Error).message.split('\n')[0]);
+  }
+}
+function usage(message: string): never {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(2);
+}
+const values = options();
+/** --name N, a whole number >= 0, or `fallback` when absent. */
+const count = <T>(name: 'reps' | 'b1-rounds' | 'ft-head-epochs' | 'ft-epochs' | 'ft-torch-epochs', fallback: T): number | T => {
+  const v = values[name];
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  return Number.isInteger(n) && n >= 0 ? n : usage(`--${name} must be a whole number, got '${v}'`);
 };
-const json = flag('json'); // one JSON object per row on stdout, nothing else there
-const quick = flag('quick'); // smoke run: fewer reps, fewer photos, 1+1 fine-tune epochs
+const json = values.json ?? false;
+const quick = values.quick ?? false;
 const only = new Set<Group>(
-  (opt('only') ?? DEFAULT_GROUPS.join(','))
+  (values.only ?? DEFAULT_GROUPS.join(','))
     .split(',')
     .map((s) => s.trim())
-    .filter((s): s is Group => (GROUPS as readonly string[]).includes(s)),
+    .filter((s) => s !== '')
+    .map((s): Group => GROUPS.find((g) => g === s) ?? usage(`unknown group '${s}' in --only; groups: ${GROUPS.join(', ')}`)),
 );
-const REPS = Number(opt('reps') ?? (quick ? 2 : 5)); // timed reps per figure (batch 1: 12x as many)
+const REPS = count('reps', quick ? 2 : 5); // timed reps per figure (batch 1: 12x as many)
 // Batch 1 is ~35 ms a call on both sides, and this machine's load moves it by 10-20% from one minute
 // to the next: after the main runs, ours and ONNX Runtime measure it again in this many alternating
 // rounds, and the row gives each side's median over all its runs.
-const B1_ROUNDS = Number(opt('b1-rounds') ?? (quick ? 0 : 3));
+const B1_ROUNDS = count('b1-rounds', quick ? 0 : 3);
 // Fine-tune epochs. Ours: the recipe's defaults (3 head epochs, then up to 10 fc6-fc8 epochs that
 // early stopping usually ends sooner), unless --ft-head-epochs / --ft-epochs cap them. PyTorch's
 // tutorial runs every photo through the whole network every epoch (about a minute per epoch here),
 // so the same epoch count would take it past the 10-minute budget: by default it runs
 // FT_TORCH_EPOCHS epochs and its wall time is scaled to our epoch count (its epochs all do the same
 // work; the row says so). --ft-full runs it for all of them.
-const FT_HEAD = opt('ft-head-epochs') === undefined ? (quick ? 1 : undefined) : Number(opt('ft-head-epochs')); // our head-only epochs
-const FT_EPOCHS = opt('ft-epochs') === undefined ? (quick ? 1 : undefined) : Number(opt('ft-epochs')); // our fc6-fc8 epochs
-const FT_TORCH_EPOCHS = Number(opt('ft-torch-epochs') ?? (quick ? 1 : 2)); // PyTorch epochs measured
-const FT_FULL = flag('ft-full'); // PyTorch runs as many epochs as ours did
+const FT_HEAD = count('ft-head-epochs', quick ? 1 : undefined); // our head-only epochs
+const FT_EPOCHS = count('ft-epochs', quick ? 1 : undefined); // our fc6-fc8 epochs
+const FT_TORCH_EPOCHS = count('ft-torch-epochs', quick ? 1 : 2); // PyTorch epochs measured
+const FT_FULL = values['ft-full'] ?? false; // PyTorch runs as many epochs as ours did
 const THREADS = 2; // ORT intra-op and PyTorch threads: the issue's setting
 
 const log = (line: string): void => {

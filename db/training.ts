@@ -1,6 +1,7 @@
 // What a training run reads from the library: the dataset's classes in the user's order and the
-// train/val/test photos of a split (the latest one, or a new one made from `split`). The engine's
-// `train --dataset <name>` uses this, then records its run with lib.runs / lib.metrics.
+// train/val/test photos of a split (the latest one, or a new one made from `split`). The app's
+// runs:start uses it (and so does `alexnet train --dataset`, a client of the same handler), then
+// records its run with lib.runs / lib.metrics.
 import { DbError } from './errors';
 import type { Library } from './index';
 import type { SplitOptions, Subset } from './repos/splits';

@@ -40,6 +40,7 @@ export type EpochMetrics = {
   valTop5: number;
   lr: number; // base learning rate used in this epoch
   seconds: number; // wall time of the epoch (training + validation)
+  trainErr?: number; // with train({ trainError }): top-1 error on the training images with the epoch's final weights
 };
 
 /** Where a run stands between two epochs: what resume needs beyond weights and velocities. */

@@ -4,7 +4,9 @@
 //
 //   scanImageFolder(dir) -> { classes, items: {path, label}[], skipped }
 //   stratifiedSplit(items, 0.2, seed) -> { train, val }
-//   new BatchLoader({ items, prep, batchSize, augment, pca, seed }).batches(epoch)
+//   new BatchLoader({ items, prep, batchSize, augment, seed })
+//     .batches(epoch)      training: every epoch in its own seeded order (epochOrder), views per `augment`
+//     .evalBatches(views)  evaluation: the items in the given order, centre or 10-crop views
 //     -> Batch { x: Float32Array [n, crop, crop, 3], y: Int32Array [n], paths [n], n, viewsPerImage }
 
 import { createHash } from 'node:crypto';
@@ -24,6 +26,7 @@ import {
   toInput,
   type View,
 } from './preprocess';
+import { limiter, mapPool } from './pool';
 import { createRng } from './rng';
 
 export { computePca, type Pca } from './preprocess';
@@ -157,27 +160,22 @@ export async function scanImageFolder(dir: string): Promise<ImageFolder> {
   for (const name of classDirs) {
     const files = await walkFiles(path.join(root, name), new Set());
     const images: string[] = [];
-    // Sniff in chunks: bounded open files, still quick for thousands of photos.
-    for (let i = 0; i < files.length; i += 64) {
-      const chunk = files.slice(i, i + 64);
-      const kinds = await Promise.all(
-        chunk.map((f) =>
-          readHead(f).then(
-            (h) => sniffImage(h),
-            (e: Error) => ({ image: false as const, reason: `cannot read: ${e.message.replace(/\s+/g, ' ')}` }),
-          ),
-        ),
-      );
-      chunk.forEach((f, j) => {
-        const k = kinds[j]!;
-        if (k.image) images.push(f);
-        else {
-          const ext = path.extname(f).toLowerCase();
-          const reason = IMAGE_EXTENSIONS.has(ext) ? `${k.reason} (despite its ${ext} name)` : k.reason;
-          skipped.push({ path: f, reason });
-        }
-      });
-    }
+    // at most 64 files open at once: still quick for thousands of photos
+    const kinds = await mapPool(files, 64, (f) =>
+      readHead(f).then(
+        (h) => sniffImage(h),
+        (e: Error) => ({ image: false as const, reason: `cannot read: ${e.message.replace(/\s+/g, ' ')}` }),
+      ),
+    );
+    files.forEach((f, j) => {
+      const k = kinds[j]!;
+      if (k.image) images.push(f);
+      else {
+        const ext = path.extname(f).toLowerCase();
+        const reason = IMAGE_EXTENSIONS.has(ext) ? `${k.reason} (despite its ${ext} name)` : k.reason;
+        skipped.push({ path: f, reason });
+      }
+    });
     if (images.length === 0) {
       skipped.push({ path: path.join(root, name), reason: 'class folder without images (class left out)' });
       continue;
@@ -262,26 +260,18 @@ export class ImageCache {
 
 const cacheKey = (file: string, prep: Preprocessing): string => `${prep.resize}:${file}`;
 
-// A FIFO counting semaphore: at most `limit` decodes in flight (sharp runs them on libuv's pool).
-class Semaphore {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(private readonly limit: number) {}
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
-    else this.active++;
-    try {
-      return await fn();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next(); // hand our slot over directly
-      else this.active--;
-    }
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Batches.
+
+/**
+ * The order in which epoch `epoch` of training visits `n` items: a permutation drawn from (seed,
+ * epoch) alone. Training always shuffles, with or without augmentation (SGD on batches sorted by
+ * class, as folders list them, trains badly); evaluation keeps the given order. Every training
+ * source (BatchLoader.batches, the feature cache's featureSource) takes its order from here.
+ */
+export function epochOrder(n: number, seed: number, epoch: number): number[] {
+  return createRng(seed).fork('shuffle').fork(epoch).shuffle(Array.from({ length: n }, (_, i) => i));
+}
 
 export type Augment = {
   randomCrop: boolean; // random crop x crop window of the resize x resize image (else centre)
@@ -311,14 +301,13 @@ export type BatchLoaderOptions = {
   items: Item[]; // images and labels (e.g. a stratifiedSplit half)
   prep: Preprocessing; // the model's preprocessing
   batchSize: number; // rows per batch; with '10crop', floor(batchSize / 10) images (at least 1) per batch
-  augment: Augment | null; // training augmentation; null = evaluation (centre crop, no shuffle)
-  pca?: Pca | null; // training set's RGB PCA, for augment.pcaStd > 0
+  augment: Augment | null; // views of training batches; null = centre crops (the order is shuffled either way)
+  pca?: Pca; // training set's RGB PCA for augment.pcaStd > 0; default: datasetPca of `items`, on the first training epoch
   seed: number; // shuffles and augmentations derive from (seed, epoch) only
   prefetch?: number; // batches decoded ahead of the one being consumed (default 2)
   concurrency?: number; // most decodes handed to sharp at once (default: all the prefetch window asks for, see below)
   cacheBytes?: number; // budget of the decoded-image cache (default 1 GiB); 0 = no cache
   cache?: ImageCache; // share one cache between loaders (overrides cacheBytes)
-  shuffle?: boolean; // shuffle each epoch (default: true when augment is set)
   onSkip?: (path: string, reason: string) => void; // an undecodable file, reported once, then left out
   onEvent?: (e: LoaderEvent) => void; // progress / instrumentation hook
 };
@@ -328,9 +317,10 @@ export type LoaderStats = { decoded: number; cacheHits: number; skipped: number 
 export class BatchLoader {
   readonly stats: LoaderStats = { decoded: 0, cacheHits: 0, skipped: 0 };
   readonly cache: ImageCache;
-  private readonly sem: Semaphore;
+  private readonly limit: <T>(fn: () => Promise<T>) => Promise<T>; // decodes in flight
   private readonly bad = new Map<string, string>(); // path -> reason, skipped in every later epoch
   private readonly pending = new Map<string, Promise<DecodedImage | null>>(); // decodes in flight, by cache key
+  private pca: Promise<Pca> | null = null; // the colour noise's PCA, computed once when not given
 
   constructor(private readonly opts: BatchLoaderOptions) {
     if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new EngineError('BAD_CONFIG', `batch size must be a positive integer, got ${opts.batchSize}`);
@@ -339,13 +329,13 @@ export class BatchLoader {
     // How many decodes run at once is bounded by libuv's thread pool (UV_THREADPOOL_SIZE, 4 by
     // default), where sharp queues its jobs. By default every image of the prefetch window is handed
     // to sharp at once: a synchronous training step blocks the JS thread, and only jobs already
-    // queued can progress during it (a semaphore could not start the next decode until the step ends).
+    // queued can progress during it (a limiter could not start the next decode until the step ends).
     const window = (Math.max(0, opts.prefetch ?? 2) + 1) * opts.batchSize;
-    this.sem = new Semaphore(Math.max(1, opts.concurrency ?? window));
+    this.limit = limiter(opts.concurrency ?? window);
   }
 
   /** Images per batch and batches per epoch for a view mode (before any corrupt file is left out). */
-  shape(views: 'train' | 'center' | '10crop' = this.opts.augment ? 'train' : 'center'): { imagesPerBatch: number; batches: number; viewsPerImage: number } {
+  shape(views: 'train' | 'center' | '10crop' = 'train'): { imagesPerBatch: number; batches: number; viewsPerImage: number } {
     const viewsPerImage = views === '10crop' ? 10 : 1;
     const imagesPerBatch = Math.max(1, Math.floor(this.opts.batchSize / viewsPerImage));
     return { imagesPerBatch, batches: Math.ceil(this.opts.items.length / imagesPerBatch), viewsPerImage };
@@ -374,7 +364,7 @@ export class BatchLoader {
 
   private async decode(file: string, key: string, cancelled: () => boolean): Promise<DecodedImage | null> {
     try {
-      const img = await this.sem.run(async () => (cancelled() ? null : loadImage(file, this.opts.prep)));
+      const img = await this.limit(async () => (cancelled() ? null : loadImage(file, this.opts.prep)));
       if (!img) return null;
       this.stats.decoded++;
       this.cache.set(key, img);
@@ -389,27 +379,38 @@ export class BatchLoader {
   }
 
   /**
-   * One epoch of batches. Without `views`: training views (random crop / flip / PCA noise as
-   * `augment` says) or, with augment null, centre crops. `views: 'center' | '10crop'` asks for
-   * test-time views whatever `augment` is. Batches i+1 .. i+prefetch decode while the consumer
-   * works on batch i. Corrupt images are skipped (onSkip), never fatal.
+   * One epoch of training batches, in epochOrder(seed, epoch): random crop / flip / PCA noise as
+   * `augment` says, or centre crops when augment is null. Batches i+1 .. i+prefetch decode while
+   * the consumer works on batch i. Corrupt images are skipped (onSkip), never fatal.
    */
-  async *batches(epoch: number, opts: { views?: 'center' | '10crop' } = {}): AsyncGenerator<Batch> {
-    const { items, prep, augment, pca, seed } = this.opts;
-    const mode = opts.views ?? (augment ? 'train' : 'center');
-    const { imagesPerBatch, batches: nBatches, viewsPerImage } = this.shape(mode);
-    const prefetch = Math.max(0, this.opts.prefetch ?? 2);
-
-    // The epoch's order and every image's view depend on (seed, epoch, item index) only: the
-    // same whatever the decode order, concurrency or cache state.
-    const order = items.map((_, i) => i);
-    if (this.opts.shuffle ?? augment !== null) createRng(seed).fork('shuffle').fork(epoch).shuffle(order);
+  async *batches(epoch: number): AsyncGenerator<Batch> {
+    const { items, prep, augment, seed } = this.opts;
+    const pcaStd = augment?.pcaStd ?? 0;
+    const pca = pcaStd > 0 ? (this.opts.pca ?? (await (this.pca ??= datasetPca(items, prep, { seed, loader: this })))) : null;
+    // every image's view depends on (seed, epoch, item index) only: the same whatever the decode
+    // order, concurrency or cache state
     const viewRng = createRng(seed).fork('augment').fork(epoch);
-    const fixedViews = mode === '10crop' ? tenCropViews(prep) : [centerView(prep)];
+    const centre = [centerView(prep)];
     const viewsFor = (itemIndex: number): View[] =>
-      mode === 'train' && augment
-        ? [randomView(prep, viewRng.fork(itemIndex), pca, { randomCrop: augment.randomCrop, flip: augment.flip, pcaStd: augment.pcaStd })]
-        : fixedViews;
+      augment ? [randomView(prep, viewRng.fork(itemIndex), pca, { randomCrop: augment.randomCrop, flip: augment.flip, pcaStd })] : centre;
+    yield* this.run(epoch, epochOrder(items.length, seed, epoch), this.shape('train'), viewsFor);
+  }
+
+  /** Evaluation batches: every item in the given order, its centre crop or its 10 crops (as in the paper). */
+  async *evalBatches(views: 'center' | '10crop' = 'center'): AsyncGenerator<Batch> {
+    const fixed = views === '10crop' ? tenCropViews(this.opts.prep) : [centerView(this.opts.prep)];
+    yield* this.run(0, this.opts.items.map((_, i) => i), this.shape(views), () => fixed);
+  }
+
+  private async *run(
+    epoch: number,
+    order: number[],
+    shape: { imagesPerBatch: number; batches: number; viewsPerImage: number },
+    viewsFor: (itemIndex: number) => View[],
+  ): AsyncGenerator<Batch> {
+    const { items, prep } = this.opts;
+    const { imagesPerBatch, batches: nBatches, viewsPerImage } = shape;
+    const prefetch = Math.max(0, this.opts.prefetch ?? 2);
 
     let cancelled = false;
     const emit = (type: LoaderEvent['type'], batch: number): void => this.opts.onEvent?.({ type, epoch, batch, time: performance.now() });
@@ -459,6 +460,31 @@ export class BatchLoader {
       cancelled = true; // the consumer stopped early: decodes still waiting for a slot are dropped
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files to network inputs, outside the training loader (classify, evaluate, the feature cache).
+
+/** A file's network inputs: `views` rows of crop x crop x 3, or why it could not be read. */
+export type DecodedViews = { file: string; x: Float32Array; views: number } | { file: string; error: { code: string; message: string } };
+
+/**
+ * Decodes files (at most `concurrency` at once) into the given views, each file's rows together.
+ * Never throws for a bad file: its entry holds the error (EngineError's code, else 'BAD_IMAGE').
+ */
+export function decodeViews(files: readonly string[], prep: Preprocessing, views: readonly View[], concurrency = 4): Promise<DecodedViews[]> {
+  const per = prep.crop * prep.crop * 3;
+  return mapPool(files, concurrency, async (file): Promise<DecodedViews> => {
+    try {
+      const img = await loadImage(file, prep);
+      const x = new Float32Array(views.length * per);
+      views.forEach((v, k) => toInput(img, prep, v, x.subarray(k * per, (k + 1) * per)));
+      return { file, x, views: views.length };
+    } catch (e) {
+      const code = e instanceof EngineError ? e.code : 'BAD_IMAGE';
+      return { file, error: { code, message: (e as Error).message.replace(/\s+/g, ' ') } };
+    }
+  });
 }
 
 /**

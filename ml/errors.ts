@@ -29,7 +29,3 @@ export class EngineError extends Error {
     this.name = 'EngineError';
   }
 }
-
-export function isEngineError(e: unknown): e is EngineError {
-  return e instanceof EngineError;
-}

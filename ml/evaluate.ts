@@ -2,15 +2,10 @@
 // most confidently wrong images, with a single centre crop or the paper's 10-crop average
 // (section 4.1: "averaging the predictions made by the network's softmax layer on the ten patches").
 //
-// The metric arithmetic (computeReport, averageViews) is plain TypeScript on probability arrays, so
-// it is tested against hand-made predictions; `evaluate` runs a model over labelled images with it.
+// The metric arithmetic (computeReport) is plain TypeScript on probability arrays, so it is tested
+// against hand-made predictions; `evaluate` runs a model over labelled images with it (predict.ts).
 
-import * as tf from '@tensorflow/tfjs-core';
-import { estimateMemoryBytes, WASM_HEAP_LIMIT_BYTES } from './backend';
-import type { AlexNetConfig, Params } from './config';
-import { decodeViews, probsOf } from './infer';
-import { forward } from './model';
-import type { Preprocessing } from './preprocess';
+import { predictBatches, topK, type ModelLike, type Tta } from './predict';
 
 export type ClassStats = {
   precision: number; // TP / predicted as this class (0 when never predicted)
@@ -32,26 +27,6 @@ export type EvalReport = {
   mostConfidentlyWrong: Mistake[]; // wrong predictions, highest predicted probability first
   skipped: { path: string; reason: string }[]; // images that could not be read
 };
-
-/** Indices of the k largest entries of row `r` of a [n, c] array, largest first (ties: lower index first). */
-export function topK(probs: ArrayLike<number>, c: number, r: number, k: number): number[] {
-  const idx = Array.from({ length: c }, (_, i) => i);
-  idx.sort((a, b) => probs[r * c + b] - probs[r * c + a] || a - b);
-  return idx.slice(0, Math.min(k, c));
-}
-
-/**
- * Averages probabilities over views: rows are laid out image-major ([n images][v views][c]),
- * result is [n][c]. The paper's 10-crop prediction is averageViews(softmax, n, 10, c).
- */
-export function averageViews(probs: Float32Array, n: number, views: number, c: number): Float32Array {
-  if (probs.length !== n * views * c) throw new Error(`averageViews: ${probs.length} values, expected ${n}x${views}x${c}`);
-  const out = new Float32Array(n * c);
-  for (let i = 0; i < n; i++)
-    for (let v = 0; v < views; v++)
-      for (let j = 0; j < c; j++) out[i * c + j] += probs[(i * views + v) * c + j] / views;
-  return out;
-}
 
 /** Every metric from probabilities [n, c] (rows sum to 1), true labels and image paths. */
 export function computeReport(
@@ -105,33 +80,6 @@ export function computeReport(
   };
 }
 
-export type Tta = 'center' | '10crop';
-
-/** What evaluate and classify need of a model (a LoadedModel fits). */
-export type ModelLike = { params: Params; config: AlexNetConfig; classNames: string[]; preprocessing: Preprocessing };
-
-/** Softmax probabilities [rows, c] of normalised input rows [rows, S, S, 3], in chunks of `chunk` rows. */
-export function predictProbs(model: ModelLike, x: Float32Array, rows: number, chunk = 32): Float32Array {
-  const s = model.config.inputSize;
-  const c = model.config.numClasses;
-  const per = s * s * 3;
-  const out = new Float32Array(rows * c);
-  // wasm's heap stops at 4 GB: shrink the chunk until the estimate fits (other backends: as asked)
-  if (tf.getBackend() === 'wasm') {
-    while (chunk > 1 && estimateMemoryBytes(model.config, chunk, false) > WASM_HEAP_LIMIT_BYTES) chunk = Math.floor(chunk / 2);
-  }
-  for (let r = 0; r < rows; r += chunk) {
-    const m = Math.min(chunk, rows - r);
-    const p = tf.tidy(() => {
-      const xt = tf.tensor4d(x.subarray(r * per, (r + m) * per), [m, s, s, 3]);
-      return tf.softmax(forward(model.params, model.config, xt, { training: false, fixedWeights: true }));
-    });
-    out.set(p.dataSync() as Float32Array, r * c);
-    p.dispose();
-  }
-  return out;
-}
-
 /** Evaluates `model` on labelled images (labels index model.classNames). Unreadable images are skipped and listed. */
 export async function evaluate(
   model: ModelLike,
@@ -144,13 +92,8 @@ export async function evaluate(
   const probs: number[] = [];
   const labels: number[] = [];
   const paths: string[] = [];
-  const decodeChunk = (start: number) => decodeViews(items.slice(start, start + batch).map((it) => it.path), model.preprocessing, tta);
-  let pending = decodeChunk(0);
-  for (let start = 0; start < items.length; start += batch) {
-    const decoded = await pending;
-    if (opts.signal?.aborted) break;
-    if (start + batch < items.length) pending = decodeChunk(start + batch); // decode ahead
-    const p = probsOf(model, decoded, batch);
+  let start = 0;
+  for await (const { decoded, probs: p } of predictBatches(model, items.map((it) => it.path), { tta, batchSize: batch, signal: opts.signal })) {
     let j = 0;
     decoded.forEach((d, k) => {
       if ('error' in d) {
@@ -161,6 +104,7 @@ export async function evaluate(
       labels.push(items[start + k].label);
       paths.push(d.file);
     });
+    start += decoded.length;
   }
   return computeReport(probs, labels, model.classNames, paths, { worst: opts.worst, skipped });
 }

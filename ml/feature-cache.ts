@@ -29,10 +29,10 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import { PARAM_NAMES, pool5Features, type AlexNetConfig, type Params } from './config';
-import { hashFile, type Item } from './data';
+import { decodeViews, epochOrder, hashFile, type Item } from './data';
 import { EngineError } from './errors';
 import { forward } from './model';
-import { loadImage, tenCropViews, toInput, type Preprocessing, type View } from './preprocess';
+import { tenCropViews, type Preprocessing, type View } from './preprocess';
 import { createRng } from './rng';
 import type { SourceBatch, TrainSource } from './train';
 
@@ -254,25 +254,16 @@ export class FeatureCache {
     type Decoded = { m: (typeof missing)[number]; x: Float32Array } | null;
     // decode (a few at a time) and build the views of one group of images
     const decodeGroup = async (group: typeof missing): Promise<Decoded[]> => {
-      const decoded: Decoded[] = new Array(group.length).fill(null);
-      let next = 0;
-      const worker = async (): Promise<void> => {
-        while (next < group.length) {
-          const j = next++;
-          const m = group[j];
-          try {
-            const img = await loadImage(paths[m.i], prep);
-            this.stats.decodes++;
-            const x = new Float32Array(views.length * per);
-            views.forEach((v, k) => toInput(img, prep, v, x.subarray(k * per, (k + 1) * per)));
-            decoded[j] = { m, x };
-          } catch (e) {
-            out[m.i] = { path: paths[m.i], error: (e as Error).message.replace(/\s+/g, ' ') };
-          }
+      const decoded = await decodeViews(group.map((m) => paths[m.i]), prep, views, this.opts.concurrency ?? 4);
+      return decoded.map((d, j) => {
+        const m = group[j];
+        if ('error' in d) {
+          out[m.i] = { path: paths[m.i], error: d.error.message };
+          return null;
         }
-      };
-      await Promise.all(Array.from({ length: Math.min(this.opts.concurrency ?? 4, group.length) }, worker));
-      return decoded;
+        this.stats.decodes++;
+        return { m, x: d.x };
+      });
     };
     const groups: (typeof missing)[] = [];
     for (let s = 0; s < missing.length; s += imagesPerPass) groups.push(missing.slice(s, s + imagesPerPass));
@@ -319,9 +310,10 @@ export class FeatureCache {
 // --- a training source over cached features -----------------------------------------------------------
 
 /**
- * Batches of pool5 features for train(): training batches shuffled per (seed, epoch), one of the K
- * cached views per image, drawn per (seed, epoch, image); validation batches from the centre view.
- * Unreadable images are reported once through onSkip and left out.
+ * Batches of pool5 features for train(): training batches in epochOrder(seed, epoch), one of the K
+ * cached views per image, drawn per (seed, epoch, image) (the centre view without augment);
+ * validation batches, and the training images for the end-of-epoch training error, in order from
+ * the centre view. Unreadable images are reported once through onSkip and left out.
  */
 export function featureSource(opts: {
   cache: FeatureCache;
@@ -362,13 +354,17 @@ export function featureSource(opts: {
     trainCount: opts.train.length,
     valCount: opts.val.length,
     trainBatches(epoch) {
-      const order = createRng(opts.seed).fork('shuffle').fork(epoch).shuffle(opts.train.map((_, i) => i));
+      const order = epochOrder(opts.train.length, opts.seed, epoch);
       const viewRng = createRng(opts.seed).fork('view').fork(epoch);
       const set: ViewSet = opts.augment ? 'train' : 'center';
       return run(opts.train, set, (i) => (opts.augment ? viewRng.fork(i).int(cache.views) : 0), order);
     },
     valBatches() {
       return run(opts.val, 'center', () => 0, opts.val.map((_, i) => i));
+    },
+    trainEvalBatches() {
+      // view 0 of either set is the centre crop: the features training already cached
+      return run(opts.train, opts.augment ? 'train' : 'center', () => 0, opts.train.map((_, i) => i));
     },
   };
 }

@@ -7,7 +7,7 @@ import { EngineError } from './errors';
 import { makeConfig, TINY_CONFIG, DEFAULT_CONFIG } from './config';
 import { PAPER_PREPROCESSING, type Preprocessing } from './preprocess';
 import { initParams } from './model';
-import { train, type TrainEvent, type TrainResult } from './train';
+import { train, type StopAt, type TrainEvent, type TrainResult } from './train';
 import { fineTune, type BaseModel, type FineTuneMode, type TransferEvent } from './transfer';
 
 export type Freeze = 'features' | 'none';
@@ -31,6 +31,8 @@ export type RecipeOptions = {
   outDir: string; // best.ckpt + last.ckpt
   cacheDir: string; // the feature cache (transfer)
   resume?: boolean; // continue from outDir/last.ckpt
+  trainError?: boolean; // each epoch also measures the training error with its final weights (one more pass)
+  stopAt?: StopAt[]; // stop once an epoch reaches one of these, e.g. parseStopAt('val_acc=0.9')
   signal?: AbortSignal;
   onEvent?: (e: RecipeEvent) => void;
 };
@@ -71,6 +73,8 @@ export async function runRecipe(opts: RecipeOptions): Promise<TrainResult> {
       weightsSource: 'none',
       outDir: opts.outDir,
       resume: opts.resume,
+      trainError: opts.trainError,
+      stopAt: opts.stopAt,
       signal: opts.signal,
       onEvent: opts.onEvent,
     });
@@ -91,6 +95,8 @@ export async function runRecipe(opts: RecipeOptions): Promise<TrainResult> {
     augment: opts.augment,
     seed,
     resume: opts.resume,
+    trainError: opts.trainError,
+    stopAt: opts.stopAt,
     signal: opts.signal,
     onEvent: opts.onEvent,
   });

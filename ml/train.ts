@@ -3,7 +3,7 @@
 // rate that works, early stopping, best-checkpoint keeping, a seed for reproducible runs.
 //
 //   train(opts) -> TrainResult
-//     for each epoch: shuffle (seeded by seed + epoch) -> steps (forward, weighted cross-entropy,
+//     for each epoch: shuffle (epochOrder: seeded by seed + epoch, augmented or not) -> steps (forward, weighted cross-entropy,
 //     gradients of the trainable parameters only, SGD update) -> validation -> plateau schedule ->
 //     last.ckpt (+ best.ckpt when the monitored metric improved)
 //
@@ -15,14 +15,14 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { type AlexNetConfig, type ParamName, type Params } from './config';
-import { BatchLoader, type Augment, type Item } from './data';
+import { BatchLoader, PAPER_AUGMENT, type Augment, type Item } from './data';
 import { collectGarbage, memoryGuard, reserveCpuPool, trainingPoolBytes } from './backend';
 import { EngineError } from './errors';
 import { initParams, disposeParams, forward, type Stage } from './model';
 import { Sgd } from './optimizer';
 import type { Pca, Preprocessing } from './preprocess';
 import { createRng } from './rng';
-import { initialState, loadCheckpoint, saveCheckpoint, snapshotParams, syncCheckpoint, type EpochMetrics, type TrainState } from './checkpoint';
+import { initialState, loadCheckpoint, saveCheckpoint, snapshotParams, syncCheckpoint, type CheckpointInput, type EpochMetrics, type TrainState } from './checkpoint';
 export { initialState };
 import path from 'node:path';
 
@@ -32,17 +32,45 @@ export type { Augment, Item };
 export type SourceBatch = { x: Float32Array; shape: number[]; y: Int32Array; paths: string[] };
 
 /**
- * Where batches come from. The default reads images (BatchLoader, with augmentation); transfer
+ * Where batches come from. The default reads images (BatchLoader, augmented unless augment is null); transfer
  * learning passes a feature-cache source whose batches are pool5 features (from = 'pool5').
  */
 export type TrainSource = {
   from: Stage;
   trainCount: number; // training images (for steps per epoch and ETA)
   valCount: number;
-  trainBatches(epoch: number): AsyncGenerator<SourceBatch>;
+  trainBatches(epoch: number): AsyncGenerator<SourceBatch>; // in epochOrder(seed, epoch), never sorted
   valBatches(): AsyncGenerator<SourceBatch>;
+  trainEvalBatches?(): AsyncGenerator<SourceBatch>; // the training images as validation sees them (for trainError)
   close?(): void;
 };
+
+/** A metric the run stops at (stopAt): accuracies once they reach the value, errors and losses once they fall to it. */
+export type StopMetric = 'val_acc' | 'val_err' | 'val_loss' | 'train_err';
+export type StopAt = { metric: StopMetric; value: number };
+const STOP_METRICS: readonly StopMetric[] = ['val_acc', 'val_err', 'val_loss', 'train_err'];
+
+/** 'val_acc=0.9' -> { metric: 'val_acc', value: 0.9 }; EngineError 'BAD_CONFIG' for anything else. */
+export function parseStopAt(text: string): StopAt {
+  const m = /^\s*([a-z_0-9]+)\s*=\s*([^\s]+)\s*$/.exec(text);
+  const metric = STOP_METRICS.find((s) => s === m?.[1]);
+  const value = m ? Number(m[2]) : NaN;
+  if (!m || !metric) throw new EngineError('BAD_CONFIG', `stop-at takes <metric>=<value> with a metric among ${STOP_METRICS.join(', ')}, got '${text}'`);
+  if (!Number.isFinite(value) || value < 0 || (metric !== 'val_loss' && value > 1)) {
+    throw new EngineError('BAD_CONFIG', `stop-at ${metric}: the value must be a number${metric === 'val_loss' ? ' >= 0' : ' in [0, 1]'}, got '${m[2]}'`);
+  }
+  return { metric, value };
+}
+
+/** The stopAt target an epoch reached, if any (the first of `targets` that is). */
+export function reachedTarget(m: EpochMetrics, targets: readonly StopAt[]): (StopAt & { reached: number }) | null {
+  for (const t of targets) {
+    const v = t.metric === 'val_acc' ? m.valAcc : t.metric === 'val_err' ? 1 - m.valAcc : t.metric === 'val_loss' ? m.valLoss : m.trainErr;
+    if (v === undefined || !Number.isFinite(v)) continue;
+    if (t.metric === 'val_acc' ? v >= t.value : v <= t.value) return { ...t, reached: v };
+  }
+  return null;
+}
 
 export type PlateauOptions = {
   monitor: 'valLoss' | 'valError'; // the metric watched (lower is better)
@@ -75,8 +103,10 @@ export type TrainOptions = {
   weightDecay?: number; // 5e-4
   lrMult?: Partial<Record<ParamName, number>>; // per-parameter multipliers; 0 = frozen
   plateau?: Partial<PlateauOptions>;
-  augment?: Augment | null; // default: the paper's random crops + flips + PCA colour noise 0.1
-  pca?: Pca | null; // eigen-decomposition of the training set's RGB covariance (for PCA noise)
+  augment?: Augment | null; // default: the paper's random crops + flips + PCA colour noise 0.1; null: centre crops (still shuffled)
+  pca?: Pca; // eigen-decomposition of the training set's RGB covariance (for PCA noise); default: computed from `train`
+  trainError?: boolean; // after each epoch, one more pass over the training images (as validation sees them) for EpochMetrics.trainErr
+  stopAt?: StopAt[]; // stop once an epoch reaches one of these (train_err turns trainError on)
   classWeighting?: 'balanced' | 'none'; // 'balanced': loss weight n/(k n_c) per class (default)
   seed?: number; // 0 by default: same seed + same backend -> same losses
   params?: Params; // starting weights (taken over: train disposes or returns them); default paper init
@@ -102,10 +132,11 @@ export type TrainEvent =
   | { type: 'checkpoint'; kind: 'best' | 'last'; dir: string; epoch: number }
   | { type: 'lr-drop'; epoch: number; from: number; to: number }
   | { type: 'early-stop'; epoch: number; bestEpoch: number }
+  | { type: 'target-reached'; epoch: number; metric: StopMetric; value: number; target: number }
   | { type: 'skip'; path: string; reason: string }
   | { type: 'done'; stopped: StopReason; epochs: number; bestEpoch: number; best: number | null; seconds: number };
 
-export type StopReason = 'completed' | 'early-stop' | 'cancelled';
+export type StopReason = 'completed' | 'early-stop' | 'target' | 'cancelled';
 
 export type TrainResult = {
   params: Params; // final weights (the caller disposes them)
@@ -178,14 +209,14 @@ export function weightedCrossEntropy(logits: tf.Tensor, y: tf.Tensor1D, w: tf.Te
   });
 }
 
-/** The default image source: BatchLoader with augmentation for training, centre crops for validation. */
+/** The default image source: BatchLoader's training batches (shuffled, augmented or not), centre crops for validation. */
 export function imageSource(opts: {
   train: Item[];
   val: Item[];
   preprocessing: Preprocessing;
   batchSize: number;
   augment: Augment | null;
-  pca: Pca | null;
+  pca?: Pca;
   seed: number;
   onSkip: (path: string, reason: string) => void;
 }): TrainSource {
@@ -199,7 +230,7 @@ export function imageSource(opts: {
     prep: opts.preprocessing,
     batchSize: opts.batchSize,
     augment: opts.augment,
-    pca: opts.pca ?? undefined,
+    pca: opts.pca,
     seed: opts.seed,
     onSkip: opts.onSkip,
   });
@@ -219,7 +250,10 @@ export function imageSource(opts: {
       for await (const b of trainLoader.batches(epoch)) yield toBatch(b);
     },
     async *valBatches() {
-      for await (const b of valLoader.batches(0, { views: 'center' })) yield toBatch(b);
+      for await (const b of valLoader.evalBatches('center')) yield toBatch(b);
+    },
+    async *trainEvalBatches() {
+      for await (const b of trainLoader.evalBatches('center')) yield toBatch(b); // the training epochs' image cache
     },
   };
 }
@@ -240,50 +274,189 @@ function checkData(opts: TrainOptions): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The loop
+// The loop: where a run starts (fresh or resumed), one epoch of steps, the checkpoint writer, and
+// train() tying them together.
+
+type StartingPoint = { params: Params; config: AlexNetConfig; state: TrainState; metrics: EpochMetrics[]; startEpoch: number };
+
+/**
+ * Weights, plateau state, metrics and first epoch: from outDir/last.ckpt when resuming (its
+ * optimizer state goes into `sgd`; opts.params is disposed), else opts.params or a paper init.
+ */
+async function startingPoint(opts: TrainOptions, sgd: Sgd, stage: string, seed: number): Promise<StartingPoint> {
+  const epochOffset = opts.epochOffset ?? 0;
+  if (!(opts.resume && opts.outDir)) {
+    const state = initialState(sgd.lr, stage);
+    if (opts.initialBest) {
+      state.bestValue = opts.initialBest.value;
+      state.bestEpoch = opts.initialBest.epoch;
+    }
+    const params = opts.params ?? initParams(opts.config, seed);
+    return { params, config: opts.config, state, metrics: [...(opts.metricsSoFar ?? [])], startEpoch: epochOffset + 1 };
+  }
+  const { model, optimizer } = await loadCheckpoint(path.join(opts.outDir, 'last.ckpt'), 'last');
+  if (opts.params) disposeParams(opts.params);
+  if (model.classNames.join('\n') !== opts.classNames.join('\n')) {
+    disposeParams(model.params);
+    throw new EngineError('BAD_MODEL_DIR', `cannot resume ${opts.outDir}: it was trained on classes ${model.classNames.join(', ')}, not ${opts.classNames.join(', ')}`);
+  }
+  if (optimizer) sgd.importState(optimizer, model.params);
+  const saved = model.meta.trainState;
+  const state = saved && saved.stage === stage ? { ...saved } : initialState(sgd.lr, stage);
+  return { params: model.params, config: model.config, state, metrics: model.meta.metrics, startEpoch: model.meta.epoch + 1 };
+}
+
+/** What one epoch of steps needs; `timing` carries the ETA's running averages between epochs. */
+type EpochRun = {
+  params: Params;
+  config: AlexNetConfig;
+  sgd: Sgd;
+  varList: tf.Variable[];
+  nameOf: Map<string, ParamName>;
+  classW: tf.Tensor1D;
+  source: TrainSource;
+  seed: number;
+  stepsPerEpoch: number;
+  lastEpoch: number;
+  signal?: AbortSignal;
+  emit: (e: TrainEvent) => void;
+  timing: { stepSeconds: number; valSeconds: number };
+};
+
+/** One epoch of SGD steps with step events; the mean loss and accuracy, or cancelled. */
+async function trainEpoch(run: EpochRun, epoch: number): Promise<{ trainLoss: number; trainAcc: number; cancelled: boolean }> {
+  const { source, sgd, stepsPerEpoch, lastEpoch, timing } = run;
+  let lossSum = 0;
+  let correct = 0;
+  let seen = 0;
+  let step = 0;
+  let ts = performance.now(); // a step's time includes waiting for its batch (decoding, cache misses)
+  for await (const b of source.trainBatches(epoch)) {
+    const n = b.y.length;
+    const dropSeed = derivedSeed(run.seed, 'dropout', epoch * 1_000_003 + step);
+    const { loss, acc } = trainStep(run.params, run.config, sgd, run.varList, run.nameOf, b, run.classW, source.from, dropSeed);
+    lossSum += loss * n;
+    correct += acc * n;
+    seen += n;
+    step++;
+    const now = performance.now();
+    const dt = (now - ts) / 1000;
+    ts = now;
+    timing.stepSeconds = timing.stepSeconds === 0 ? dt : 0.9 * timing.stepSeconds + 0.1 * dt;
+    const stepsLeft = stepsPerEpoch - step + (lastEpoch - epoch) * stepsPerEpoch;
+    run.emit({
+      type: 'step',
+      epoch,
+      step,
+      stepsPerEpoch,
+      loss,
+      acc,
+      imagesPerSec: n / Math.max(dt, 1e-9),
+      lr: sgd.lr,
+      etaSeconds: stepsLeft * timing.stepSeconds + (lastEpoch - epoch + 1) * timing.valSeconds,
+    });
+    if (run.signal?.aborted) break;
+    // Let the event loop turn: with cached features a whole epoch can run without any I/O wait,
+    // and the checkpoint being written, progress messages to the app and a cancel request all
+    // need the loop.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return { trainLoss: seen > 0 ? lossSum / seen : NaN, trainAcc: seen > 0 ? correct / seen : NaN, cancelled: Boolean(run.signal?.aborted) };
+}
+
+/**
+ * best.ckpt and last.ckpt, written in the background while the next epoch trains: the epoch's
+ * weights (and velocities) are copied out at once (snapshotParams, exportState), then hashed and
+ * written off the training loop's path, one save at a time. On an improving epoch best.ckpt
+ * hard-links last.ckpt's weights.bin instead of writing it again. Per-epoch saves are not fsynced
+ * (a killed process still leaves a whole checkpoint; a power cut may cost the latest ones, which
+ * their SHA-256 then reports); the run's final last.ckpt and best.ckpt are, by finish(). A failed
+ * write (a full disk) fails the run at the next save or at finish().
+ * How often (due): every improving epoch (best.ckpt is always the best model so far) and the run's
+ * last epoch; an epoch that did not improve only when `everySeconds` have passed since the previous
+ * checkpoint. A save of the paper's network with its velocities is 480 MB: saving every epoch cost
+ * 15 of a 66 s one-click fine-tune (8 epochs of a few seconds each, measured with
+ * bench/finetune.ts --head-epochs 3 --epochs 5, with and without checkpoints) and wrote 4 GB. A
+ * cancelled or killed run resumes from its last checkpoint: it redoes at most ~30 s of training.
+ */
+class CheckpointWriter {
+  private lastSave = performance.now(); // when the previous checkpoint was queued (the run's start at first)
+  private saving: Promise<void> = Promise.resolve();
+  private error: unknown = null;
+
+  constructor(
+    private readonly outDir: string | null, // null: keep nothing
+    private readonly everySeconds: number,
+    private readonly emit: (e: TrainEvent) => void,
+  ) {}
+
+  /** Whether this epoch is checkpointed; when it is, the clock restarts. */
+  due(improved: boolean, ends: boolean): boolean {
+    if (!(improved || ends || (performance.now() - this.lastSave) / 1000 >= this.everySeconds)) return false;
+    this.lastSave = performance.now();
+    return true;
+  }
+
+  /** Copies the epoch's weights (and, given `sgd`, its velocities) now; writes them behind the caller's back. */
+  async save(input: Omit<CheckpointInput, 'params' | 'optimizer'>, params: Params, sgd: Sgd | null, improved: boolean): Promise<void> {
+    if (!this.outDir) return;
+    this.throwError();
+    const outDir = this.outDir;
+    const snapshot = { ...input, params: snapshotParams(params) };
+    const optimizer = sgd ? await sgd.exportState(params) : null;
+    const lastDir = path.join(outDir, 'last.ckpt');
+    const previous = this.saving;
+    this.saving = (async () => {
+      await previous;
+      if (this.error !== null) return;
+      await saveCheckpoint(lastDir, { ...snapshot, optimizer }, { durable: false });
+      this.emit({ type: 'checkpoint', kind: 'last', dir: lastDir, epoch: input.epoch });
+      if (improved) {
+        const bestDir = path.join(outDir, 'best.ckpt');
+        await saveCheckpoint(bestDir, { ...snapshot, optimizer: null }, { weightsFrom: lastDir, durable: false });
+        this.emit({ type: 'checkpoint', kind: 'best', dir: bestDir, epoch: input.epoch });
+      }
+    })().catch((e: unknown) => {
+      this.error ??= e;
+    });
+  }
+
+  /** Waits for the writes, makes them durable (fsync); throws a save's error. */
+  async finish(): Promise<void> {
+    await this.saving;
+    this.throwError();
+    if (!this.outDir) return;
+    for (const kind of ['last', 'best']) await syncCheckpoint(path.join(this.outDir, `${kind}.ckpt`));
+  }
+
+  /** Waits for the writes without throwing: never leave one running behind a thrown error. */
+  async settle(): Promise<void> {
+    await this.saving;
+  }
+
+  private throwError(): void {
+    if (this.error !== null) throw this.error;
+  }
+}
 
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const t0 = performance.now();
   const emit = (e: TrainEvent): void => opts.onEvent?.(e);
-  let config = opts.config; // a resumed run takes its checkpoint's
   const k = opts.classNames.length;
   const seed = opts.seed ?? 0;
   const epochs = opts.epochs ?? 30;
   const batchSize = opts.batchSize ?? 32;
   const plateau: PlateauOptions = { ...DEFAULT_PLATEAU, ...(opts.plateau ?? {}) };
-  const augment: Augment | null = opts.augment === undefined ? { randomCrop: true, flip: true, pcaStd: 0.1 } : opts.augment;
+  const augment: Augment | null = opts.augment === undefined ? PAPER_AUGMENT : opts.augment;
   const stage = opts.stage ?? 'main';
   const epochOffset = opts.epochOffset ?? 0;
+  const stopAt = opts.stopAt ?? [];
+  const measureTrainErr = Boolean(opts.trainError) || stopAt.some((t) => t.metric === 'train_err');
   checkData(opts);
 
-  // -- weights, optimiser, state: fresh or resumed
+  // -- weights, optimiser, state: fresh or resumed (a resumed run takes its checkpoint's config)
   const sgd = new Sgd({ lr: opts.lr ?? 0.01, momentum: opts.momentum, weightDecay: opts.weightDecay, lrMult: opts.lrMult });
-  let params: Params;
-  let state: TrainState;
-  let metrics: EpochMetrics[] = [...(opts.metricsSoFar ?? [])];
-  let startEpoch = epochOffset + 1;
-  if (opts.resume && opts.outDir) {
-    const { model, optimizer } = await loadCheckpoint(path.join(opts.outDir, 'last.ckpt'), 'last');
-    if (opts.params) disposeParams(opts.params);
-    params = model.params;
-    config = model.config;
-    if (model.classNames.join('\n') !== opts.classNames.join('\n')) {
-      disposeParams(params);
-      throw new EngineError('BAD_MODEL_DIR', `cannot resume ${opts.outDir}: it was trained on classes ${model.classNames.join(', ')}, not ${opts.classNames.join(', ')}`);
-    }
-    if (optimizer) sgd.importState(optimizer, params);
-    const saved = model.meta.trainState;
-    state = saved && saved.stage === stage ? { ...saved } : initialState(sgd.lr, stage);
-    metrics = model.meta.metrics;
-    startEpoch = model.meta.epoch + 1;
-  } else {
-    params = opts.params ?? initParams(config, seed);
-    state = initialState(sgd.lr, stage);
-    if (opts.initialBest) {
-      state.bestValue = opts.initialBest.value;
-      state.bestEpoch = opts.initialBest.epoch;
-    }
-  }
+  const { params, config, state, metrics, startEpoch } = await startingPoint(opts, sgd, stage, seed);
   sgd.lr = state.lr;
   const lastEpoch = epochOffset + epochs;
 
@@ -295,10 +468,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       preprocessing: opts.preprocessing,
       batchSize,
       augment,
-      pca: opts.pca ?? null,
+      pca: opts.pca,
       seed,
       onSkip: (p, reason) => emit({ type: 'skip', path: p, reason }),
     });
+  if (measureTrainErr && !source.trainEvalBatches) throw new EngineError('BAD_CONFIG', 'this training source cannot measure the training error (trainError, stop-at train_err)');
   if (source.from === 'input') memoryGuard(config, batchSize, true); // OUT_OF_MEMORY before wasm corrupts tensors
   // the native CPU pool in one region (ml/backend.ts); from cached features no convolution runs
   reserveCpuPool(trainingPoolBytes(config, batchSize, source.from === 'input'));
@@ -308,9 +482,21 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (source.from === 'input') collectGarbage();
   const stepsPerEpoch = Math.ceil(source.trainCount / batchSize);
   const trainable = sgd.trainable();
-  const varList = trainable.map((n) => params[n]);
-  const nameOf = new Map<string, ParamName>(trainable.map((n) => [params[n].name, n]));
-  const weights = tf.tensor1d(classWeights(opts.train, k, opts.classWeighting ?? 'balanced'));
+  const run: EpochRun = {
+    params,
+    config,
+    sgd,
+    varList: trainable.map((n) => params[n]),
+    nameOf: new Map<string, ParamName>(trainable.map((n) => [params[n].name, n])),
+    classW: tf.tensor1d(classWeights(opts.train, k, opts.classWeighting ?? 'balanced')),
+    source,
+    seed,
+    stepsPerEpoch,
+    lastEpoch,
+    signal: opts.signal,
+    emit,
+    timing: { stepSeconds: 0, valSeconds: 0 },
+  };
 
   const trainOptions = {
     epochs,
@@ -324,72 +510,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     classWeighting: opts.classWeighting ?? 'balanced',
     ...(opts.extraMeta ?? {}),
   };
-  // Checkpoints are written in the background while the next epoch trains: the epoch's weights (and
-  // velocities) are copied out at once (snapshotParams, exportState), then hashed and written off
-  // the training loop's path, one save at a time. On an improving epoch best.ckpt hard-links
-  // last.ckpt's weights.bin instead of writing it again. Per-epoch saves
-  // are not fsynced (a killed process still leaves a whole checkpoint; a power cut may cost the
-  // latest ones, which their SHA-256 then reports); the run's final last.ckpt and best.ckpt are,
-  // before train() returns. A failed write (a full disk) fails the run at the next epoch or the end.
-  // How often: every improving epoch (best.ckpt is always the best model so far) and the run's last
-  // epoch; an epoch that did not improve only when checkpointSeconds (30) have passed since the
-  // previous checkpoint. A save of the paper's network with its velocities is 480 MB: saving every
-  // epoch cost 15 of a 66 s one-click fine-tune (8 epochs of a few seconds each, measured with
-  // bench/finetune.ts --head-epochs 3 --epochs 5, with and without checkpoints) and wrote 4 GB. A
-  // cancelled or killed run resumes from its last checkpoint: it redoes at most ~30 s of training.
-  const checkpointSeconds = opts.checkpointSeconds ?? 30;
-  let lastSave = performance.now(); // when the previous checkpoint was queued (the run's start at first)
-  let saving: Promise<void> = Promise.resolve();
-  let saveError: unknown = null;
-  const throwSaveError = (): void => {
-    if (saveError !== null) throw saveError;
-  };
-  const save = async (epoch: number, improved: boolean): Promise<void> => {
-    if (!opts.outDir) return;
-    throwSaveError();
-    const outDir = opts.outDir;
-    const input = {
-      params: snapshotParams(params),
-      config,
-      classNames: opts.classNames,
-      preprocessing: opts.preprocessing,
-      epoch,
-      metrics: [...metrics],
-      trainOptions,
-      seed,
-      weightsSource: opts.weightsSource ?? 'none',
-      trainState: { ...state },
-    };
-    const optimizer = opts.saveOptimizer !== false ? await sgd.exportState(params) : null;
-    const lastDir = path.join(outDir, 'last.ckpt');
-    const previous = saving;
-    saving = (async () => {
-      await previous;
-      if (saveError !== null) return;
-      await saveCheckpoint(lastDir, { ...input, optimizer }, { durable: false });
-      emit({ type: 'checkpoint', kind: 'last', dir: lastDir, epoch });
-      if (improved) {
-        const bestDir = path.join(outDir, 'best.ckpt');
-        await saveCheckpoint(bestDir, { ...input, optimizer: null }, { weightsFrom: lastDir, durable: false });
-        emit({ type: 'checkpoint', kind: 'best', dir: bestDir, epoch });
-      }
-    })().catch((e: unknown) => {
-      saveError ??= e;
-    });
-  };
-  /** Waits for the checkpoints being written, makes them durable (fsync); throws a save's error. */
-  const saved = async (): Promise<void> => {
-    await saving;
-    throwSaveError();
-    if (!opts.outDir) return;
-    for (const kind of ['last', 'best']) await syncCheckpoint(path.join(opts.outDir, `${kind}.ckpt`));
-  };
+  const writer = new CheckpointWriter(opts.outDir ?? null, opts.checkpointSeconds ?? 30, emit);
 
   emit({ type: 'start', epochs: lastEpoch, startEpoch, stepsPerEpoch, trainCount: source.trainCount, valCount: source.valCount, lr: sgd.lr, trainable });
 
   let stopped: StopReason = 'completed';
-  let stepSecondsAvg = 0; // running mean of a step's wall time, for the ETA
-  let valSeconds = 0;
   try {
     for (let epoch = startEpoch; epoch <= lastEpoch; epoch++) {
       if (opts.signal?.aborted) {
@@ -397,58 +522,17 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         break;
       }
       const te = performance.now();
-      let lossSum = 0;
-      let correct = 0;
-      let seen = 0;
-      let step = 0;
-      let ts = performance.now(); // a step's time includes waiting for its batch (decoding, cache misses)
-      for await (const b of source.trainBatches(epoch)) {
-        const n = b.y.length;
-        const dropSeed = derivedSeed(seed, 'dropout', epoch * 1_000_003 + step);
-        const { loss, acc } = trainStep(params, config, sgd, varList, nameOf, b, weights, source.from, dropSeed);
-        lossSum += loss * n;
-        correct += acc * n;
-        seen += n;
-        step++;
-        const now = performance.now();
-        const dt = (now - ts) / 1000;
-        ts = now;
-        stepSecondsAvg = stepSecondsAvg === 0 ? dt : 0.9 * stepSecondsAvg + 0.1 * dt;
-        const stepsLeft = stepsPerEpoch - step + (lastEpoch - epoch) * stepsPerEpoch;
-        emit({
-          type: 'step',
-          epoch,
-          step,
-          stepsPerEpoch,
-          loss,
-          acc,
-          imagesPerSec: n / Math.max(dt, 1e-9),
-          lr: sgd.lr,
-          etaSeconds: stepsLeft * stepSecondsAvg + (lastEpoch - epoch + 1) * valSeconds,
-        });
-        if (opts.signal?.aborted) break;
-        // Let the event loop turn: with cached features a whole epoch can run without any I/O wait,
-        // and the checkpoint being written, progress messages to the app and a cancel request all
-        // need the loop.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      if (opts.signal?.aborted) {
+      const t = await trainEpoch(run, epoch);
+      if (t.cancelled) {
         stopped = 'cancelled';
         break;
       }
       const tv = performance.now();
       const val = await validate(params, config, source);
-      valSeconds = (performance.now() - tv) / 1000;
-      const m: EpochMetrics = {
-        epoch,
-        trainLoss: seen > 0 ? lossSum / seen : NaN,
-        trainAcc: seen > 0 ? correct / seen : NaN,
-        valLoss: val.loss,
-        valAcc: val.top1,
-        valTop5: val.top5,
-        lr: sgd.lr,
-        seconds: (performance.now() - te) / 1000,
-      };
+      run.timing.valSeconds = (performance.now() - tv) / 1000;
+      const m: EpochMetrics = { epoch, trainLoss: t.trainLoss, trainAcc: t.trainAcc, valLoss: val.loss, valAcc: val.top1, valTop5: val.top5, lr: sgd.lr, seconds: 0 };
+      if (measureTrainErr) m.trainErr = 1 - (await validate(params, config, source, 'train')).top1;
+      m.seconds = (performance.now() - te) / 1000;
       metrics.push(m);
       const value = plateau.monitor === 'valLoss' ? m.valLoss : 1 - m.valAcc;
       const d = plateauStep(state, value, epoch, plateau);
@@ -457,12 +541,25 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         emit({ type: 'lr-drop', epoch, from: sgd.lr, to: state.lr });
         sgd.lr = state.lr;
       }
-      // last.ckpt: on an improving epoch (best.ckpt links its weights), the run's last epoch, and
-      // otherwise at most every checkpointSeconds (see the header of the save logic above)
-      const ends = d.stop || epoch === lastEpoch;
-      if (d.improved || ends || (performance.now() - lastSave) / 1000 >= checkpointSeconds) {
-        lastSave = performance.now();
-        await save(epoch, d.improved);
+      const target = reachedTarget(m, stopAt);
+      if (writer.due(d.improved, d.stop || target !== null || epoch === lastEpoch)) {
+        const input = {
+          config,
+          classNames: opts.classNames,
+          preprocessing: opts.preprocessing,
+          epoch,
+          metrics: [...metrics],
+          trainOptions,
+          seed,
+          weightsSource: opts.weightsSource ?? 'none',
+          trainState: { ...state },
+        };
+        await writer.save(input, params, opts.saveOptimizer !== false ? sgd : null, d.improved);
+      }
+      if (target) {
+        emit({ type: 'target-reached', epoch, metric: target.metric, value: target.reached, target: target.value });
+        stopped = 'target';
+        break;
       }
       if (d.stop && epoch < lastEpoch) {
         emit({ type: 'early-stop', epoch, bestEpoch: state.bestEpoch });
@@ -470,10 +567,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         break;
       }
     }
-    await saved(); // the last checkpoint is on disk before train() returns
+    await writer.finish(); // the last checkpoint is on disk before train() returns
   } finally {
-    await saving; // never leave a write running behind a thrown error
-    weights.dispose();
+    await writer.settle();
+    run.classW.dispose();
     sgd.disposeState();
     source.close?.();
   }
@@ -521,18 +618,24 @@ export function trainStep(
   return { loss: lossValue, acc };
 }
 
-/** Validation loss (unweighted cross-entropy), top-1 and top-5 over the source's validation batches. */
+/**
+ * Loss (unweighted cross-entropy), top-1 and top-5 over the source's validation batches, or with
+ * 'train' over its training images as validation sees them (no augmentation, no dropout).
+ */
 export async function validate(
   params: Params,
   config: AlexNetConfig,
   source: TrainSource,
+  which: 'val' | 'train' = 'val',
 ): Promise<{ loss: number; top1: number; top5: number; n: number }> {
   let loss = 0;
   let top1 = 0;
   let top5 = 0;
   let n = 0;
   const k = config.numClasses;
-  for await (const b of source.valBatches()) {
+  const batches = which === 'val' ? source.valBatches() : source.trainEvalBatches?.();
+  if (!batches) throw new EngineError('BAD_CONFIG', 'this training source has no evaluation batches of its training images');
+  for await (const b of batches) {
     const [l, t1, t5] = tf.tidy(() => {
       const x = tf.tensor(b.x, b.shape, 'float32');
       const y = tf.tensor1d(b.y, 'int32');

@@ -13,7 +13,7 @@
 //      stay frozen, so pool5 is still cached and this stage is cheap too. On the few hundred photos
 //      users bring, retraining conv layers mostly overfits, and on CPU backends it is 10-30x
 //      slower. 'all' unfreezes everything with geometric (fastai "slice") multipliers from
-//      conv1 at 1/100 to fc7 at 1/10, reading images (with the paper's augmentation) again.
+//      conv1 at 1/100 to fc7 at 1/10, reading images (with the paper's crops and flips) again.
 //   Both stages watch the validation loss: LR / 10 on a plateau, early stop, and best.ckpt only
 //   ever replaced by a model better than every earlier one.
 //
@@ -29,7 +29,7 @@ import { featureSource, FeatureCache, type FeatureCacheStats, type FeatureDtype 
 import { readModelMeta, resolveCheckpointDir, type EpochMetrics } from './checkpoint';
 import { disposeParams, forward, ownVariable } from './model';
 import type { Preprocessing } from './preprocess';
-import { derivedSeed, train, type SourceBatch, type TrainEvent, type TrainResult, type TrainSource } from './train';
+import { derivedSeed, imageSource, train, type Augment, type StopAt, type SourceBatch, type TrainEvent, type TrainResult, type TrainSource } from './train';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 
@@ -60,6 +60,8 @@ export type TransferOptions = {
   augment?: boolean; // sample among the cached views / the paper's augmentation for 'all' (true)
   seed?: number; // 0
   resume?: boolean; // continue an interrupted run from outDir/last.ckpt
+  trainError?: boolean; // both stages: the training error with each epoch's final weights (see train)
+  stopAt?: StopAt[]; // the run ends in whichever stage first reaches one (see train)
   signal?: AbortSignal;
   onEvent?: (e: TransferEvent) => void;
 };
@@ -185,6 +187,22 @@ export async function headFeatures(
   };
 }
 
+/** The augmentation of 'all' when reading images: the paper's crops and flips, no PCA noise (as in the cached views). */
+export const FINE_TUNE_AUGMENT: Augment = Object.freeze({ randomCrop: true, flip: true, pcaStd: 0 }) as Augment;
+
+/**
+ * Where the second stage's batches come from: the cached features while conv1-5 stay frozen
+ * ('none', 'fc'), else the images (FINE_TUNE_AUGMENT when `augment`). Both shuffle every epoch.
+ */
+export function secondStageSource(
+  mode: FineTuneMode,
+  cached: TrainSource,
+  opts: { train: Item[]; val: Item[]; preprocessing: Preprocessing; batchSize: number; augment: boolean; seed: number; onSkip: (path: string, reason: string) => void },
+): TrainSource {
+  if (mode !== 'all') return cached;
+  return imageSource({ ...opts, augment: opts.augment ? FINE_TUNE_AUGMENT : null });
+}
+
 /** The one-click recipe (see the header). Returns the final weights (the caller disposes them). */
 export async function fineTune(opts: TransferOptions): Promise<TransferResult> {
   const k = opts.classNames.length;
@@ -246,6 +264,8 @@ export async function fineTune(opts: TransferOptions): Promise<TransferResult> {
     weightsSource: opts.base.source,
     outDir: opts.outDir ?? null,
     signal: opts.signal,
+    trainError: opts.trainError,
+    stopAt: opts.stopAt,
     classWeighting: 'balanced' as const,
     extraMeta: { recipe: 'fine-tune', fineTune: mode, headEpochs, fineTuneEpochs: ftEpochs, cacheViews: cache.views } as Record<string, unknown>,
   };
@@ -264,7 +284,7 @@ export async function fineTune(opts: TransferOptions): Promise<TransferResult> {
       for (const cand of HEAD_LR_CANDIDATES) {
         if (opts.signal?.aborted) break;
         const trial = { ...params, 'fc8.w': ownVariable(params['fc8.w'].clone()), 'fc8.b': ownVariable(params['fc8.b'].clone()) };
-        const r = await train({ ...common, outDir: null, params: trial, epochs: 1, lr: cand, lrMult: stageMultipliers('head'), source: fc7, stage: 'lr-find' });
+        const r = await train({ ...common, outDir: null, trainError: false, stopAt: [], params: trial, epochs: 1, lr: cand, lrMult: stageMultipliers('head'), source: fc7, stage: 'lr-find' });
         trial['fc8.w'].dispose();
         trial['fc8.b'].dispose();
         const v = r.metrics[0]?.valLoss ?? NaN;
@@ -297,7 +317,7 @@ export async function fineTune(opts: TransferOptions): Promise<TransferResult> {
       resume: resumeStage === 'head',
       onEvent: (e) => opts.onEvent?.({ ...e, stage: 'head' }),
     });
-    if (result.stopped === 'cancelled' || ftEpochs === 0) return finish(result);
+    if (result.stopped === 'cancelled' || result.stopped === 'target' || ftEpochs === 0) return finish(result);
     prev = result;
   }
 
@@ -315,8 +335,16 @@ export async function fineTune(opts: TransferOptions): Promise<TransferResult> {
     initialBest: prev && prev.best !== null ? { value: prev.best, epoch: prev.bestEpoch } : null,
     lr,
     lrMult: stageMultipliers(mode),
-    source: mode === 'all' ? undefined : cached,
-    augment: mode === 'all' && augment ? { randomCrop: true, flip: true, pcaStd: 0 } : null,
+    source: secondStageSource(mode, cached, {
+      train: split.train,
+      val: split.val,
+      preprocessing: opts.base.preprocessing,
+      batchSize,
+      augment,
+      seed,
+      onSkip: (p, reason) => opts.onEvent?.({ type: 'skip', path: p, reason, stage: 'finetune' }),
+    }),
+    augment: mode === 'all' && augment ? FINE_TUNE_AUGMENT : null, // recorded in the checkpoint
     stage: 'finetune',
     resume: resumeStage === 'finetune',
     onEvent: (e) => opts.onEvent?.({ ...e, stage: 'finetune' }),

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RunSummary } from '../../db/repos/runs';
+import { trainingSet } from '../../db/training';
 import { LIMITS, type Evaluation, type PhotoItem, type RunInfo, type RunSettings, type Series } from '../../preload/contract';
 import { absPath, bool, check, id, int, list, num, obj, oneOf, opt, str } from '../validate';
 import { dataPaths, setBackend, type AppContext } from '../context';
@@ -113,20 +114,17 @@ export function runHandlers(
       }
     }
 
-    const split = lib.splits.create(datasetId, { train: 1 - s.valFraction, val: s.valFraction, seed: s.seed });
-    const members = lib.splits.members(split.id);
-    const classNames = counted.map((x) => x.c.name);
-    const index = new Map(classNames.map((n, i) => [n, i]));
-    const items = (subset: 'train' | 'val') => members.filter((m) => m.subset === subset && index.has(m.className)).map((m) => ({ path: m.path, label: index.get(m.className)! }));
-    const train = items('train');
-    const val = items('val');
+    const set = trainingSet(lib, datasetId, { split: { train: 1 - s.valFraction, val: s.valFraction, seed: s.seed } });
+    const classNames = set.classes;
+    const train = set.train.map((m) => ({ path: m.path, label: m.classIndex }));
+    const val = set.val.map((m) => ({ path: m.path, label: m.classIndex }));
     const predict = lib.photos.all(datasetId).filter((p) => p.status === 'ok').map((p) => ({ photoId: p.id, path: p.path }));
 
     // the run's folder, named before the run exists (its id is not known yet), recorded with it
     const outDir = path.join(dataPaths(ctx).runs, `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`);
     const run = lib.runs.create({
       datasetId,
-      splitId: split.id,
+      splitId: set.splitId,
       name: name ?? null,
       config: { ...s, lr: s.lr ?? null, trainCount: train.length, valCount: val.length, outDir },
       preprocessing: { preset: s.architecture === 'tiny' ? 'tiny' : finetune ? 'caffe' : 'paper' },

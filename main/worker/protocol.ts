@@ -52,7 +52,7 @@ export type TrainEventMsg =
   | { type: 'checkpoint'; stage: string; kind: 'best' | 'last'; dir: string; epoch: number }
   | { type: 'skip'; stage: string; path: string; reason: string };
 
-export type TrainOutcome = { stopped: 'completed' | 'early-stop' | 'cancelled'; epochs: number; bestEpoch: number; best: number | null; predicted: number };
+export type TrainOutcome = { stopped: 'completed' | 'early-stop' | 'target' | 'cancelled'; epochs: number; bestEpoch: number; best: number | null; predicted: number };
 export type ClassifyOutcome = { results: ({ file: string; predictions: { label: string; p: number }[] } | { file: string; error: { code: string; message: string } })[] };
 export type WeightsOutcome = { modelDir: string; verified: 'imagenet' | 'structure'; sha256: string; bytes: number; importedFrom: string; notes: string[] };
 export type ExportOutcome = { dir: string; files: string[]; bytes: number };

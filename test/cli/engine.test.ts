@@ -77,6 +77,18 @@ describe('alexnet train / eval / classify', () => {
     expect(r.stderr).toMatch(/warning: skipping .*truncated\.jpg/);
   });
 
+  it('--stop-at ends the run at the first epoch reaching the target; train_err measures the training error', () => {
+    const out = path.join(dir, 'model-stop');
+    const r = alexnet(['train', photos, '--tiny', '--no-augment', '--epochs', '4', '--batch', '4', '--out', out, '--stop-at', 'train_err=1', '--json']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const epochs = lines.filter((l) => l.type === 'epoch');
+    expect(epochs.map((e) => e.epoch)).toEqual([1]);
+    expect(epochs[0].trainErr).toBeGreaterThanOrEqual(0);
+    expect(lines.some((l) => l.type === 'target-reached' && l.metric === 'train_err' && l.target === 1)).toBe(true);
+    expect(lines.at(-1)).toMatchObject({ type: 'result', stopped: 'target', epochs: 1 });
+  });
+
   it('evaluates: top-1, top-5, per-class, confusion and n', () => {
     const r = alexnet(['eval', model, photos, '--json']);
     expect(r.code).toBe(0);
@@ -143,6 +155,9 @@ describe('bad input: one clear line, a non-zero exit, never a stack trace', () =
   it('bad options', () => {
     expectOneLineError(alexnet(['train', photos, '--tiny', '--out', path.join(dir, 'm'), '--epochs', 'many']), /--epochs must be an integer/);
     expectOneLineError(alexnet(['frobnicate']), /unknown command/);
+    expectOneLineError(alexnet(['train', photos, '--tiny', '--out', path.join(dir, 'm'), '--stop-at', 'top1=0.5']), /--stop-at takes <metric>=<value>/);
+    expectOneLineError(alexnet(['train', photos, '--tiny', '--out', path.join(dir, 'm'), '--stop-at', 'val_acc=2']), /--stop-at val_acc: the value must be/);
+    expectOneLineError(alexnet(['train', '--dataset', 'bugs', '--tiny', '--stop-at', 'val_acc=0.9']), /--stop-at applies to training on a folder/);
     const r = alexnet(['train', photos]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^alexnet: --out <model-dir> is required/);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Batch, BatchLoader, datasetPca, hashFile, ImageCache, type Item, type LoaderEvent, PAPER_AUGMENT, scanImageFolder, stratifiedSplit } from '../../ml/data';
+import { type Batch, BatchLoader, datasetPca, epochOrder, hashFile, ImageCache, type Item, type LoaderEvent, PAPER_AUGMENT, scanImageFolder, stratifiedSplit } from '../../ml/data';
 import { EngineError } from '../../ml/errors';
 import { centerView, loadImage, PAPER_PREPROCESSING, tenCropViews, toInput } from '../../ml/preprocess';
 
@@ -237,13 +237,13 @@ describe('BatchLoader', () => {
   it('evaluation: items in order, centre crops equal to toInput; 10crop gives 10 consecutive views per image', async () => {
     const items = real.slice(0, 5);
     const L = new BatchLoader({ items, prep: P, batchSize: 20, augment: null, seed: 0 });
-    const centre = await collect(L.batches(0));
+    const centre = await collect(L.evalBatches());
     expect(centre).toHaveLength(1);
     expect(centre[0]!.paths).toEqual(items.map((i) => i.path));
     const img0 = await loadImage(items[0]!.path, P);
     expect(Array.from(centre[0]!.x.subarray(0, ROW))).toEqual(Array.from(toInput(img0, P, centerView(P))));
 
-    const ten = await collect(L.batches(0, { views: '10crop' }));
+    const ten = await collect(L.evalBatches('10crop'));
     expect(ten.map((b) => [b.n, b.viewsPerImage])).toEqual([
       [20, 10],
       [20, 10],
@@ -257,6 +257,36 @@ describe('BatchLoader', () => {
       expect(Buffer.from(b0.x.buffer, k * ROW * 4, ROW * 4).equals(Buffer.from(want.buffer))).toBe(true);
     });
     expect(L.stats.decoded).toBe(5); // the 10-crop pass reused the cache
+  });
+
+  it('training batches mix the classes of a class-sorted list, augmented or not; evaluation keeps the order', async () => {
+    // `real` is sorted by class, as scanImageFolder lists a folder: 8 ants, then 8 bees
+    const mixed = (b: Batch): boolean => new Set(b.y).size === 2;
+    for (const augment of [PAPER_AUGMENT, { ...PAPER_AUGMENT, pcaStd: 0 }, null]) {
+      const L = new BatchLoader({ items: real, prep: P, batchSize: 8, augment, seed: 0 });
+      for (const epoch of [1, 2]) {
+        const e = await collect(L.batches(epoch));
+        expect(e.every(mixed)).toBe(true);
+        expect(e.flatMap((b) => b.paths)).toEqual(epochOrder(real.length, 0, epoch).map((i) => real[i]!.path));
+      }
+      expect((await collect(L.evalBatches())).flatMap((b) => b.paths)).toEqual(real.map((r) => r.path));
+    }
+    // the order is the same with augmentation and without: it depends on (seed, epoch) only
+    expect(epochOrder(16, 0, 1)).not.toEqual(epochOrder(16, 0, 2));
+    expect(epochOrder(16, 1, 1)).not.toEqual(epochOrder(16, 0, 1));
+    expect(epochOrder(16, 0, 1).slice().sort((a, b) => a - b)).toEqual(Array.from({ length: 16 }, (_, i) => i));
+  });
+
+  it('PCA colour noise is on whenever augment asks for it: without a given PCA the loader computes it from its items', async () => {
+    const items = real.slice(6, 10);
+    const own = new BatchLoader({ items, prep: P, batchSize: 4, augment: PAPER_AUGMENT, seed: 2 });
+    const given = new BatchLoader({ items, prep: P, batchSize: 4, augment: PAPER_AUGMENT, pca: await datasetPca(items, P, { seed: 2 }), seed: 2, cache: own.cache });
+    const none = new BatchLoader({ items, prep: P, batchSize: 4, augment: { ...PAPER_AUGMENT, pcaStd: 0 }, seed: 2, cache: own.cache });
+    const [a] = await collect(own.batches(1));
+    const [b] = await collect(given.batches(1));
+    const [c] = await collect(none.batches(1));
+    expect(Buffer.from(a!.x.buffer).equals(Buffer.from(b!.x.buffer))).toBe(true);
+    expect(Buffer.from(a!.x.buffer).equals(Buffer.from(c!.x.buffer))).toBe(false);
   });
 
   it('skips a corrupt JPEG with onSkip (once) and the epoch goes on', async () => {
@@ -323,7 +353,7 @@ describe('BatchLoader', () => {
 
   it('a consumer that stops early leaves no stray work or errors behind', async () => {
     // One decode at a time, 3 batches (6 images) queued ahead when the consumer stops after batch 0.
-    const L = new BatchLoader({ items: real, prep: P, batchSize: 2, augment: PAPER_AUGMENT, seed: 0, cacheBytes: 0, prefetch: 3, concurrency: 1 });
+    const L = new BatchLoader({ items: real, prep: P, batchSize: 2, augment: { ...PAPER_AUGMENT, pcaStd: 0 }, seed: 0, cacheBytes: 0, prefetch: 3, concurrency: 1 });
     for await (const b of L.batches(0)) {
       expect(b.n).toBe(2);
       break;

@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../ml/backend';
 import { TINY_CONFIG, makeConfig } from '../../ml/config';
-import { averageViews, computeReport, evaluate } from '../../ml/evaluate';
+import { computeReport, evaluate } from '../../ml/evaluate';
+import { averageViews } from '../../ml/predict';
 import { disposeParams, initParams } from '../../ml/model';
 import { PAPER_PREPROCESSING } from '../../ml/preprocess';
 

@@ -10,8 +10,8 @@ import { EngineError } from '../../ml/errors';
 import { disposeParams, initParams } from '../../ml/model';
 import { PAPER_PREPROCESSING } from '../../ml/preprocess';
 import { FeatureCache, featureSource } from '../../ml/feature-cache';
-import { train, type TrainSource } from '../../ml/train';
-import { HEAD_LR_CANDIDATES, checkCounts, fineTune, headFeatures, stageMultipliers, withNewHead, type TransferEvent } from '../../ml/transfer';
+import { parseStopAt, train, type SourceBatch, type TrainSource } from '../../ml/train';
+import { HEAD_LR_CANDIDATES, checkCounts, fineTune, headFeatures, secondStageSource, stageMultipliers, withNewHead, type TransferEvent } from '../../ml/transfer';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 const root = path.resolve(repoRoot, '../shared/datasets/hymenoptera');
@@ -220,6 +220,57 @@ describe('fine-tuning recipe', () => {
     const c = await run(other);
     expect(Math.abs(c.loss - a.loss)).toBeGreaterThan(1e-4);
     disposeParams(params);
+    disposeParams(base.params);
+  });
+
+  it("every stage's training batches mix the classes of a class-sorted list, with and without augmentation", async () => {
+    const base = baseParams();
+    const { params, config } = withNewHead({ ...base, preprocessing: prep, source: 'test-base' }, 2, 3);
+    const cache = await FeatureCache.create({ dir: path.join(tmp, 'cache-mix'), params, config, preprocessing: prep, views: 2, batchSize: 8 });
+    const trainItems = list('train', 8); // 8 ants, then 8 bees
+    const valItems = list('val', 2);
+    const epochOf = async (source: TrainSource, epoch: number): Promise<SourceBatch[]> => {
+      const out: SourceBatch[] = [];
+      for await (const b of source.trainBatches(epoch)) out.push(b);
+      return out;
+    };
+    for (const augment of [true, false]) {
+      const cached = featureSource({ cache, train: trainItems, val: valItems, batchSize: 8, seed: 2, augment });
+      const fc7 = await headFeatures(cached, params, config, 2, 8, 1); // the LR search's source
+      const images = secondStageSource('all', cached, { train: trainItems, val: valItems, preprocessing: prep, batchSize: 8, augment, seed: 2, onSkip: () => undefined });
+      expect(secondStageSource('fc', cached, { train: trainItems, val: valItems, preprocessing: prep, batchSize: 8, augment, seed: 2, onSkip: () => undefined })).toBe(cached);
+      for (const [source, epoch] of [[cached, 1], [cached, 3], [fc7, 1], [images, 1], [images, 3]] as const) {
+        const batches = await epochOf(source, epoch);
+        expect(batches.reduce((n, b) => n + b.y.length, 0)).toBe(16);
+        for (const b of batches) expect(new Set(b.y).size).toBe(2);
+      }
+    }
+    disposeParams(params);
+    disposeParams(base.params);
+  });
+
+  it('stopAt: a target reached in the head stage ends the run there', async () => {
+    const base = baseParams();
+    const events: TransferEvent[] = [];
+    const r = await fineTune({
+      base: { ...base, preprocessing: prep, source: 'test-base' },
+      classNames: ['ants', 'bees'],
+      train: list('train', 4),
+      val: list('val', 2),
+      cacheDir: path.join(tmp, 'cache-stop'),
+      headEpochs: 3,
+      fineTuneEpochs: 3,
+      lr: 0.003,
+      batchSize: 8,
+      stopAt: [parseStopAt('train_err=1')],
+      onEvent: (e) => events.push(e),
+    });
+    expect(r.stopped).toBe('target');
+    expect(r.metrics.map((m) => m.epoch)).toEqual([1]);
+    expect(r.metrics[0].trainErr).toBeDefined();
+    expect(events.some((e) => e.type === 'target-reached' && e.stage === 'head')).toBe(true);
+    expect(events.some((e) => 'stage' in e && e.stage === 'finetune')).toBe(false);
+    disposeParams(r.params);
     disposeParams(base.params);
   });
 

@@ -9,6 +9,7 @@ import { readModelMeta, resolveCheckpointDir } from '../../../ml/checkpoint';
 import { EngineError } from '../../../ml/errors';
 import { disposeParams } from '../../../ml/model';
 import { describeRecipe, runRecipe, type RecipeEvent } from '../../../ml/recipe';
+import { parseStopAt } from '../../../ml/train';
 import { defaultDataDir } from '../../../db/paths';
 import { intOption, numberOption, parse } from '../args';
 import { CliError } from '../errors';
@@ -16,10 +17,11 @@ import { ProgressBar, formatDuration } from '../progress';
 import { loadWeights } from '../lib/model-source';
 import { trainDataset } from '../lib/train-dataset';
 
-type Values = Record<string, string | boolean | undefined>;
+type Values = Record<string, string | string[] | boolean | undefined>;
 
 function runOnDataset(values: Values, positionals: string[]): Promise<number> {
   if (positionals.length) throw new CliError('give a folder or --dataset <name>, not both');
+  for (const flag of ['stop-at', 'train-error'] as const) if (values[flag] !== undefined) throw new CliError(`--${flag} applies to training on a folder, not to --dataset`);
   for (const flag of ['out', 'val', 'resume'] as const) if (values[flag] !== undefined) throw new CliError(`--${flag} does not apply to --dataset (the library keeps the run's model and split)`);
   const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
   const weights = str('weights') ?? (values.tiny ? 'none' : 'imagenet');
@@ -60,8 +62,12 @@ const HELP = `usage: alexnet train <dir> --out <model-dir> [options]
   --head-epochs N        with weights: epochs of the new head alone first (3)
   --batch N              batch size (32)
   --lr X                 base learning rate (scratch 0.01; with weights picked automatically)
-  --no-augment           no random crops, flips or colour noise
+  --no-augment           no random crops, flips or colour noise (batches are still shuffled)
   --seed N               seed for splits, init, augmentation and dropout (0)
+  --stop-at M=V          stop once an epoch reaches it: val_acc=0.9 (at least), val_err, val_loss
+                         or train_err=0.25 (at most); repeat for several, the first reached stops
+  --train-error          after each epoch, the training error with its final weights (one more
+                         pass over the training images, centre crops; train_err turns it on)
   --resume               continue an interrupted run from <model-dir>/last.ckpt
   --tiny                 a tiny AlexNet-shaped network (for tests and demos; with --weights none)
   --json                 one JSON object per line on stdout
@@ -87,6 +93,8 @@ export async function run(argv: string[]): Promise<number> {
       lr: { type: 'string' },
       'no-augment': { type: 'boolean' },
       seed: { type: 'string' },
+      'stop-at': { type: 'string', multiple: true },
+      'train-error': { type: 'boolean' },
       resume: { type: 'boolean' },
       tiny: { type: 'boolean' },
       json: { type: 'boolean' },
@@ -105,6 +113,13 @@ export async function run(argv: string[]): Promise<number> {
   if (values.tiny && weights !== 'none') throw new CliError('--tiny trains the tiny network from scratch: use it with --weights none');
   const json = Boolean(values.json);
   const out = path.resolve(values.out);
+  const stopAt = (values['stop-at'] ?? []).map((t) => {
+    try {
+      return parseStopAt(t);
+    } catch (e) {
+      throw new CliError(`--${(e as Error).message}`);
+    }
+  });
 
   const emit = (obj: Record<string, unknown>) => json && process.stdout.write(JSON.stringify(obj) + '\n');
   const say = (line: string) => !json && process.stderr.write(line + '\n');
@@ -138,6 +153,8 @@ export async function run(argv: string[]): Promise<number> {
     outDir: out,
     cacheDir: path.join(defaultDataDir(), 'feature-cache'),
     resume: Boolean(values.resume),
+    trainError: Boolean(values['train-error']),
+    stopAt,
   };
 
   say(`${folder.classes.length} classes (${folder.classes.join(', ')}), ${folder.items.length} images; ${describeRecipe(opts)}; backend ${backend.name}`);
@@ -173,7 +190,7 @@ export async function run(argv: string[]): Promise<number> {
       case 'epoch':
         bar = null;
         say(
-          `epoch ${e.epoch} [${stage}] train loss ${e.trainLoss.toFixed(4)} acc ${(e.trainAcc * 100).toFixed(1)}% | val loss ${e.valLoss.toFixed(4)} acc ${(e.valAcc * 100).toFixed(1)}% top-5 ${(e.valTop5 * 100).toFixed(1)}% | lr ${e.lr.toPrecision(3)} | ${e.seconds.toFixed(1)} s${e.best ? ' *best' : ''}`,
+          `epoch ${e.epoch} [${stage}] train loss ${e.trainLoss.toFixed(4)} acc ${(e.trainAcc * 100).toFixed(1)}% | val loss ${e.valLoss.toFixed(4)} acc ${(e.valAcc * 100).toFixed(1)}% top-5 ${(e.valTop5 * 100).toFixed(1)}% | ${e.trainErr === undefined ? '' : `train err ${(e.trainErr * 100).toFixed(1)}% | `}lr ${e.lr.toPrecision(3)} | ${e.seconds.toFixed(1)} s${e.best ? ' *best' : ''}`,
         );
         emit({ ...e, stage });
         break;
@@ -183,6 +200,10 @@ export async function run(argv: string[]): Promise<number> {
         break;
       case 'early-stop':
         say(`early stop at epoch ${e.epoch} (best epoch ${e.bestEpoch})`);
+        emit({ ...e, stage });
+        break;
+      case 'target-reached':
+        say(`stop-at reached at epoch ${e.epoch}: ${e.metric} ${e.value.toFixed(4)} (target ${e.target})`);
         emit({ ...e, stage });
         break;
       case 'caching': {
