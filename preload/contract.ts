@@ -276,6 +276,12 @@ export type Evaluation = {
   mostWrong: PhotoItem[]; // wrong predictions, most confident first (at most `worst`)
 };
 
+/** models:export's formats, each written with labels.json and preprocessing.json beside the model:
+ *  'onnx' model.onnx (NCHW), 'tfjs' a TF.js graph model (tf.loadGraphModel, NHWC), 'checkpoint' the
+ *  app's own model folder (loads in the app and the CLI). */
+export const EXPORT_FORMATS = ['onnx', 'tfjs', 'checkpoint'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
 export type ClassifyResultInfo =
   | { file: string; predictions: TopK }
   | { file: string; error: AppErrorPayload };
@@ -348,7 +354,7 @@ export type Calls = {
   'runs:evaluation': { req: { runId: number; subset?: 'val' | 'all'; worst?: number }; res: Evaluation };
   'runs:delete': { req: { runId: number }; res: Ok };
 
-  'models:export': { req: { runId: number; format: 'onnx' | 'checkpoint'; folder: string }; res: { folder: string; files: string[]; bytes: number } };
+  'models:export': { req: { runId: number; format: ExportFormat; folder: string }; res: { folder: string; files: string[]; bytes: number } }; // writes <folder>/alexnet-run-<id>-<format>/
 
   'classify:files': { req: { runId: number; files: string[]; topK?: number; tta?: Tta }; res: { results: ClassifyResultInfo[] } };
 

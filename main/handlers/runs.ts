@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RunSummary } from '../../db/repos/runs';
-import { LIMITS, type Evaluation, type PhotoItem, type RunInfo, type RunSettings, type Series } from '../../preload/contract';
+import { EXPORT_FORMATS, LIMITS, type Evaluation, type PhotoItem, type RunInfo, type RunSettings, type Series } from '../../preload/contract';
 import { absPath, bool, check, id, int, list, num, obj, oneOf, opt, str } from '../validate';
 import { dataPaths, setBackend, type AppContext } from '../context';
 import { AppError } from '../errors';
@@ -76,6 +76,43 @@ export function runInfo(r: RunSummary): RunInfo {
     valCount: n('valCount'),
     settings: flat(r.config),
   };
+}
+
+const FS_CAUSE: Record<string, string> = {
+  ENOENT: 'a folder on the way does not exist',
+  ENOTDIR: 'a file is in the way',
+  EACCES: 'permission denied',
+  EPERM: 'not permitted',
+  EROFS: 'the disk is read-only',
+  ENOSPC: 'the disk is full',
+};
+
+/** Makes `folder` (and parents) and then `target` inside it, or says in one line why not. */
+function makeExportFolder(folder: string, target: string): void {
+  const fail = (p: string, err: unknown): never => {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST' && p === target) throw new AppError('CONFLICT', `${target} already exists: choose another folder or remove it`);
+    if (code === 'ENOENT' && fs.existsSync(path.dirname(p))) throw new AppError('BAD_INPUT', `cannot create ${p}: ${path.dirname(p)} does not allow new folders (ENOENT)`);
+    throw new AppError(code === 'ENOENT' || code === 'ENOTDIR' ? 'FOLDER_NOT_FOUND' : 'BAD_INPUT', `cannot create ${p}: ${FS_CAUSE[code] ?? (err as Error).message}${code ? ` (${code})` : ''}`);
+  };
+  // level by level, not mkdirSync's `recursive`: Node's recursive mkdir never returns under /proc
+  const missing: string[] = [];
+  for (let p = folder; !fs.existsSync(p); p = path.dirname(p)) {
+    missing.unshift(p);
+    if (path.dirname(p) === p) break;
+  }
+  for (const p of missing) {
+    try {
+      fs.mkdirSync(p);
+    } catch (err) {
+      fail(p, err);
+    }
+  }
+  try {
+    fs.mkdirSync(target);
+  } catch (err) {
+    fail(target, err);
+  }
 }
 
 /** The run's model folder (holding best.ckpt / last.ckpt), or BAD_MODEL. */
@@ -235,19 +272,19 @@ export function runHandlers(
       return { done: true };
     },
     'models:export': async (req) => {
-      const r = check(obj({ runId: id, format: oneOf('onnx', 'checkpoint'), folder: absPath }), req);
+      const r = check(obj({ runId: id, format: oneOf(...EXPORT_FORMATS), folder: absPath }), req);
       const src = modelDir(ctx, r.runId);
-      const target = path.join(r.folder, `alexnet-run-${r.runId}${r.format === 'onnx' ? '-onnx' : ''}`);
-      if (fs.existsSync(target)) throw new AppError('CONFLICT', `${target} already exists`);
-      if (r.format === 'onnx') {
-        const res = await runWorkerJob(ctx.spawn, { kind: 'export-onnx', modelDir: src, outDir: target }, { log: ctx.log });
+      // the target is made here, before any work: a folder that cannot be made or written fails at
+      // once with its real cause, and one that exists is never written into
+      const target = path.join(r.folder, `alexnet-run-${r.runId}-${r.format}`);
+      makeExportFolder(r.folder, target);
+      try {
+        const res = await runWorkerJob(ctx.spawn, { kind: 'export', format: r.format, modelDir: src, outDir: target }, { log: ctx.log });
         return { folder: res.dir, files: res.files, bytes: res.bytes };
+      } catch (err) {
+        fs.rmSync(target, { recursive: true, force: true }); // a half-written export is not left behind
+        throw err;
       }
-      const best = fs.existsSync(path.join(src, 'best.ckpt')) ? path.join(src, 'best.ckpt') : path.join(src, 'last.ckpt');
-      await fs.promises.cp(best, target, { recursive: true, errorOnExist: true, force: false });
-      const files = fs.readdirSync(target);
-      const bytes = files.reduce((s, f) => s + fs.statSync(path.join(target, f)).size, 0);
-      return { folder: target, files, bytes };
     },
     'classify:files': async (req) => {
       const r = check(obj({ runId: id, files: list(absPath, LIMITS.filesPerCall, 1), topK: opt(int(1, 1000)), tta: opt(oneOf('center', '10crop')) }), req);

@@ -22,7 +22,7 @@ async function run(job: Job): Promise<void> {
         ? await runTrain(job, send, controller.signal)
         : job.kind === 'classify'
           ? await runClassify(job, send, controller.signal)
-          : job.kind === 'export-onnx'
+          : job.kind === 'export'
             ? await runExport(job)
             : job.kind === 'import-weights'
               ? await runImportWeights(job)

@@ -36,7 +36,9 @@ export type ImportWeightsJob = { kind: 'import-weights'; file: string; dataDir: 
 
 export type DownloadWeightsJob = { kind: 'download-weights'; dataDir: string };
 
-export type ExportJob = { kind: 'export-onnx'; modelDir: string; outDir: string };
+// a run's best model as ONNX, a TF.js graph model or our checkpoint folder, each with labels.json
+// and preprocessing.json; outDir exists (main made it) and is empty
+export type ExportJob = { kind: 'export'; format: 'onnx' | 'tfjs' | 'checkpoint'; modelDir: string; outDir: string };
 
 export type ProbeJob = { kind: 'probe' }; // loads the best backend and reports it
 
