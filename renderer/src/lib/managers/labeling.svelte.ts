@@ -131,6 +131,19 @@ export class Labeling {
     this.redoText = res.redo;
     if (res.action) this.lastAction = res.action.description;
     this.library.setCounts(res.counts);
+    const focused = this.selection.focus >= 0 ? this.gallery.itemAt(this.selection.focus)?.id : undefined;
     await this.gallery.refresh();
+    await this.pruneSelection(focused);
+  }
+
+  /**
+   * Drops from the selection what the view no longer shows (a relabel under a filter moves it out);
+   * the focus follows the photo `focused` had before the list changed, or goes when it left.
+   */
+  async pruneSelection(focused?: number): Promise<void> {
+    const sel = this.selection;
+    if (sel.count === 0 && sel.focus < 0) return;
+    sel.retain(new Set(await this.gallery.allIds()));
+    if (focused !== undefined) sel.focus = this.gallery.indexOf(focused);
   }
 }
