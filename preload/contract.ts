@@ -232,6 +232,12 @@ export type RunSettings = {
   valFraction?: number; // share of each class held out for validation (default 0.2)
   tta?: Tta; // how the finished model predicts the dataset: 'center' (default) or '10crop'
   seed?: number; // default 0: same seed, same run
+  // The paper's architecture switches (sections 3.1-3.4), for runs from scratch: the ImageNet
+  // weights were trained with the paper's choices, so a fine-tune keeps them.
+  activation?: 'relu' | 'tanh'; // default 'relu' (3.1)
+  groups?: 1 | 2; // default 2: conv2/4/5 split in two as on the paper's two GPUs (3.2)
+  lrn?: boolean; // default true: local response normalisation after conv1-2 (3.3)
+  overlappingPool?: boolean; // default true: 3x3 windows, stride 2; false: 2x2, stride 2 (3.4)
 };
 
 export type RunInfo = {
@@ -292,6 +298,7 @@ export type WeightsStatus = {
   bytes: number | null;
   sha256: string | null;
   source: string | null; // where they came from (URL or imported file)
+  verified: 'imagenet' | 'structure' | null; // 'imagenet': the published file's SHA-256; 'structure': the network's shape only
 };
 
 export type BackendInfo = { name: BackendName; threads: number; versions: Record<string, string>; tried: { name: BackendName; error: string }[] };

@@ -26,7 +26,13 @@ export const DEFAULT_SETTINGS: Required<Omit<RunSettings, 'lr'>> & Pick<RunSetti
   valFraction: 0.2, // a fifth of each class validates
   tta: 'center', // one view per photo when predicting the dataset
   seed: 0, // same seed, same run
+  activation: 'relu', // the paper's network (3.1-3.4)
+  groups: 2,
+  lrn: true,
+  overlappingPool: true,
 };
+
+const PAPER_SWITCHES = ['activation', 'groups', 'lrn', 'overlappingPool'] as const;
 
 const settingsV = obj({
   recipe: opt(oneOf('finetune', 'scratch')),
@@ -41,6 +47,10 @@ const settingsV = obj({
   valFraction: opt(num(0.05, 0.5)),
   tta: opt(oneOf('center', '10crop')),
   seed: opt(int(0, 2 ** 31 - 1)),
+  activation: opt(oneOf('relu', 'tanh')),
+  groups: opt((v: unknown, at: string) => int(1, 2)(v, at) as 1 | 2),
+  lrn: opt(bool),
+  overlappingPool: opt(bool),
 });
 
 type Flat = Record<string, string | number | boolean | null>;
@@ -136,6 +146,8 @@ export function runHandlers(
     const running = ctx.training.runningRunId;
     if (running !== null) throw new AppError('BUSY', `run ${running} is still training; cancel it or wait for it to finish`);
     const finetune = s.recipe === 'finetune' && s.architecture === 'alexnet';
+    const changed = PAPER_SWITCHES.filter((k) => s[k] !== DEFAULT_SETTINGS[k]);
+    if (finetune && changed.length > 0) throw new AppError('BAD_INPUT', `the ImageNet weights were trained with the paper's network: train from scratch to change ${changed.join(', ')}`);
     if (finetune && !haveWeights(ctx)) throw new AppError('NO_WEIGHTS', 'the ImageNet weights are not installed yet: download or import them, or train from scratch');
 
     // Every class with labeled photos needs one to train on and one to validate on.
@@ -191,6 +203,7 @@ export function runHandlers(
       augment: s.augment,
       tta: s.tta,
       seed: s.seed,
+      network: { activation: s.activation, groups: s.groups, lrn: s.lrn, overlappingPool: s.overlappingPool },
     };
     void ctx.training.start(job).then(() => ctx.bus.emit('library:changed', { datasetId, what: 'runs' }));
     return runInfo(lib.runs.summary(run.id));

@@ -76,6 +76,7 @@ export async function runTrain(job: TrainJob, send: Send, signal: AbortSignal): 
       lr: job.lr ?? undefined,
       augment: job.augment,
       seed: job.seed,
+      network: job.network,
       outDir: job.outDir,
       cacheDir: job.cacheDir,
       signal,

@@ -3,6 +3,7 @@
 // worker answers with progress messages and exactly one 'result' or 'error' before it exits. A
 // worker that exits without either has crashed; the host reports that as a failure. Every message
 // is plain JSON (the Node fork channel and Electron's utilityProcess both carry it unchanged).
+import type { NetworkSwitches } from '../../ml/recipe';
 import type { AppErrorPayload, BackendInfo, RunPhase, Tta } from '../../preload/contract';
 
 export type WorkerItem = { path: string; label: number }; // an image and its class index
@@ -28,6 +29,7 @@ export type TrainJob = {
   augment: boolean;
   tta: Tta;
   seed: number;
+  network: NetworkSwitches; // the paper's switches, for runs from scratch
 };
 
 export type ClassifyJob = { kind: 'classify'; modelDir: string; files: string[]; topK: number; tta: Tta };

@@ -13,6 +13,13 @@ import { Selection } from './managers/selection.svelte';
 import { Weights } from './managers/weights.svelte';
 import type { Screen } from './shortcuts';
 
+const SCREENS: readonly Screen[] = ['library', 'labeling', 'train', 'runs', 'classify'];
+
+function screenFromHash(): Screen {
+  const h = typeof location === 'undefined' ? '' : location.hash.slice(1);
+  return SCREENS.find((s) => s === h) ?? 'library';
+}
+
 export class App {
   readonly notify = new Notifier();
   readonly library: Library;
@@ -24,9 +31,8 @@ export class App {
   readonly weights: Weights;
 
   info = $state<AppInfo | null>(null);
-  screen = $state<Screen>('library');
-  /** How many dialogs are open (shortcuts are off while any is). */
-  modals = $state(0);
+  /** The screen shown; kept in the address's #hash so that a reload comes back to it. */
+  screen = $state<Screen>(screenFromHash());
   helpOpen = $state(false);
   previewIndex = $state<number | null>(null);
 
@@ -94,6 +100,7 @@ export class App {
         else if (s.status === 'finished') this.notify.info('Training finished');
         void this.notify.guard(async () => {
           await this.runs.load(this.library.datasetId);
+          if (s.runId === this.runs.liveId) await this.runs.summarize(s.runId);
           if (s.status === 'finished') this.classify.runId = s.runId;
           await Promise.all([this.gallery.refresh(), this.labeling.loadSuggestions()]);
         });

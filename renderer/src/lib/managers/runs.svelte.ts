@@ -1,7 +1,7 @@
 /// <reference types="svelte" />
 // Training runs: the history, the live run (its step and epoch curves grow from run:progress and
 // run:epoch), starting with good defaults or advanced settings, cancel, comparing runs, evaluation.
-import type { Evaluation, Events, RunInfo, RunMetrics, RunPhase, RunSettings, Series } from '../../../../preload/contract';
+import type { Evaluation, Events, RunDetail, RunInfo, RunMetrics, RunPhase, RunSettings, Series } from '../../../../preload/contract';
 import type { Api } from '../api';
 
 /** Curves of one run, keyed by metric name ('loss', 'acc', 'val_acc', ...). */
@@ -15,16 +15,83 @@ export const MODELS = {
 } as const satisfies Record<string, { label: string; settings: RunSettings }>;
 export type ModelChoice = keyof typeof MODELS;
 
-/** The advanced drawer's fields; undefined keeps the backend's default. */
-export type Advanced = { model: ModelChoice; epochs?: number; batchSize?: number; lr?: number; augment: boolean; freeze: 'none' | 'fc' | 'all'; tenCrop: boolean };
+/** The paper's switches (sections 3.1-3.4) a run from scratch may change; the defaults are the paper's. */
+export type Paper = { activation: 'relu' | 'tanh'; lrn: boolean; overlappingPool: boolean; groups: 1 | 2 };
+export const PAPER: Paper = { activation: 'relu', lrn: true, overlappingPool: true, groups: 2 };
 
-export const DEFAULT_ADVANCED: Advanced = { model: 'finetune', augment: true, freeze: 'fc', tenCrop: false };
+/** The advanced drawer's fields; undefined keeps the backend's default. */
+export type Advanced = { model: ModelChoice; epochs?: number; batchSize?: number; lr?: number; augment: boolean; freeze: 'none' | 'fc' | 'all'; tenCrop: boolean; paper: Paper };
+
+export const DEFAULT_ADVANCED: Advanced = { model: 'finetune', augment: true, freeze: 'fc', tenCrop: false, paper: { ...PAPER } };
+
+/** A run's settings in words, for Compare and the summary (keys not listed show as they are). */
+export const SETTING_NAMES: Record<string, string> = {
+  recipe: 'Recipe',
+  architecture: 'Network size',
+  headEpochs: 'Epochs of the new head',
+  fineTuneEpochs: 'Fine-tune epochs',
+  fineTune: 'Layers fine-tuned',
+  epochs: 'Epochs',
+  batchSize: 'Batch size',
+  lr: 'Learning rate',
+  augment: 'Augmentation',
+  valFraction: 'Share held out for validation',
+  tta: 'Views per photo when predicting',
+  seed: 'Random seed',
+  activation: 'Activation (paper 3.1)',
+  groups: 'Two-GPU groups in conv2/4/5 (paper 3.2)',
+  lrn: 'Local response normalisation (paper 3.3)',
+  overlappingPool: 'Pooling (paper 3.4)',
+  trainCount: 'Photos trained on',
+  valCount: 'Photos validated on',
+};
+
+const VALUE_WORDS: Record<string, Record<string, string>> = {
+  recipe: { finetune: 'fine-tune ImageNet weights', scratch: 'from scratch' },
+  architecture: { alexnet: 'AlexNet', tiny: 'tiny AlexNet' },
+  fineTune: { none: 'new head only', fc: 'fc6-fc8', all: 'all layers' },
+  activation: { relu: 'ReLU', tanh: 'tanh' },
+  groups: { '1': 'one group', '2': 'two groups' },
+  overlappingPool: { true: 'overlapping 3x3, stride 2', false: '2x2, stride 2' },
+  tta: { center: 'centre crop', '10crop': '10 crops' },
+};
+
+/** A setting's value in words. */
+export function settingValue(key: string, v: string | number | boolean | null | undefined): string {
+  if (v === null || v === undefined) return '—';
+  const w = VALUE_WORDS[key]?.[String(v)];
+  if (w) return w;
+  if (typeof v === 'boolean') return v ? 'on' : 'off';
+  if (key === 'valFraction' && typeof v === 'number') return `${Math.round(v * 100)}%`;
+  return String(v);
+}
+
+/** The epochs a run plans in all (a fine-tune's head and fine-tune stages together). */
+export function plannedEpochs(r: Pick<RunInfo, 'settings'>): number {
+  const n = (k: string) => (typeof r.settings[k] === 'number' ? (r.settings[k] as number) : 0);
+  return r.settings.recipe === 'finetune' && r.settings.architecture !== 'tiny' ? n('headEpochs') + n('fineTuneEpochs') : n('epochs');
+}
+
+/** Why a finished run stopped, in words: all its epochs, or early stopping before them. */
+export function stopReason(r: Pick<RunInfo, 'status' | 'epochs' | 'settings'>): string {
+  if (r.status === 'cancelled') return 'cancelled';
+  if (r.status === 'failed' || r.status === 'interrupted') return r.status;
+  const planned = plannedEpochs(r);
+  if (planned > 0 && r.epochs < planned) return `stopped early after ${r.epochs} of ${planned} epochs: validation stopped improving`;
+  return `ran all ${r.epochs} epoch${r.epochs === 1 ? '' : 's'}`;
+}
+
+/** F1 of a class: the harmonic mean of its precision and recall (0 when both are 0). */
+export function f1(precision: number, recall: number): number {
+  return precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
+}
 
 /** The drawer -> runs:start settings ("freeze depth" maps to what unfreezes after the head). */
 export function toSettings(a: Advanced): RunSettings {
   const s: RunSettings = { ...MODELS[a.model].settings, augment: a.augment, tta: a.tenCrop ? '10crop' : 'center' };
   if (a.batchSize !== undefined) s.batchSize = a.batchSize;
   if (a.lr !== undefined) s.lr = a.lr;
+  if (s.recipe !== 'finetune') Object.assign(s, a.paper); // the ImageNet weights fix the network
   if (s.recipe === 'finetune') {
     s.fineTune = a.freeze;
     if (a.epochs !== undefined) s.fineTuneEpochs = a.epochs;
@@ -68,6 +135,8 @@ export class Runs {
   compareIds = $state<number[]>([]);
   compared = $state<{ run: RunInfo; metrics: RunMetrics }[]>([]);
   evaluation = $state<Evaluation | null>(null);
+  /** The run that just finished, for the summary card (null until one finishes while watched). */
+  summary = $state<RunDetail | null>(null);
 
   running = $derived(this.list.find((r) => r.status === 'running') ?? null);
 
@@ -76,7 +145,10 @@ export class Runs {
   async load(datasetId: number | null): Promise<void> {
     this.list = await this.api.call('runs:list', datasetId === null ? {} : { datasetId });
     const r = this.running;
-    if (r && this.liveId !== r.id) await this.watch(r.id);
+    if (r && this.liveId !== r.id) {
+      await this.watch(r.id);
+      this.phase ??= 'training'; // opened (or reloaded) while it trains: its next status says more
+    }
   }
 
   async start(datasetId: number, advanced: Advanced, name?: string): Promise<RunInfo> {
@@ -87,6 +159,7 @@ export class Runs {
     this.progress = null;
     this.lastError = null;
     this.list = [run, ...this.list.filter((r) => r.id !== run.id)];
+    this.summary = null;
     return run;
   }
 
@@ -105,6 +178,11 @@ export class Runs {
   onProgress(p: Events['run:progress']): void {
     if (p.runId !== this.liveId) return;
     this.progress = p;
+    if (this.phase !== 'training') {
+      // steps arrive: the features are cached, and "computing features" is over
+      this.phase = 'training';
+      this.message = null;
+    }
     const step = (p.epoch - 1) * p.stepsPerEpoch + p.step; // global step: (epoch-1) * steps + step
     append(this.curves.step, 'loss', step, p.loss);
     append(this.curves.step, 'acc', step, p.acc);
@@ -143,6 +221,11 @@ export class Runs {
       if (run) out.push({ run, metrics: await this.api.call('runs:metrics', { runId: id }) });
     }
     this.compared = out;
+  }
+
+  /** Loads the summary of a run that ended (best accuracy, epochs and why it stopped, time). */
+  async summarize(runId: number): Promise<void> {
+    this.summary = await this.api.call('runs:get', { runId });
   }
 
   async evaluate(runId: number, subset: 'val' | 'all' = 'val'): Promise<void> {
