@@ -273,6 +273,8 @@ export type RunMetrics = { runId: number; step: Record<string, Series>; epoch: R
 export type Evaluation = {
   runId: number;
   subset: 'val' | 'all'; // the run's validation photos, or every labeled photo of the dataset
+  labels: 'at-end' | 'today'; // scored against the labels as they were when the run ended (what it
+  //                             measured, kept with the run), or against today's labels
   n: number; // photos evaluated (labeled and predicted)
   accuracy: number | null;
   classes: { id: number; name: string }[]; // rows and columns of the matrix, in this order
@@ -358,12 +360,15 @@ export type Calls = {
   'runs:list': { req: { datasetId?: number; limit?: number }; res: RunInfo[] };
   'runs:get': { req: { runId: number }; res: RunDetail };
   'runs:metrics': { req: { runId: number }; res: RunMetrics };
-  'runs:evaluation': { req: { runId: number; subset?: 'val' | 'all'; worst?: number }; res: Evaluation };
+  'runs:evaluation': { req: { runId: number; subset?: 'val' | 'all'; worst?: number; labels?: 'at-end' | 'today' }; res: Evaluation }; // labels: default 'at-end'
   'runs:delete': { req: { runId: number }; res: Ok };
 
   'models:export': { req: { runId: number; format: ExportFormat; folder: string }; res: { folder: string; files: string[]; bytes: number } }; // writes <folder>/alexnet-run-<id>-<format>/
 
   'classify:files': { req: { runId: number; files: string[]; topK?: number; tta?: Tta }; res: { results: ClassifyResultInfo[] } };
+  // a camera frame (base64 JPEG/PNG, at most 8 MB) classified; keep: stored in the data folder's
+  // camera/ and its path answered (for photos:add), else removed after
+  'camera:frame': { req: { runId: number; image: string; topK?: number; keep?: boolean }; res: { file: string | null; predictions: TopK } };
 
   'weights:status': { req: NoArgs; res: WeightsStatus };
   'weights:download': { req: NoArgs; res: WeightsStatus }; // progress as weights:progress, end as weights:done
@@ -410,6 +415,7 @@ export const CHANNELS = [
   'runs:delete',
   'models:export',
   'classify:files',
+  'camera:frame',
   'weights:status',
   'weights:download',
   'weights:import',

@@ -3,6 +3,7 @@
 import type { Channel } from '../../preload/contract';
 import type { AppContext } from '../context';
 import { appHandlers } from './app';
+import { cameraHandlers } from './camera';
 import { classHandlers } from './classes';
 import type { Handler } from './common';
 import { datasetHandlers } from './datasets';
@@ -24,5 +25,6 @@ export function createHandlers(ctx: AppContext): Handlers {
     ...labelHandlers(ctx),
     ...runHandlers(ctx),
     ...weightsHandlers(ctx),
+    ...cameraHandlers(ctx),
   };
 }

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RunSummary } from '../../db/repos/runs';
-import { EXPORT_FORMATS, LIMITS, type Evaluation, type PhotoItem, type RunInfo, type RunSettings, type Series } from '../../preload/contract';
+import { EXPORT_FORMATS, LIMITS, type ClassifyResultInfo, type Tta, type Evaluation, type PhotoItem, type RunInfo, type RunSettings, type Series } from '../../preload/contract';
 import { absPath, bool, check, id, int, list, num, obj, oneOf, opt, str } from '../validate';
 import { dataPaths, setBackend, type AppContext } from '../context';
 import { AppError } from '../errors';
@@ -102,7 +102,7 @@ function makeExportFolder(folder: string, target: string): void {
   const fail = (p: string, err: unknown): never => {
     const code = (err as NodeJS.ErrnoException).code ?? '';
     if (code === 'EEXIST' && p === target) throw new AppError('CONFLICT', `${target} already exists: choose another folder or remove it`);
-    if (code === 'ENOENT' && fs.existsSync(path.dirname(p))) throw new AppError('BAD_INPUT', `cannot create ${p}: ${path.dirname(p)} does not allow new folders (ENOENT)`);
+    if (code === 'ENOENT' && fs.existsSync(path.dirname(p))) throw new AppError('FOLDER_NOT_FOUND', `cannot create ${p}: ${path.dirname(p)} does not allow new folders (ENOENT)`);
     throw new AppError(code === 'ENOENT' || code === 'ENOTDIR' ? 'FOLDER_NOT_FOUND' : 'BAD_INPUT', `cannot create ${p}: ${FS_CAUSE[code] ?? (err as Error).message}${code ? ` (${code})` : ''}`);
   };
   // level by level, not mkdirSync's `recursive`: Node's recursive mkdir never returns under /proc
@@ -133,6 +133,73 @@ function modelDir(ctx: AppContext, runId: number): string {
     throw new AppError('BAD_MODEL', `run ${runId} has no trained model${run.status === 'running' ? ' yet' : ''}`);
   }
   return dir;
+}
+
+/** Classifies `files` with run `runId`'s best model in a worker; each class named and given its id. */
+export async function classifyFiles(ctx: AppContext, runId: number, files: string[], topK: number, tta: Tta): Promise<ClassifyResultInfo[]> {
+  const run = ctx.lib.runs.get(runId);
+  const dir = modelDir(ctx, runId);
+  const res = await runWorkerJob(ctx.spawn, { kind: 'classify', modelDir: dir, files, topK, tta }, { log: ctx.log, onBackend: (b) => setBackend(ctx, b) });
+  const byName = new Map(run.datasetId === null ? [] : ctx.lib.classes.list(run.datasetId).map((c) => [c.name, c.id]));
+  return res.results.map((x) =>
+    'predictions' in x
+      ? { file: x.file, predictions: x.predictions.map((p) => ({ label: p.label, p: p.p, classId: byName.get(p.label) ?? null })) }
+      : { file: x.file, error: { code: x.error.code === 'BAD_IMAGE' ? ('BAD_IMAGE' as const) : ('FOLDER_NOT_FOUND' as const), message: x.error.message } },
+  );
+}
+
+/** Run `runId`'s confusion matrix, per-class scores and worst mistakes against today's labels. */
+export function evaluateRun(ctx: AppContext, runId: number, subset: 'val' | 'all', worst: number): Evaluation {
+  const run = ctx.lib.runs.get(runId);
+  if (run.datasetId === null) throw new AppError('NOT_FOUND', `the dataset of run ${runId} was deleted`);
+  if (subset === 'val' && run.splitId === null) throw new AppError('NOT_FOUND', `run ${runId} has no recorded validation split`);
+  const byName = new Map(ctx.lib.classes.list(run.datasetId).map((c) => [c.name, c.id]));
+  const classes = run.classes.filter((n) => byName.has(n)).map((n) => ({ id: byName.get(n)!, name: n }));
+  const col = new Map(classes.map((c, i) => [c.id, i]));
+  const items: PhotoItem[] = [];
+  for (let offset = 0; ; offset += LIMITS.pageSize) {
+    const page = ctx.lib.photos.list({ datasetId: run.datasetId, runId: runId, minP: 0, subset: subset === 'val' ? { splitId: run.splitId!, subset: 'val' } : undefined, limit: LIMITS.pageSize, offset, withTotal: false });
+    items.push(...page.items.map(photoItem));
+    if (page.items.length < LIMITS.pageSize) break;
+  }
+  const k = classes.length;
+  const matrix = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+  const scored = items.filter((p) => p.classId !== null && col.has(p.classId) && p.predictedClassId !== null && col.has(p.predictedClassId));
+  for (const p of scored) matrix[col.get(p.classId!)!][col.get(p.predictedClassId!)!]++;
+  const n = scored.length;
+  const correct = matrix.reduce((s, row, i) => s + row[i], 0);
+  const perClass = classes.map((c, i) => {
+    const support = matrix[i].reduce((a, b) => a + b, 0);
+    const predicted = matrix.reduce((a, row) => a + row[i], 0);
+    return { classId: c.id, precision: predicted ? matrix[i][i] / predicted : 0, recall: support ? matrix[i][i] / support : 0, support };
+  });
+  const mostWrong = scored.filter((p) => p.classId !== p.predictedClassId).sort((a, b) => (b.p ?? 0) - (a.p ?? 0)).slice(0, worst);
+  const out: Evaluation = { runId, subset, labels: 'today', n, accuracy: n ? correct / n : null, classes, matrix, perClass, mostWrong };
+  return out;
+}
+
+const FROZEN_FILE = 'evaluation.json'; // in the run's folder: what the run measured at its end
+
+/** Writes the run's evaluations (its validation photos, every labeled photo) as they are at its end. */
+export function freezeEvaluation(ctx: AppContext, runId: number): void {
+  const dir = ctx.lib.runs.get(runId).config.outDir;
+  if (typeof dir !== 'string' || !fs.existsSync(dir)) return;
+  const atEnd = (subset: 'val' | 'all'): Evaluation => ({ ...evaluateRun(ctx, runId, subset, 500), labels: 'at-end' });
+  const frozen = { val: atEnd('val'), all: atEnd('all') };
+  const tmp = path.join(dir, `${FROZEN_FILE}.tmp`);
+  fs.writeFileSync(tmp, JSON.stringify(frozen));
+  fs.renameSync(tmp, path.join(dir, FROZEN_FILE));
+}
+
+function readFrozenEvaluation(ctx: AppContext, runId: number, subset: 'val' | 'all'): Evaluation | null {
+  const dir = ctx.lib.runs.get(runId).config.outDir;
+  if (typeof dir !== 'string') return null;
+  try {
+    const frozen = JSON.parse(fs.readFileSync(path.join(dir, FROZEN_FILE), 'utf8')) as Record<'val' | 'all', Evaluation>;
+    return frozen[subset] ?? null;
+  } catch {
+    return null; // a run from before frozen results, or still running: today's labels
+  }
 }
 
 export function runHandlers(
@@ -205,7 +272,17 @@ export function runHandlers(
       seed: s.seed,
       network: { activation: s.activation, groups: s.groups, lrn: s.lrn, overlappingPool: s.overlappingPool },
     };
-    void ctx.training.start(job).then(() => ctx.bus.emit('library:changed', { datasetId, what: 'runs' }));
+    void ctx.training.start(job).then((status) => {
+      // what the run measured is kept as it is now: later relabels change "today's" view only
+      if (status === 'finished') {
+        try {
+          freezeEvaluation(ctx, run.id);
+        } catch (err) {
+          ctx.log?.('warn', `run ${run.id}: its evaluation could not be kept`, err);
+        }
+      }
+      ctx.bus.emit('library:changed', { datasetId, what: 'runs' });
+    });
     return runInfo(lib.runs.summary(run.id));
   };
 
@@ -244,34 +321,14 @@ export function runHandlers(
       return { runId: r.runId, step: series('step'), epoch: series('epoch') };
     },
     'runs:evaluation': (req) => {
-      const r = check(obj({ runId: id, subset: opt(oneOf('val', 'all')), worst: opt(int(0, 500)) }), req);
-      const run = lib.runs.get(r.runId);
+      const r = check(obj({ runId: id, subset: opt(oneOf('val', 'all')), worst: opt(int(0, 500)), labels: opt(oneOf('at-end', 'today')) }), req);
       const subset = r.subset ?? 'val';
-      if (run.datasetId === null) throw new AppError('NOT_FOUND', `the dataset of run ${r.runId} was deleted`);
-      if (subset === 'val' && run.splitId === null) throw new AppError('NOT_FOUND', `run ${r.runId} has no recorded validation split`);
-      const byName = new Map(lib.classes.list(run.datasetId).map((c) => [c.name, c.id]));
-      const classes = run.classes.filter((n) => byName.has(n)).map((n) => ({ id: byName.get(n)!, name: n }));
-      const col = new Map(classes.map((c, i) => [c.id, i]));
-      const items: PhotoItem[] = [];
-      for (let offset = 0; ; offset += LIMITS.pageSize) {
-        const page = lib.photos.list({ datasetId: run.datasetId, runId: r.runId, minP: 0, subset: subset === 'val' ? { splitId: run.splitId!, subset: 'val' } : undefined, limit: LIMITS.pageSize, offset, withTotal: false });
-        items.push(...page.items.map(photoItem));
-        if (page.items.length < LIMITS.pageSize) break;
+      const worst = r.worst ?? 24;
+      if (r.labels !== 'today') {
+        const frozen = readFrozenEvaluation(ctx, r.runId, subset);
+        if (frozen) return { ...frozen, mostWrong: frozen.mostWrong.slice(0, worst) };
       }
-      const k = classes.length;
-      const matrix = Array.from({ length: k }, () => new Array<number>(k).fill(0));
-      const scored = items.filter((p) => p.classId !== null && col.has(p.classId) && p.predictedClassId !== null && col.has(p.predictedClassId));
-      for (const p of scored) matrix[col.get(p.classId!)!][col.get(p.predictedClassId!)!]++;
-      const n = scored.length;
-      const correct = matrix.reduce((s, row, i) => s + row[i], 0);
-      const perClass = classes.map((c, i) => {
-        const support = matrix[i].reduce((a, b) => a + b, 0);
-        const predicted = matrix.reduce((a, row) => a + row[i], 0);
-        return { classId: c.id, precision: predicted ? matrix[i][i] / predicted : 0, recall: support ? matrix[i][i] / support : 0, support };
-      });
-      const mostWrong = scored.filter((p) => p.classId !== p.predictedClassId).sort((a, b) => (b.p ?? 0) - (a.p ?? 0)).slice(0, r.worst ?? 24);
-      const out: Evaluation = { runId: r.runId, subset, n, accuracy: n ? correct / n : null, classes, matrix, perClass, mostWrong };
-      return out;
+      return evaluateRun(ctx, r.runId, subset, worst);
     },
     'runs:delete': (req) => {
       const r = check(obj({ runId: id }), req);
@@ -301,17 +358,8 @@ export function runHandlers(
     },
     'classify:files': async (req) => {
       const r = check(obj({ runId: id, files: list(absPath, LIMITS.filesPerCall, 1), topK: opt(int(1, 1000)), tta: opt(oneOf('center', '10crop')) }), req);
-      const run = lib.runs.get(r.runId);
-      const dir = modelDir(ctx, r.runId);
-      const res = await runWorkerJob(ctx.spawn, { kind: 'classify', modelDir: dir, files: r.files, topK: r.topK ?? 5, tta: r.tta ?? 'center' }, { log: ctx.log, onBackend: (b) => setBackend(ctx, b) });
-      const byName = new Map(run.datasetId === null ? [] : lib.classes.list(run.datasetId).map((c) => [c.name, c.id]));
-      return {
-        results: res.results.map((x) =>
-          'predictions' in x
-            ? { file: x.file, predictions: x.predictions.map((p) => ({ label: p.label, p: p.p, classId: byName.get(p.label) ?? null })) }
-            : { file: x.file, error: { code: x.error.code === 'BAD_IMAGE' ? ('BAD_IMAGE' as const) : ('FOLDER_NOT_FOUND' as const), message: x.error.message } },
-        ),
-      };
+      return { results: await classifyFiles(ctx, r.runId, r.files, r.topK ?? 5, r.tta ?? 'center') };
     },
+
   };
 }

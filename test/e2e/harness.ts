@@ -16,8 +16,8 @@ export const screensDir = path.join(repoRoot, 'test-results', 'screens');
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
-export function launch(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+export function launch(extraArgs: string[] = []): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
 export type Server = { url: string; origin: string; token: string; dataDir: string; proc: ChildProcess; log: string[]; call<C extends Channel>(c: C, req: Req<C>): Promise<Res<C>>; stop(): Promise<void> };

@@ -1,4 +1,5 @@
-// models:export writes every format the CLI exports, each with labels.json and preprocessing.json:
+// A finished run's results are what it measured: relabeling afterwards changes only the view "with
+// today's labels". And models:export writes every format the CLI exports, each with labels.json and preprocessing.json:
 // the TF.js export is a real graph model (stock tf.loadGraphModel runs it and gives the app's own
 // probabilities on real photos), ONNX a model.onnx, the checkpoint our own folder. A target that
 // cannot be made fails at once with its cause (no worker, nothing left behind); one that exists is
@@ -20,13 +21,14 @@ let h: Harness;
 let folder: string;
 let out: string;
 let runId: number;
+let ds: number;
 
 beforeAll(async () => {
   await initBackend('cpu');
   h = harness();
   folder = photoFolder(4);
   out = tempDir('alexnet-export-');
-  const ds = await importDataset(h, folder);
+  ds = await importDataset(h, folder);
   runId = (await h.ok('runs:start', { datasetId: ds, settings: TINY })).id;
   const end = await h.next('run:status', (e) => e.runId === runId && e.phase === 'done', 110_000);
   if (end.status !== 'finished') throw new Error(`the run ended ${end.status}: ${end.error?.message}`);
@@ -95,11 +97,27 @@ describe('models:export', () => {
   it('a folder that cannot be made fails at once with its cause, and leaves nothing running', async () => {
     const t0 = Date.now();
     const proc = await h.call('models:export', { runId, format: 'tfjs', folder: '/proc/nope' });
-    expect(proc.ok ? null : proc.error).toEqual({ code: 'BAD_INPUT', message: 'cannot create /proc/nope: /proc does not allow new folders (ENOENT)' });
+    expect(proc.ok ? null : proc.error).toEqual({ code: 'FOLDER_NOT_FOUND', message: 'cannot create /proc/nope: /proc does not allow new folders (ENOENT)' });
     const file = path.join(out, 'a-file');
     fs.writeFileSync(file, 'x');
     const under = await h.call('models:export', { runId, format: 'onnx', folder: path.join(file, 'sub') });
     expect(under.ok ? null : under.error).toEqual({ code: 'FOLDER_NOT_FOUND', message: `cannot create ${path.join(file, 'sub')}: a file is in the way (ENOTDIR)` });
     expect(Date.now() - t0).toBeLessThan(1000); // answered before any worker started
+  });
+});
+
+describe('runs:evaluation', () => {
+  it('is frozen at the run’s end; today’s labels are a separate view', async () => {
+    const atEnd = await h.ok('runs:evaluation', { runId });
+    expect(atEnd.labels).toBe('at-end');
+    const photo = (await h.ok('photos:list', { datasetId: ds, subset: { runId, subset: 'val' } })).items[0];
+    const other = atEnd.classes.find((c) => c.id !== photo.classId)!;
+    await h.ok('labels:set', { datasetId: ds, photoIds: [photo.id], classId: other.id });
+    const again = await h.ok('runs:evaluation', { runId });
+    expect(again).toEqual(atEnd); // what the run measured did not move
+    const today = await h.ok('runs:evaluation', { runId, labels: 'today' });
+    expect(today.labels).toBe('today');
+    expect(today.matrix).not.toEqual(atEnd.matrix);
+    expect(today.matrix.flat().reduce((a, b) => a + b, 0)).toBe(atEnd.n);
   });
 });

@@ -1,9 +1,11 @@
 /// <reference types="svelte" />
 // The app's state, wired once: one API client, one error handler, the managers, and the pushed
 // events routed to them. Components receive this object and stay thin.
-import type { AppInfo, MenuCommand } from '../../../preload/contract';
+import type { AppInfo, ImportSummaryInfo, MenuCommand } from '../../../preload/contract';
+import { plural } from './format';
 import { Api, imageUrl } from './api';
 import { Notifier } from './notify.svelte';
+import { Camera } from './managers/camera.svelte';
 import { Classify } from './managers/classify.svelte';
 import { Gallery } from './managers/gallery.svelte';
 import { Labeling } from './managers/labeling.svelte';
@@ -12,6 +14,17 @@ import { Runs } from './managers/runs.svelte';
 import { Selection } from './managers/selection.svelte';
 import { Weights } from './managers/weights.svelte';
 import type { Screen } from './shortcuts';
+
+/** An import's outcome in words: what is new, what was already there, what could not be read and why. */
+export function importWords(s: ImportSummaryInfo): [string, string] {
+  const known = s.unchanged + s.duplicates;
+  const title = `${plural(s.added, 'new photo')} in ${s.dataset}${known ? `, ${known} already in the library` : ''}`;
+  const more: string[] = [];
+  if (s.reappeared) more.push(`${s.reappeared} found again`);
+  if (s.updated) more.push(`${s.updated} changed on disk`);
+  if (s.unreadable.length) more.push(`${s.unreadable.length} could not be read (${s.unreadable[0].path.split(/[\\/]/).pop()}: ${s.unreadable[0].reason})`);
+  return [title, more.join('; ')];
+}
 
 const SCREENS: readonly Screen[] = ['library', 'labeling', 'train', 'runs', 'classify'];
 
@@ -29,6 +42,7 @@ export class App {
   readonly runs: Runs;
   readonly classify: Classify;
   readonly weights: Weights;
+  readonly camera: Camera;
 
   info = $state<AppInfo | null>(null);
   /** The screen shown; kept in the address's #hash so that a reload comes back to it. */
@@ -44,6 +58,7 @@ export class App {
     this.runs = new Runs(api);
     this.classify = new Classify(api);
     this.weights = new Weights(api);
+    this.camera = new Camera(api);
   }
 
   thumbUrl(photoId: number): string {
@@ -73,6 +88,33 @@ export class App {
     if (this.classify.runId === null && finished) this.classify.runId = finished.id;
   }
 
+  /** Undo (ctrl+Z, the menu, the status bar): says what it undid and refreshes every view of labels. */
+  undo(): Promise<void> {
+    return this.undoRedo('undo');
+  }
+
+  redo(): Promise<void> {
+    return this.undoRedo('redo');
+  }
+
+  private async undoRedo(which: 'undo' | 'redo'): Promise<void> {
+    await this.notify.guard(async () => {
+      const what = which === 'undo' ? await this.labeling.undo() : await this.labeling.redo();
+      if (what === null) {
+        this.notify.info(which === 'undo' ? 'Nothing to undo' : 'Nothing to redo');
+        return;
+      }
+      this.notify.info(`${which === 'undo' ? 'Undone' : 'Redone'}: ${what}`);
+      await Promise.all([this.library.loadClasses(), this.runs.refreshEvaluation(), this.labeling.loadSuggestions()]);
+    }, which === 'undo' ? 'Undo' : 'Redo');
+  }
+
+  /** Deletes a dataset and shows the next one (or the first-run screen when none is left). */
+  async deleteDataset(datasetId: number): Promise<void> {
+    await this.library.deleteDataset(datasetId);
+    await this.openDataset(this.library.datasetId);
+  }
+
   /** After anything that changes photos or labels: counts, classes and the visible pages. */
   async refreshLibrary(): Promise<void> {
     await Promise.all([this.library.loadClasses(), this.gallery.refresh()]);
@@ -84,7 +126,7 @@ export class App {
     a.on('import:done', (e) => {
       void this.notify.guard(async () => {
         if (e.error) this.notify.error(e.error, 'Import');
-        else if (e.summary) this.notify.info(`Imported ${e.summary.added} photos into ${e.summary.dataset}`, e.summary.unreadable.length ? `${e.summary.unreadable.length} could not be read` : '');
+        else if (e.summary) this.notify.info(...importWords(e.summary), 8000);
         await this.library.onDone(e);
         this.selection.reset();
         await Promise.all([this.gallery.show({ datasetId: e.datasetId, filter: {} }), this.runs.load(e.datasetId), this.labeling.peek()]);
@@ -132,10 +174,10 @@ export class App {
         this.screen = 'library';
         break;
       case 'undo':
-        void g.guard(() => this.labeling.undo(), 'Undo');
+        void this.undo();
         break;
       case 'redo':
-        void g.guard(() => this.labeling.redo(), 'Redo');
+        void this.redo();
         break;
       case 'select-all':
         void g.guard(async () => this.selection.selectAll(await this.gallery.allIds()));

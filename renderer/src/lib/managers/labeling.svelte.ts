@@ -64,19 +64,26 @@ export class Labeling {
     });
   }
 
-  undo(): Promise<void> {
-    return this.serial(async () => {
+  /** Undoes the last labeling action; answers what it undid, in words (null: nothing to undo). */
+  undo(): Promise<string | null> {
+    return this.serialValue(async () => {
       const ds = this.library.datasetId;
-      if (ds === null) return;
-      await this.apply(await this.api.call('labels:undo', { datasetId: ds }));
+      if (ds === null) return null;
+      const what = this.undoText;
+      const res = await this.api.call('labels:undo', { datasetId: ds });
+      await this.apply(res);
+      return res.action ? (what ?? res.action.description) : null;
     });
   }
 
-  redo(): Promise<void> {
-    return this.serial(async () => {
+  /** Redoes the last undone action; answers what it redid (null: nothing to redo). */
+  redo(): Promise<string | null> {
+    return this.serialValue(async () => {
       const ds = this.library.datasetId;
-      if (ds === null) return;
-      await this.apply(await this.api.call('labels:redo', { datasetId: ds }));
+      if (ds === null) return null;
+      const res = await this.api.call('labels:redo', { datasetId: ds });
+      await this.apply(res);
+      return res.action ? res.action.description : null;
     });
   }
 
@@ -120,6 +127,12 @@ export class Labeling {
    * one is still saving waits for it (and for the focus to move on), so fast typing never labels
    * the same photo twice.
    */
+  private serialValue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   private serial(fn: () => Promise<void>): Promise<void> {
     const run = this.queue.then(fn, fn);
     this.queue = run.catch(() => undefined);

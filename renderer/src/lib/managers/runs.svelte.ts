@@ -111,7 +111,9 @@ export function configDiff(runs: Pick<RunInfo, 'settings'>[]): Set<string> {
 }
 
 function append(s: Record<string, Series>, name: string, idx: number, value: number): void {
-  const series = (s[name] ??= { idx: [], value: [] });
+  // assigned, then read back: the proxy Svelte stores, not the object literal (assignment_value_stale)
+  if (!s[name]) s[name] = { idx: [], value: [] };
+  const series = s[name];
   const last = series.idx.length - 1;
   if (last >= 0 && series.idx[last] === idx) series.value[last] = value;
   else if (last < 0 || series.idx[last] < idx) {
@@ -228,7 +230,14 @@ export class Runs {
     this.summary = await this.api.call('runs:get', { runId });
   }
 
-  async evaluate(runId: number, subset: 'val' | 'all' = 'val'): Promise<void> {
-    this.evaluation = await this.api.call('runs:evaluation', { runId, subset, worst: 24 });
+  /** Scores run `runId`: by default against the labels as they were when it ended (what it measured). */
+  async evaluate(runId: number, subset: 'val' | 'all' = 'val', labels: 'at-end' | 'today' = 'at-end'): Promise<void> {
+    this.evaluation = await this.api.call('runs:evaluation', { runId, subset, worst: 24, labels });
+  }
+
+  /** Re-reads the open evaluation (labels changed: an undo, a relabel). */
+  async refreshEvaluation(): Promise<void> {
+    const ev = this.evaluation;
+    if (ev) await this.evaluate(ev.runId, ev.subset, ev.labels);
   }
 }
