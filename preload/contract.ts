@@ -362,6 +362,9 @@ export type Calls = {
   'runs:metrics': { req: { runId: number }; res: RunMetrics };
   'runs:evaluation': { req: { runId: number; subset?: 'val' | 'all'; worst?: number; labels?: 'at-end' | 'today' }; res: Evaluation }; // labels: default 'at-end'
   'runs:delete': { req: { runId: number }; res: Ok };
+  // the run's model predicts its dataset's photos it has no prediction for (new since it trained), in
+  // the background: predict:progress, then library:changed 'photos'; queued 0 = nothing to do
+  'runs:predict': { req: { runId: number }; res: { queued: number } };
 
   'models:export': { req: { runId: number; format: ExportFormat; folder: string }; res: { folder: string; files: string[]; bytes: number } }; // writes <folder>/alexnet-run-<id>-<format>/
 
@@ -413,6 +416,7 @@ export const CHANNELS = [
   'runs:metrics',
   'runs:evaluation',
   'runs:delete',
+  'runs:predict',
   'models:export',
   'classify:files',
   'camera:frame',
@@ -462,6 +466,7 @@ export type Events = {
   'import:done': { importId: string; datasetId: number; summary: ImportSummaryInfo | null; error: AppErrorPayload | null };
   'weights:progress': { received: number; total: number | null };
   'weights:done': { status: WeightsStatus; error: AppErrorPayload | null };
+  'predict:progress': { runId: number; datasetId: number; done: number; total: number; error: AppErrorPayload | null }; // runs:predict at work
   'library:changed': { datasetId: number | null; what: 'datasets' | 'photos' | 'classes' | 'labels' | 'runs' };
   'menu:command': { command: MenuCommand; folder?: string }; // the app menu asks the page to act
   'app:backend': BackendInfo; // the compute backend, once a worker has loaded it (probed at start-up)
@@ -477,6 +482,7 @@ export const EVENTS = [
   'import:done',
   'weights:progress',
   'weights:done',
+  'predict:progress',
   'library:changed',
   'menu:command',
   'app:backend',

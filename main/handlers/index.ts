@@ -10,6 +10,7 @@ import { datasetHandlers } from './datasets';
 import { importHandlers } from './import';
 import { labelHandlers } from './labels';
 import { photoHandlers } from './photos';
+import { predictHandlers } from './predict';
 import { runHandlers } from './runs';
 import { weightsHandlers } from './weights';
 
@@ -26,5 +27,6 @@ export function createHandlers(ctx: AppContext): Handlers {
     ...runHandlers(ctx),
     ...weightsHandlers(ctx),
     ...cameraHandlers(ctx),
+    ...predictHandlers(ctx),
   };
 }

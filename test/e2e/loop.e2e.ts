@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launch, photoFolder, screenshot, startServer, type Server } from './harness';
+import { datasets, launch, photoFolder, screenshot, startServer, type Server } from './harness';
 
 const PER_CLASS = 5;
 const LOOSE = 6;
@@ -208,7 +208,37 @@ describe('the everyday loop', () => {
     await cam.getByRole('button', { name: 'Stop camera' }).click();
   });
 
+  it('the model in use is the best run; it predicts newly imported photos in the background; bulk accept', async () => {
+    const runs = await server.call('runs:list', { datasetId });
+    const best = [...runs].sort((a, b) => (b.bestValAcc ?? 0) - (a.bestValAcc ?? 0) || b.id - a.id)[0];
+    expect(await page.getByRole('region', { name: 'Classify' }).getByLabel('Model run').inputValue()).toBe(String(best.id));
+    // three photos the library has not seen, imported into the dataset
+    const more = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-e2e-more-'));
+    const antsDir = path.join(datasets, 'hymenoptera', 'val', 'ants');
+    for (const f of fs.readdirSync(antsDir).filter((x) => /\.jpe?g$/i.test(x)).sort().slice(20, 23)) fs.symlinkSync(path.join(antsDir, f), path.join(more, f));
+    try {
+      await nav('Library').click();
+      await page.getByLabel('Import into').selectOption('current');
+      await page.getByLabel('Folder to import').fill(more);
+      await page.getByRole('button', { name: 'Import', exact: true }).click();
+      await page.locator('.toast').filter({ hasText: /^3 new photos in / }).waitFor({ timeout: 60_000 });
+      const predicted = async () => (await server.call('photos:list', { datasetId, runId: best.id, unlabeled: true, minP: 0 })).total;
+      await expect.poll(predicted, { timeout: 60_000 }).toBe(3);
+      await nav('Labeling').click();
+      await page.getByRole('tab', { name: /^Suggestions/ }).click();
+      expect(await page.getByLabel('Model in use').locator('option:checked').textContent()).toMatch(new RegExp(`^The best: ${best.name}`));
+      await expect.poll(() => page.getByRole('list', { name: 'Suggestions' }).getByRole('listitem').count()).toBe(3);
+      const sure = (await server.call('photos:list', { datasetId, runId: best.id, unlabeled: true, minP: 0.9 })).total!;
+      await page.getByRole('button', { name: 'Accept every suggestion at 90% or more' }).click();
+      await page.locator('.toast').filter({ hasText: `Accepted ${sure} suggestion` }).waitFor();
+      expect((await server.call('datasets:counts', { datasetId })).unlabeled).toBe(3 - sure);
+    } finally {
+      fs.rmSync(more, { recursive: true, force: true });
+    }
+  });
+
   it('a reload comes back to the same screen', async () => {
+    await nav('Classify').click();
     await page.reload();
     await page.getByRole('region', { name: 'Classify' }).waitFor();
     expect(await page.getByRole('navigation', { name: 'Screens' }).locator('[aria-current=page]').textContent()).toBe('Classify');
@@ -232,7 +262,8 @@ describe('the everyday loop', () => {
     await expect.poll(() => page.getByRole('table', { name: 'Run history' }).locator('tbody tr').count()).toBe(1);
   });
 
-  it('had no CSP violation, page error or Svelte warning', () => {
+  it('had no CSP violation, page error or Svelte warning; the server log has no TF.js advice banner', () => {
     expect(problems).toEqual([]);
+    expect(server.log.join('')).not.toMatch(/install our node backend/);
   });
 });

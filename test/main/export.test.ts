@@ -1,4 +1,4 @@
-// A finished run's results are what it measured: relabeling afterwards changes only the view "with
+// runs:predict fills in predictions for photos added after a run. A finished run's results are what it measured: relabeling afterwards changes only the view "with
 // today's labels". And models:export writes every format the CLI exports, each with labels.json and preprocessing.json:
 // the TF.js export is a real graph model (stock tf.loadGraphModel runs it and gives the app's own
 // probabilities on real photos), ONNX a model.onnx, the checkpoint our own folder. A target that
@@ -120,4 +120,21 @@ describe('runs:evaluation', () => {
     expect(today.matrix).not.toEqual(atEnd.matrix);
     expect(today.matrix.flat().reduce((a, b) => a + b, 0)).toBe(atEnd.n);
   });
+});
+
+describe('runs:predict', () => {
+  it('the run predicts the photos added after it trained, in the background, with progress', async () => {
+    const d = path.join(hymenoptera, 'val', 'bees');
+    const file = path.join(d, fs.readdirSync(d).sort()[5]);
+    const [added] = (await h.ok('photos:add', { datasetId: ds, files: [file] })).photoIds;
+    expect((await h.ok('photos:list', { datasetId: ds, runId, minP: 0 })).items.some((p) => p.id === added)).toBe(false);
+    const ended = h.next('predict:progress', (p) => p.runId === runId && p.done === 1);
+    const changed = h.next('library:changed', (c) => c.datasetId === ds && c.what === 'photos');
+    expect(await h.ok('runs:predict', { runId })).toEqual({ queued: 1 });
+    expect(await ended).toEqual({ runId, datasetId: ds, done: 1, total: 1, error: null });
+    await changed;
+    const item = (await h.ok('photos:list', { datasetId: ds, runId, minP: 0, limit: 500 })).items.find((p) => p.id === added)!;
+    expect(item.predictedLabel).toMatch(/^(ants|bees)$/);
+    expect(await h.ok('runs:predict', { runId })).toEqual({ queued: 0 }); // nothing left to predict
+  }, 60_000);
 });

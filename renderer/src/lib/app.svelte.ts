@@ -54,7 +54,7 @@ export class App {
     this.library = new Library(api);
     this.gallery = new Gallery(api);
     this.selection = new Selection((i) => this.gallery.itemAt(i)?.id);
-    this.labeling = new Labeling(api, this.library, this.gallery, this.selection);
+    this.labeling = new Labeling(api, this.library, this.gallery, this.selection, () => this.runs.model?.id ?? null);
     this.runs = new Runs(api);
     this.classify = new Classify(api);
     this.weights = new Weights(api);
@@ -84,8 +84,8 @@ export class App {
     this.selection.reset();
     await this.library.select(datasetId);
     await Promise.all([this.gallery.show({ datasetId, filter: {} }), this.runs.load(datasetId), this.labeling.peek()]);
-    const finished = this.runs.list.find((r) => r.status === 'finished');
-    if (this.classify.runId === null && finished) this.classify.runId = finished.id;
+    this.runs.chosenModelId = null;
+    this.classify.runId = this.runs.model?.id ?? null;
   }
 
   /** Undo (ctrl+Z, the menu, the status bar): says what it undid and refreshes every view of labels. */
@@ -109,6 +109,25 @@ export class App {
     }, which === 'undo' ? 'Undo' : 'Redo');
   }
 
+  /** The model in use predicts the photos it has not seen (after an import or an added photo). */
+  async predictNew(): Promise<void> {
+    const m = this.runs.model;
+    if (!m) return;
+    await this.notify.guard(async () => {
+      const { queued } = await this.api.call('runs:predict', { runId: m.id });
+      if (queued > 0) this.runs.predicting = { runId: m.id, done: 0, total: queued };
+    }, 'Predicting new photos');
+  }
+
+  /** Chooses the model that suggests labels and classifies (null: the best validation accuracy). */
+  async useModel(runId: number | null): Promise<void> {
+    this.runs.chosenModelId = runId;
+    this.classify.runId = this.runs.model?.id ?? null;
+    await this.notify.guard(async () => {
+      await Promise.all([this.labeling.loadSuggestions(), this.predictNew()]);
+    });
+  }
+
   /** Deletes a dataset and shows the next one (or the first-run screen when none is left). */
   async deleteDataset(datasetId: number): Promise<void> {
     await this.library.deleteDataset(datasetId);
@@ -130,6 +149,7 @@ export class App {
         await this.library.onDone(e);
         this.selection.reset();
         await Promise.all([this.gallery.show({ datasetId: e.datasetId, filter: {} }), this.runs.load(e.datasetId), this.labeling.peek()]);
+        await this.predictNew();
       });
     });
     a.on('run:progress', (p) => this.runs.onProgress(p));
@@ -143,10 +163,16 @@ export class App {
         void this.notify.guard(async () => {
           await this.runs.load(this.library.datasetId);
           if (s.runId === this.runs.liveId) await this.runs.summarize(s.runId);
-          if (s.status === 'finished') this.classify.runId = s.runId;
+          if (s.status === 'finished') this.classify.runId = this.runs.model?.id ?? s.runId;
           await Promise.all([this.gallery.refresh(), this.labeling.loadSuggestions()]);
         });
       }
+    });
+    a.on('predict:progress', (p) => {
+      if (p.datasetId !== this.library.datasetId) return;
+      if (p.error) this.notify.error(p.error, 'Predicting new photos');
+      this.runs.predicting = p.error || p.done >= p.total ? null : { runId: p.runId, done: p.done, total: p.total };
+      if (!p.error && p.done >= p.total) void this.notify.guard(() => this.labeling.loadSuggestions());
     });
     a.on('library:changed', (c) => {
       if (c.datasetId !== null && c.datasetId !== this.library.datasetId) return;

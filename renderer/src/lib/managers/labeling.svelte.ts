@@ -26,6 +26,7 @@ export class Labeling {
     private readonly library: Library,
     private readonly gallery: Gallery,
     private readonly selection: Selection,
+    private readonly modelRunId: () => number | null = () => null, // the model in use (null: the latest run)
   ) {}
 
   /** Labels the selection (or focused photo) with the class of `hotkey` ('1'..'9'); false if none. */
@@ -105,7 +106,8 @@ export class Labeling {
   async loadSuggestions(limit = 200): Promise<void> {
     const ds = this.library.datasetId;
     if (ds === null) return;
-    const page = await this.api.call('suggestions:list', { datasetId: ds, limit });
+    const runId = this.modelRunId();
+    const page = await this.api.call('suggestions:list', { datasetId: ds, limit, ...(runId !== null ? { runId } : {}) });
     this.suggestions = page.items;
     this.suggestionsTotal = page.total ?? page.items.length;
     this.suggestionsRunId = page.runId;
@@ -120,6 +122,16 @@ export class Labeling {
       await this.apply(await this.api.call('labels:accept', { datasetId: ds, runId, photoIds }));
       await this.loadSuggestions();
     });
+  }
+
+  /** Accepts every suggestion of the model in use at `minP` or more (all of them, not only the loaded page). */
+  async acceptAbove(minP: number): Promise<number> {
+    const ds = this.library.datasetId;
+    const runId = this.suggestionsRunId;
+    if (ds === null || runId === null) return 0;
+    const ids = (await this.api.call('photos:list', { datasetId: ds, runId, unlabeled: true, minP, limit: 5000, withTotal: false })).items.map((p) => p.id);
+    if (ids.length > 0) await this.accept(ids);
+    return ids.length;
   }
 
   /**

@@ -81,6 +81,12 @@ export function stopReason(r: Pick<RunInfo, 'status' | 'epochs' | 'settings'>): 
   return `ran all ${r.epochs} epoch${r.epochs === 1 ? '' : 's'}`;
 }
 
+/** The chosen finished run, else the finished run with the best validation accuracy (newest on ties). */
+export function bestModel(list: readonly RunInfo[], chosen: number | null): RunInfo | null {
+  const finished = list.filter((r) => r.status === 'finished');
+  return finished.find((r) => r.id === chosen) ?? [...finished].sort((a, b) => (b.bestValAcc ?? -1) - (a.bestValAcc ?? -1) || b.id - a.id)[0] ?? null;
+}
+
 /** F1 of a class: the harmonic mean of its precision and recall (0 when both are 0). */
 export function f1(precision: number, recall: number): number {
   return precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
@@ -141,6 +147,12 @@ export class Runs {
   summary = $state<RunDetail | null>(null);
 
   running = $derived(this.list.find((r) => r.status === 'running') ?? null);
+  /** The run the user chose to label and classify with (null: the best one). */
+  chosenModelId = $state<number | null>(null);
+  /** The model in use: the chosen finished run, else the finished run with the best validation accuracy. */
+  model = $derived(bestModel(this.list, this.chosenModelId));
+  /** runs:predict at work on new photos (null when idle). */
+  predicting = $state<{ runId: number; done: number; total: number } | null>(null);
 
   constructor(private readonly api: Api) {}
 
