@@ -163,7 +163,7 @@ describe('the everyday loop', () => {
     await page.locator('body').press('Control+z');
     await page.locator('.toast').filter({ hasText: /^Undone: / }).first().waitFor();
     await expect.poll(async () => (await server.call('datasets:counts', { datasetId })).byClass.find((c) => c.name === 'bees')!.count).toBe(PER_CLASS + 2);
-    expect((await evaluation.locator('h2').textContent())!.replace(' with today’s labels', '')).toBe(measured);
+    await expect.poll(async () => (await evaluation.locator('h2').textContent())!.replace(' with today’s labels', '')).toBe(measured);
   });
 
   it('exports in every format; a folder that cannot be made fails at once with its cause', async () => {
@@ -229,9 +229,14 @@ describe('the everyday loop', () => {
       expect(await page.getByLabel('Model in use').locator('option:checked').textContent()).toMatch(new RegExp(`^The best: ${best.name}`));
       await expect.poll(() => page.getByRole('list', { name: 'Suggestions' }).getByRole('listitem').count()).toBe(3);
       const sure = (await server.call('photos:list', { datasetId, runId: best.id, unlabeled: true, minP: 0.9 })).total!;
-      await page.getByRole('button', { name: 'Accept every suggestion at 90% or more' }).click();
-      await page.locator('.toast').filter({ hasText: `Accepted ${sure} suggestion` }).waitFor();
-      expect((await server.call('datasets:counts', { datasetId })).unlabeled).toBe(3 - sure);
+      const bulk = page.getByRole('button', { name: 'Accept every suggestion at 90% or more' });
+      // a tiny model is rarely that sure: with none at 90%, the button is off rather than a no-op
+      expect(await bulk.isDisabled()).toBe(sure === 0);
+      if (sure > 0) {
+        await bulk.click();
+        await page.locator('.toast').filter({ hasText: `Accepted ${sure} suggestion` }).waitFor();
+        expect((await server.call('datasets:counts', { datasetId })).unlabeled).toBe(3 - sure);
+      }
     } finally {
       fs.rmSync(more, { recursive: true, force: true });
     }
