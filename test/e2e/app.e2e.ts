@@ -350,7 +350,13 @@ describe('AlexNet Studio in Chromium', () => {
       return d;
     }, bytes);
     await screen.dispatchEvent('drop', { dataTransfer: dt });
-    await screen.getByRole('table', { name: /^Top 5 for .*dropped\.jpg$/ }).waitFor({ state: 'visible', timeout: 60_000 });
+    // shown under its own name (not the stored copy's), and the CSV names it so too
+    await screen.getByRole('table', { name: 'Top 5 for dropped.jpg', exact: true }).waitFor({ state: 'visible', timeout: 60_000 });
+    expect(await screen.getByRole('list', { name: 'Classified photos' }).textContent()).not.toMatch(/uploads|[0-9a-f]{8,}-dropped/);
+    const [download] = await Promise.all([page.waitForEvent('download'), screen.getByRole('button', { name: 'Download CSV' }).click()]);
+    const csv = fs.readFileSync((await download.path())!, 'utf8').trim().split('\n');
+    expect(csv.some((l) => l.startsWith('dropped.jpg,'))).toBe(true);
+    expect(csv.join('\n')).not.toMatch(/uploads/);
     await screenshot(page, '9-classify-dropped');
   });
 

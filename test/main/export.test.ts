@@ -1,3 +1,4 @@
+// camera:frame classifies a frame sent as base64; the paper's switches are refused for a fine-tune.
 // runs:predict fills in predictions for photos added after a run. A finished run's results are what it measured: relabeling afterwards changes only the view "with
 // today's labels". And models:export writes every format the CLI exports, each with labels.json and preprocessing.json:
 // the TF.js export is a real graph model (stock tf.loadGraphModel runs it and gives the app's own
@@ -137,4 +138,33 @@ describe('runs:predict', () => {
     expect(item.predictedLabel).toMatch(/^(ants|bees)$/);
     expect(await h.ok('runs:predict', { runId })).toEqual({ queued: 0 }); // nothing left to predict
   }, 60_000);
+});
+
+describe('camera:frame and the paper’s switches', () => {
+  it('classifies a frame like the same photo as a file; keep stores it in camera/ for photos:add', async () => {
+    const d = path.join(hymenoptera, 'val', 'ants');
+    const file = path.join(d, fs.readdirSync(d).sort()[3]);
+    const image = fs.readFileSync(file).toString('base64');
+    const live = await h.ok('camera:frame', { runId, image, topK: 2 });
+    expect(live.file).toBeNull();
+    const [same] = (await h.ok('classify:files', { runId, files: [file], topK: 2 })).results;
+    expect('predictions' in same && same.predictions).toEqual(live.predictions);
+    expect(fs.readdirSync(path.join(h.dataDir, 'camera'))).toEqual([]); // a live frame is not kept
+    const kept = await h.ok('camera:frame', { runId, image, keep: true });
+    expect(path.dirname(kept.file!)).toBe(path.join(h.dataDir, 'camera'));
+    expect(fs.readFileSync(kept.file!).equals(fs.readFileSync(file))).toBe(true);
+    const bad = await h.call('camera:frame', { runId, image: Buffer.from('not a picture').toString('base64') });
+    expect(bad.ok ? null : bad.error).toEqual({ code: 'BAD_IMAGE', message: 'the camera frame is not a JPEG or PNG image' });
+  }, 60_000);
+
+  it('a fine-tune of the ImageNet weights keeps the paper’s network; a run from scratch records its switches', async () => {
+    const ft = await h.call('runs:start', { datasetId: ds, settings: { activation: 'tanh', lrn: false } });
+    expect(ft.ok ? null : ft.error).toEqual({ code: 'BAD_INPUT', message: "the ImageNet weights were trained with the paper's network: train from scratch to change activation, lrn" });
+    const run = await h.ok('runs:start', { datasetId: ds, settings: { ...TINY, activation: 'tanh', lrn: false, overlappingPool: false, groups: 1 } });
+    expect(run.settings).toMatchObject({ activation: 'tanh', lrn: false, overlappingPool: false, groups: 1 });
+    const end = await h.next('run:status', (e) => e.runId === run.id && e.phase === 'done', 110_000);
+    expect(end.status).toBe('finished');
+    const model = JSON.parse(fs.readFileSync(path.join((await h.ok('runs:get', { runId: run.id })).models.find((m) => m.kind === 'final')!.path, 'model.json'), 'utf8'));
+    expect(model.config).toMatchObject({ activation: 'tanh', lrn: null, overlappingPool: false, groups: 1 });
+  }, 120_000);
 });

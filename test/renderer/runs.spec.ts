@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RunProgress } from '../../preload/contract';
 import { toCsv } from '../../renderer/src/lib/managers/classify.svelte';
-import { DEFAULT_ADVANCED, Runs, bestModel, configDiff, f1, plannedEpochs, settingValue, SETTING_NAMES, stopReason, toSettings } from '../../renderer/src/lib/managers/runs.svelte';
+import { DEFAULT_ADVANCED, Runs, bestModel, runEta, configDiff, f1, plannedEpochs, settingValue, SETTING_NAMES, stopReason, toSettings } from '../../renderer/src/lib/managers/runs.svelte';
 import type { RunInfo } from '../../preload/contract';
 import { Api } from '../../renderer/src/lib/api';
 
@@ -54,6 +54,17 @@ describe('a run’s outcome', () => {
     expect(bestModel(list, 3)?.id).toBe(2); // a running run is not a model
     expect(bestModel([], null)).toBeNull();
   });
+  it('one ETA for the whole run: it does not start over when the fine-tune stage begins', () => {
+    // head stage: epoch 3 of 3 done after 30 s; the fine-tune stage's own estimate would restart
+    const endOfHead = runEta({ epoch: 3, epochs: 3, step: 10, stepsPerEpoch: 10, etaSeconds: 0 }, 13, 30, 2);
+    expect(endOfHead).toBeCloseTo(100); // 3 of 13 epochs in 30 s: 10 more epochs at that pace
+    const startOfFineTune = runEta({ epoch: 4, epochs: 13, step: 1, stepsPerEpoch: 10, etaSeconds: 400 }, 13, 31, 2);
+    expect(startOfFineTune).toBeGreaterThan(90);
+    expect(startOfFineTune).toBeLessThan(100);
+    // a one-stage run keeps the engine's estimate
+    expect(runEta({ epoch: 1, epochs: 2, step: 3, stepsPerEpoch: 6, etaSeconds: 12 }, 2, 5, 1)).toBe(12);
+  });
+
   it('F1 is the harmonic mean of precision and recall', () => {
     expect(f1(1, 0.5)).toBeCloseTo(2 / 3);
     expect(f1(0, 0)).toBe(0);

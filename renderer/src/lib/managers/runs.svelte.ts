@@ -1,7 +1,7 @@
 /// <reference types="svelte" />
 // Training runs: the history, the live run (its step and epoch curves grow from run:progress and
 // run:epoch), starting with good defaults or advanced settings, cancel, comparing runs, evaluation.
-import type { Evaluation, Events, RunDetail, RunInfo, RunMetrics, RunPhase, RunSettings, Series } from '../../../../preload/contract';
+import type { Evaluation, Events, RunDetail, RunInfo, RunMetrics, RunPhase, RunProgress, RunSettings, Series } from '../../../../preload/contract';
 import type { Api } from '../api';
 
 /** Curves of one run, keyed by metric name ('loss', 'acc', 'val_acc', ...). */
@@ -69,7 +69,12 @@ export function settingValue(key: string, v: string | number | boolean | null | 
 /** The epochs a run plans in all (a fine-tune's head and fine-tune stages together). */
 export function plannedEpochs(r: Pick<RunInfo, 'settings'>): number {
   const n = (k: string) => (typeof r.settings[k] === 'number' ? (r.settings[k] as number) : 0);
-  return r.settings.recipe === 'finetune' && r.settings.architecture !== 'tiny' ? n('headEpochs') + n('fineTuneEpochs') : n('epochs');
+  return stageCount(r) === 2 ? n('headEpochs') + n('fineTuneEpochs') : n('epochs');
+}
+
+/** How many stages a run has: a fine-tune of pretrained weights trains the head, then more. */
+export function stageCount(r: Pick<RunInfo, 'settings'>): number {
+  return r.settings.recipe === 'finetune' && r.settings.architecture !== 'tiny' ? 2 : 1;
 }
 
 /** Why a finished run stopped, in words: all its epochs, or early stopping before them. */
@@ -79,6 +84,18 @@ export function stopReason(r: Pick<RunInfo, 'status' | 'epochs' | 'settings'>): 
   const planned = plannedEpochs(r);
   if (planned > 0 && r.epochs < planned) return `stopped early after ${r.epochs} of ${planned} epochs: validation stopped improving`;
   return `ran all ${r.epochs} epoch${r.epochs === 1 ? '' : 's'}`;
+}
+
+/**
+ * Seconds left in the whole run (every stage), from the share of its planned steps done since its
+ * first step: one figure that does not start over when the fine-tune stage follows the head. The
+ * stage's own estimate until enough of the run has passed to extrapolate.
+ */
+export function runEta(p: Pick<RunProgress, 'epoch' | 'epochs' | 'step' | 'stepsPerEpoch' | 'etaSeconds'>, planned: number, elapsedSeconds: number, stages: number): number {
+  const total = Math.max(planned, p.epochs);
+  const done = (p.epoch - 1 + p.step / Math.max(1, p.stepsPerEpoch)) / Math.max(1, total);
+  if (stages < 2 || done < 0.05 || elapsedSeconds <= 0) return p.etaSeconds;
+  return (elapsedSeconds * (1 - done)) / done;
 }
 
 /** The chosen finished run, else the finished run with the best validation accuracy (newest on ties). */
@@ -135,6 +152,8 @@ export class Runs {
   curves = $state<Curves>({ step: {}, epoch: {} });
   phase = $state<RunPhase | null>(null);
   progress = $state<Events['run:progress'] | null>(null);
+  /** When the watched run's first step arrived (ms), for the whole run's ETA. */
+  stepsSince = $state<number | null>(null);
   backend = $state<string | null>(null);
   message = $state<string | null>(null);
   lastError = $state<string | null>(null);
@@ -171,6 +190,7 @@ export class Runs {
     this.liveId = run.id;
     this.phase = 'starting';
     this.progress = null;
+    this.stepsSince = null;
     this.lastError = null;
     this.list = [run, ...this.list.filter((r) => r.id !== run.id)];
     this.summary = null;
@@ -192,6 +212,7 @@ export class Runs {
   onProgress(p: Events['run:progress']): void {
     if (p.runId !== this.liveId) return;
     this.progress = p;
+    this.stepsSince ??= Date.now();
     if (this.phase !== 'training') {
       // steps arrive: the features are cached, and "computing features" is over
       this.phase = 'training';
