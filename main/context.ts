@@ -109,6 +109,7 @@ export const dataPaths = (ctx: Pick<AppContext, 'dataDir'>) => ({
   weights: path.join(ctx.dataDir, 'weights'),
   logs: path.join(ctx.dataDir, 'logs'),
   uploads: path.join(ctx.dataDir, 'uploads'), // files dropped on the page in browser mode
+  camera: path.join(ctx.dataDir, 'camera'), // camera frames added to a dataset (camera:frame)
 });
 
 /** Records the backend a worker loaded; tells the window when it is news. */

@@ -24,8 +24,8 @@ export function haveWeights(ctx: Pick<AppContext, 'dataDir'>): boolean {
 
 export async function weightsStatus(ctx: Pick<AppContext, 'dataDir'>): Promise<WeightsStatus> {
   const info = await weightsInfo(ctx.dataDir);
-  if (!info) return { state: downloading ? 'downloading' : 'missing', file: imagenetDir(ctx), bytes: null, sha256: null, source: null };
-  return { state: 'ready', file: info.modelDir, bytes: info.bytes, sha256: info.sha256, source: info.importedFrom };
+  if (!info) return { state: downloading ? 'downloading' : 'missing', file: imagenetDir(ctx), bytes: null, sha256: null, source: null, verified: null };
+  return { state: 'ready', file: info.modelDir, bytes: info.bytes, sha256: info.sha256, source: info.importedFrom, verified: info.verified };
 }
 
 /** Imports a bvlcalexnet .onnx file (checked: BAD_WEIGHTS when it is not the BVLC AlexNet). */

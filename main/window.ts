@@ -1,7 +1,8 @@
 // The main window, locked down as the Electron security checklist asks: context isolation,
 // sandbox, no Node in the page, web security on, a strict Content-Security-Policy sent as a
 // response header for every page of the session, no navigation away from our page, no new
-// windows (https links open in the user's browser), no webviews, no permission prompts.
+// windows (https links open in the user's browser), no webviews, no permission but the camera
+// (video only: Classify's live camera; the window never navigates away from our page).
 import { BrowserWindow, session, shell } from 'electron';
 import { ELECTRON_CSP, webPreferences } from './security';
 
@@ -12,8 +13,9 @@ export function hardenSession(): void {
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [ELECTRON_CSP] } });
   });
-  session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
-  session.defaultSession.setPermissionCheckHandler(() => false);
+  const videoOnly = (d: { mediaTypes?: string[] }) => (d.mediaTypes ?? []).length > 0 && (d.mediaTypes ?? []).every((t) => t === 'video');
+  session.defaultSession.setPermissionRequestHandler((_wc, permission, callback, details) => callback(permission === 'media' && 'mediaTypes' in details && videoOnly(details)));
+  session.defaultSession.setPermissionCheckHandler((_wc, permission, _origin, details) => permission === 'media' && details.mediaType === 'video');
 }
 
 export function createMainWindow(o: WindowOptions): BrowserWindow {

@@ -13,6 +13,9 @@ import { fineTune, type BaseModel, type FineTuneMode, type TransferEvent } from 
 export type Freeze = 'features' | 'none';
 export type RecipeEvent = TrainEvent | TransferEvent;
 
+/** The paper's ablation switches (sections 3.1-3.4) a run from scratch may change; unset = the paper's. */
+export type NetworkSwitches = { activation?: 'relu' | 'tanh'; groups?: 1 | 2; lrn?: boolean; overlappingPool?: boolean };
+
 export type RecipeOptions = {
   classNames: string[];
   train: Item[]; // labels index classNames
@@ -28,6 +31,7 @@ export type RecipeOptions = {
   lr?: number; // scratch: 0.01 (the paper's); transfer: picked automatically when absent
   augment?: boolean; // the paper's augmentation (random crops, flips, PCA colour noise): true
   seed?: number; // 0: same seed + same backend -> same run
+  network?: NetworkSwitches; // scratch only: the network pretrained weights fix
   outDir: string; // best.ckpt + last.ckpt
   cacheDir: string; // the feature cache (transfer)
   resume?: boolean; // continue from outDir/last.ckpt
@@ -57,7 +61,16 @@ export async function runRecipe(opts: RecipeOptions): Promise<TrainResult> {
     if (opts.freeze === 'features') throw new EngineError('BAD_CONFIG', 'freezing the features needs pretrained weights: use --weights imagenet (or a model), or --freeze none');
     const tiny = opts.architecture === 'tiny';
     const split = opts.val ? { train: opts.train, val: opts.val } : stratifiedSplit(opts.train, opts.valFraction ?? 0.2, seed);
-    const config = makeConfig({ ...(tiny ? TINY_CONFIG : DEFAULT_CONFIG), numClasses: opts.classNames.length });
+    const base = tiny ? TINY_CONFIG : DEFAULT_CONFIG;
+    const n = opts.network ?? {};
+    const config = makeConfig({
+      ...base,
+      numClasses: opts.classNames.length,
+      ...(n.activation ? { activation: n.activation } : {}),
+      ...(n.groups ? { groups: n.groups } : {}),
+      ...(n.lrn === false ? { lrn: null } : {}),
+      ...(n.overlappingPool === false ? { overlappingPool: false } : {}),
+    });
     return train({
       config,
       params: tiny && !opts.resume ? initParams(config, seed, 'he') : undefined,

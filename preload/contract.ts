@@ -232,6 +232,12 @@ export type RunSettings = {
   valFraction?: number; // share of each class held out for validation (default 0.2)
   tta?: Tta; // how the finished model predicts the dataset: 'center' (default) or '10crop'
   seed?: number; // default 0: same seed, same run
+  // The paper's architecture switches (sections 3.1-3.4), for runs from scratch: the ImageNet
+  // weights were trained with the paper's choices, so a fine-tune keeps them.
+  activation?: 'relu' | 'tanh'; // default 'relu' (3.1)
+  groups?: 1 | 2; // default 2: conv2/4/5 split in two as on the paper's two GPUs (3.2)
+  lrn?: boolean; // default true: local response normalisation after conv1-2 (3.3)
+  overlappingPool?: boolean; // default true: 3x3 windows, stride 2; false: 2x2, stride 2 (3.4)
 };
 
 export type RunInfo = {
@@ -267,6 +273,8 @@ export type RunMetrics = { runId: number; step: Record<string, Series>; epoch: R
 export type Evaluation = {
   runId: number;
   subset: 'val' | 'all'; // the run's validation photos, or every labeled photo of the dataset
+  labels: 'at-end' | 'today'; // scored against the labels as they were when the run ended (what it
+  //                             measured, kept with the run), or against today's labels
   n: number; // photos evaluated (labeled and predicted)
   accuracy: number | null;
   classes: { id: number; name: string }[]; // rows and columns of the matrix, in this order
@@ -275,6 +283,12 @@ export type Evaluation = {
   perClass: { classId: number; precision: number; recall: number; support: number }[];
   mostWrong: PhotoItem[]; // wrong predictions, most confident first (at most `worst`)
 };
+
+/** models:export's formats, each written with labels.json and preprocessing.json beside the model:
+ *  'onnx' model.onnx (NCHW), 'tfjs' a TF.js graph model (tf.loadGraphModel, NHWC), 'checkpoint' the
+ *  app's own model folder (loads in the app and the CLI). */
+export const EXPORT_FORMATS = ['onnx', 'tfjs', 'checkpoint'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export type ClassifyResultInfo =
   | { file: string; predictions: TopK }
@@ -286,6 +300,7 @@ export type WeightsStatus = {
   bytes: number | null;
   sha256: string | null;
   source: string | null; // where they came from (URL or imported file)
+  verified: 'imagenet' | 'structure' | null; // 'imagenet': the published file's SHA-256; 'structure': the network's shape only
 };
 
 export type BackendInfo = { name: BackendName; threads: number; versions: Record<string, string>; tried: { name: BackendName; error: string }[] };
@@ -345,12 +360,18 @@ export type Calls = {
   'runs:list': { req: { datasetId?: number; limit?: number }; res: RunInfo[] };
   'runs:get': { req: { runId: number }; res: RunDetail };
   'runs:metrics': { req: { runId: number }; res: RunMetrics };
-  'runs:evaluation': { req: { runId: number; subset?: 'val' | 'all'; worst?: number }; res: Evaluation };
+  'runs:evaluation': { req: { runId: number; subset?: 'val' | 'all'; worst?: number; labels?: 'at-end' | 'today' }; res: Evaluation }; // labels: default 'at-end'
   'runs:delete': { req: { runId: number }; res: Ok };
+  // the run's model predicts its dataset's photos it has no prediction for (new since it trained), in
+  // the background: predict:progress, then library:changed 'photos'; queued 0 = nothing to do
+  'runs:predict': { req: { runId: number }; res: { queued: number } };
 
-  'models:export': { req: { runId: number; format: 'onnx' | 'checkpoint'; folder: string }; res: { folder: string; files: string[]; bytes: number } };
+  'models:export': { req: { runId: number; format: ExportFormat; folder: string }; res: { folder: string; files: string[]; bytes: number } }; // writes <folder>/alexnet-run-<id>-<format>/
 
   'classify:files': { req: { runId: number; files: string[]; topK?: number; tta?: Tta }; res: { results: ClassifyResultInfo[] } };
+  // a camera frame (base64 JPEG/PNG, at most 8 MB) classified; keep: stored in the data folder's
+  // camera/ and its path answered (for photos:add), else removed after
+  'camera:frame': { req: { runId: number; image: string; topK?: number; keep?: boolean }; res: { file: string | null; predictions: TopK } };
 
   'weights:status': { req: NoArgs; res: WeightsStatus };
   'weights:download': { req: NoArgs; res: WeightsStatus }; // progress as weights:progress, end as weights:done
@@ -395,8 +416,10 @@ export const CHANNELS = [
   'runs:metrics',
   'runs:evaluation',
   'runs:delete',
+  'runs:predict',
   'models:export',
   'classify:files',
+  'camera:frame',
   'weights:status',
   'weights:download',
   'weights:import',
@@ -443,6 +466,7 @@ export type Events = {
   'import:done': { importId: string; datasetId: number; summary: ImportSummaryInfo | null; error: AppErrorPayload | null };
   'weights:progress': { received: number; total: number | null };
   'weights:done': { status: WeightsStatus; error: AppErrorPayload | null };
+  'predict:progress': { runId: number; datasetId: number; done: number; total: number; error: AppErrorPayload | null }; // runs:predict at work
   'library:changed': { datasetId: number | null; what: 'datasets' | 'photos' | 'classes' | 'labels' | 'runs' };
   'menu:command': { command: MenuCommand; folder?: string }; // the app menu asks the page to act
   'app:backend': BackendInfo; // the compute backend, once a worker has loaded it (probed at start-up)
@@ -458,6 +482,7 @@ export const EVENTS = [
   'import:done',
   'weights:progress',
   'weights:done',
+  'predict:progress',
   'library:changed',
   'menu:command',
   'app:backend',

@@ -3,12 +3,14 @@
 import type { Channel } from '../../preload/contract';
 import type { AppContext } from '../context';
 import { appHandlers } from './app';
+import { cameraHandlers } from './camera';
 import { classHandlers } from './classes';
 import type { Handler } from './common';
 import { datasetHandlers } from './datasets';
 import { importHandlers } from './import';
 import { labelHandlers } from './labels';
 import { photoHandlers } from './photos';
+import { predictHandlers } from './predict';
 import { runHandlers } from './runs';
 import { weightsHandlers } from './weights';
 
@@ -24,5 +26,7 @@ export function createHandlers(ctx: AppContext): Handlers {
     ...labelHandlers(ctx),
     ...runHandlers(ctx),
     ...weightsHandlers(ctx),
+    ...cameraHandlers(ctx),
+    ...predictHandlers(ctx),
   };
 }

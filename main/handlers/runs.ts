@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { RunSummary } from '../../db/repos/runs';
 import { trainingSet } from '../../db/training';
-import { LIMITS, type Evaluation, type PhotoItem, type RunInfo, type RunSettings, type Series } from '../../preload/contract';
+import { EXPORT_FORMATS, LIMITS, type ClassifyResultInfo, type Tta, type Evaluation, type PhotoItem, type RunInfo, type RunSettings, type Series } from '../../preload/contract';
 import { absPath, bool, check, id, int, list, num, obj, oneOf, opt, str } from '../validate';
 import { dataPaths, setBackend, type AppContext } from '../context';
 import { AppError } from '../errors';
@@ -27,7 +27,13 @@ export const DEFAULT_SETTINGS: Required<Omit<RunSettings, 'lr'>> & Pick<RunSetti
   valFraction: 0.2, // a fifth of each class validates
   tta: 'center', // one view per photo when predicting the dataset
   seed: 0, // same seed, same run
+  activation: 'relu', // the paper's network (3.1-3.4)
+  groups: 2,
+  lrn: true,
+  overlappingPool: true,
 };
+
+const PAPER_SWITCHES = ['activation', 'groups', 'lrn', 'overlappingPool'] as const;
 
 const settingsV = obj({
   recipe: opt(oneOf('finetune', 'scratch')),
@@ -42,6 +48,10 @@ const settingsV = obj({
   valFraction: opt(num(0.05, 0.5)),
   tta: opt(oneOf('center', '10crop')),
   seed: opt(int(0, 2 ** 31 - 1)),
+  activation: opt(oneOf('relu', 'tanh')),
+  groups: opt((v: unknown, at: string) => int(1, 2)(v, at) as 1 | 2),
+  lrn: opt(bool),
+  overlappingPool: opt(bool),
 });
 
 type Flat = Record<string, string | number | boolean | null>;
@@ -79,6 +89,43 @@ export function runInfo(r: RunSummary): RunInfo {
   };
 }
 
+const FS_CAUSE: Record<string, string> = {
+  ENOENT: 'a folder on the way does not exist',
+  ENOTDIR: 'a file is in the way',
+  EACCES: 'permission denied',
+  EPERM: 'not permitted',
+  EROFS: 'the disk is read-only',
+  ENOSPC: 'the disk is full',
+};
+
+/** Makes `folder` (and parents) and then `target` inside it, or says in one line why not. */
+function makeExportFolder(folder: string, target: string): void {
+  const fail = (p: string, err: unknown): never => {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST' && p === target) throw new AppError('CONFLICT', `${target} already exists: choose another folder or remove it`);
+    if (code === 'ENOENT' && fs.existsSync(path.dirname(p))) throw new AppError('FOLDER_NOT_FOUND', `cannot create ${p}: ${path.dirname(p)} does not allow new folders (ENOENT)`);
+    throw new AppError(code === 'ENOENT' || code === 'ENOTDIR' ? 'FOLDER_NOT_FOUND' : 'BAD_INPUT', `cannot create ${p}: ${FS_CAUSE[code] ?? (err as Error).message}${code ? ` (${code})` : ''}`);
+  };
+  // level by level, not mkdirSync's `recursive`: Node's recursive mkdir never returns under /proc
+  const missing: string[] = [];
+  for (let p = folder; !fs.existsSync(p); p = path.dirname(p)) {
+    missing.unshift(p);
+    if (path.dirname(p) === p) break;
+  }
+  for (const p of missing) {
+    try {
+      fs.mkdirSync(p);
+    } catch (err) {
+      fail(p, err);
+    }
+  }
+  try {
+    fs.mkdirSync(target);
+  } catch (err) {
+    fail(target, err);
+  }
+}
+
 /** The run's model folder (holding best.ckpt / last.ckpt), or BAD_MODEL. */
 function modelDir(ctx: AppContext, runId: number): string {
   const run = ctx.lib.runs.get(runId);
@@ -87,6 +134,73 @@ function modelDir(ctx: AppContext, runId: number): string {
     throw new AppError('BAD_MODEL', `run ${runId} has no trained model${run.status === 'running' ? ' yet' : ''}`);
   }
   return dir;
+}
+
+/** Classifies `files` with run `runId`'s best model in a worker; each class named and given its id. */
+export async function classifyFiles(ctx: AppContext, runId: number, files: string[], topK: number, tta: Tta): Promise<ClassifyResultInfo[]> {
+  const run = ctx.lib.runs.get(runId);
+  const dir = modelDir(ctx, runId);
+  const res = await runWorkerJob(ctx.spawn, { kind: 'classify', modelDir: dir, files, topK, tta }, { log: ctx.log, onBackend: (b) => setBackend(ctx, b) });
+  const byName = new Map(run.datasetId === null ? [] : ctx.lib.classes.list(run.datasetId).map((c) => [c.name, c.id]));
+  return res.results.map((x) =>
+    'predictions' in x
+      ? { file: x.file, predictions: x.predictions.map((p) => ({ label: p.label, p: p.p, classId: byName.get(p.label) ?? null })) }
+      : { file: x.file, error: { code: x.error.code === 'BAD_IMAGE' ? ('BAD_IMAGE' as const) : ('FOLDER_NOT_FOUND' as const), message: x.error.message } },
+  );
+}
+
+/** Run `runId`'s confusion matrix, per-class scores and worst mistakes against today's labels. */
+export function evaluateRun(ctx: AppContext, runId: number, subset: 'val' | 'all', worst: number): Evaluation {
+  const run = ctx.lib.runs.get(runId);
+  if (run.datasetId === null) throw new AppError('NOT_FOUND', `the dataset of run ${runId} was deleted`);
+  if (subset === 'val' && run.splitId === null) throw new AppError('NOT_FOUND', `run ${runId} has no recorded validation split`);
+  const byName = new Map(ctx.lib.classes.list(run.datasetId).map((c) => [c.name, c.id]));
+  const classes = run.classes.filter((n) => byName.has(n)).map((n) => ({ id: byName.get(n)!, name: n }));
+  const col = new Map(classes.map((c, i) => [c.id, i]));
+  const items: PhotoItem[] = [];
+  for (let offset = 0; ; offset += LIMITS.pageSize) {
+    const page = ctx.lib.photos.list({ datasetId: run.datasetId, runId: runId, minP: 0, subset: subset === 'val' ? { splitId: run.splitId!, subset: 'val' } : undefined, limit: LIMITS.pageSize, offset, withTotal: false });
+    items.push(...page.items.map(photoItem));
+    if (page.items.length < LIMITS.pageSize) break;
+  }
+  const k = classes.length;
+  const matrix = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+  const scored = items.filter((p) => p.classId !== null && col.has(p.classId) && p.predictedClassId !== null && col.has(p.predictedClassId));
+  for (const p of scored) matrix[col.get(p.classId!)!][col.get(p.predictedClassId!)!]++;
+  const n = scored.length;
+  const correct = matrix.reduce((s, row, i) => s + row[i], 0);
+  const perClass = classes.map((c, i) => {
+    const support = matrix[i].reduce((a, b) => a + b, 0);
+    const predicted = matrix.reduce((a, row) => a + row[i], 0);
+    return { classId: c.id, precision: predicted ? matrix[i][i] / predicted : 0, recall: support ? matrix[i][i] / support : 0, support };
+  });
+  const mostWrong = scored.filter((p) => p.classId !== p.predictedClassId).sort((a, b) => (b.p ?? 0) - (a.p ?? 0)).slice(0, worst);
+  const out: Evaluation = { runId, subset, labels: 'today', n, accuracy: n ? correct / n : null, classes, matrix, perClass, mostWrong };
+  return out;
+}
+
+const FROZEN_FILE = 'evaluation.json'; // in the run's folder: what the run measured at its end
+
+/** Writes the run's evaluations (its validation photos, every labeled photo) as they are at its end. */
+export function freezeEvaluation(ctx: AppContext, runId: number): void {
+  const dir = ctx.lib.runs.get(runId).config.outDir;
+  if (typeof dir !== 'string' || !fs.existsSync(dir)) return;
+  const atEnd = (subset: 'val' | 'all'): Evaluation => ({ ...evaluateRun(ctx, runId, subset, 500), labels: 'at-end' });
+  const frozen = { val: atEnd('val'), all: atEnd('all') };
+  const tmp = path.join(dir, `${FROZEN_FILE}.tmp`);
+  fs.writeFileSync(tmp, JSON.stringify(frozen));
+  fs.renameSync(tmp, path.join(dir, FROZEN_FILE));
+}
+
+function readFrozenEvaluation(ctx: AppContext, runId: number, subset: 'val' | 'all'): Evaluation | null {
+  const dir = ctx.lib.runs.get(runId).config.outDir;
+  if (typeof dir !== 'string') return null;
+  try {
+    const frozen = JSON.parse(fs.readFileSync(path.join(dir, FROZEN_FILE), 'utf8')) as Record<'val' | 'all', Evaluation>;
+    return frozen[subset] ?? null;
+  } catch {
+    return null; // a run from before frozen results, or still running: today's labels
+  }
 }
 
 export function runHandlers(
@@ -100,6 +214,8 @@ export function runHandlers(
     const running = ctx.training.runningRunId;
     if (running !== null) throw new AppError('BUSY', `run ${running} is still training; cancel it or wait for it to finish`);
     const finetune = s.recipe === 'finetune' && s.architecture === 'alexnet';
+    const changed = PAPER_SWITCHES.filter((k) => s[k] !== DEFAULT_SETTINGS[k]);
+    if (finetune && changed.length > 0) throw new AppError('BAD_INPUT', `the ImageNet weights were trained with the paper's network: train from scratch to change ${changed.join(', ')}`);
     if (finetune && !haveWeights(ctx)) throw new AppError('NO_WEIGHTS', 'the ImageNet weights are not installed yet: download or import them, or train from scratch');
 
     // Every class with labeled photos needs one to train on and one to validate on.
@@ -152,8 +268,19 @@ export function runHandlers(
       augment: s.augment,
       tta: s.tta,
       seed: s.seed,
+      network: { activation: s.activation, groups: s.groups, lrn: s.lrn, overlappingPool: s.overlappingPool },
     };
-    void ctx.training.start(job).then(() => ctx.bus.emit('library:changed', { datasetId, what: 'runs' }));
+    void ctx.training.start(job).then((status) => {
+      // what the run measured is kept as it is now: later relabels change "today's" view only
+      if (status === 'finished') {
+        try {
+          freezeEvaluation(ctx, run.id);
+        } catch (err) {
+          ctx.log?.('warn', `run ${run.id}: its evaluation could not be kept`, err);
+        }
+      }
+      ctx.bus.emit('library:changed', { datasetId, what: 'runs' });
+    });
     return runInfo(lib.runs.summary(run.id));
   };
 
@@ -192,34 +319,14 @@ export function runHandlers(
       return { runId: r.runId, step: series('step'), epoch: series('epoch') };
     },
     'runs:evaluation': (req) => {
-      const r = check(obj({ runId: id, subset: opt(oneOf('val', 'all')), worst: opt(int(0, 500)) }), req);
-      const run = lib.runs.get(r.runId);
+      const r = check(obj({ runId: id, subset: opt(oneOf('val', 'all')), worst: opt(int(0, 500)), labels: opt(oneOf('at-end', 'today')) }), req);
       const subset = r.subset ?? 'val';
-      if (run.datasetId === null) throw new AppError('NOT_FOUND', `the dataset of run ${r.runId} was deleted`);
-      if (subset === 'val' && run.splitId === null) throw new AppError('NOT_FOUND', `run ${r.runId} has no recorded validation split`);
-      const byName = new Map(lib.classes.list(run.datasetId).map((c) => [c.name, c.id]));
-      const classes = run.classes.filter((n) => byName.has(n)).map((n) => ({ id: byName.get(n)!, name: n }));
-      const col = new Map(classes.map((c, i) => [c.id, i]));
-      const items: PhotoItem[] = [];
-      for (let offset = 0; ; offset += LIMITS.pageSize) {
-        const page = lib.photos.list({ datasetId: run.datasetId, runId: r.runId, minP: 0, subset: subset === 'val' ? { splitId: run.splitId!, subset: 'val' } : undefined, limit: LIMITS.pageSize, offset, withTotal: false });
-        items.push(...page.items.map(photoItem));
-        if (page.items.length < LIMITS.pageSize) break;
+      const worst = r.worst ?? 24;
+      if (r.labels !== 'today') {
+        const frozen = readFrozenEvaluation(ctx, r.runId, subset);
+        if (frozen) return { ...frozen, mostWrong: frozen.mostWrong.slice(0, worst) };
       }
-      const k = classes.length;
-      const matrix = Array.from({ length: k }, () => new Array<number>(k).fill(0));
-      const scored = items.filter((p) => p.classId !== null && col.has(p.classId) && p.predictedClassId !== null && col.has(p.predictedClassId));
-      for (const p of scored) matrix[col.get(p.classId!)!][col.get(p.predictedClassId!)!]++;
-      const n = scored.length;
-      const correct = matrix.reduce((s, row, i) => s + row[i], 0);
-      const perClass = classes.map((c, i) => {
-        const support = matrix[i].reduce((a, b) => a + b, 0);
-        const predicted = matrix.reduce((a, row) => a + row[i], 0);
-        return { classId: c.id, precision: predicted ? matrix[i][i] / predicted : 0, recall: support ? matrix[i][i] / support : 0, support };
-      });
-      const mostWrong = scored.filter((p) => p.classId !== p.predictedClassId).sort((a, b) => (b.p ?? 0) - (a.p ?? 0)).slice(0, r.worst ?? 24);
-      const out: Evaluation = { runId: r.runId, subset, n, accuracy: n ? correct / n : null, classes, matrix, perClass, mostWrong };
-      return out;
+      return evaluateRun(ctx, r.runId, subset, worst);
     },
     'runs:delete': (req) => {
       const r = check(obj({ runId: id }), req);
@@ -233,33 +340,24 @@ export function runHandlers(
       return { done: true };
     },
     'models:export': async (req) => {
-      const r = check(obj({ runId: id, format: oneOf('onnx', 'checkpoint'), folder: absPath }), req);
+      const r = check(obj({ runId: id, format: oneOf(...EXPORT_FORMATS), folder: absPath }), req);
       const src = modelDir(ctx, r.runId);
-      const target = path.join(r.folder, `alexnet-run-${r.runId}${r.format === 'onnx' ? '-onnx' : ''}`);
-      if (fs.existsSync(target)) throw new AppError('CONFLICT', `${target} already exists`);
-      if (r.format === 'onnx') {
-        const res = await runWorkerJob(ctx.spawn, { kind: 'export-onnx', modelDir: src, outDir: target }, { log: ctx.log });
+      // the target is made here, before any work: a folder that cannot be made or written fails at
+      // once with its real cause, and one that exists is never written into
+      const target = path.join(r.folder, `alexnet-run-${r.runId}-${r.format}`);
+      makeExportFolder(r.folder, target);
+      try {
+        const res = await runWorkerJob(ctx.spawn, { kind: 'export', format: r.format, modelDir: src, outDir: target }, { log: ctx.log });
         return { folder: res.dir, files: res.files, bytes: res.bytes };
+      } catch (err) {
+        fs.rmSync(target, { recursive: true, force: true }); // a half-written export is not left behind
+        throw err;
       }
-      const best = fs.existsSync(path.join(src, 'best.ckpt')) ? path.join(src, 'best.ckpt') : path.join(src, 'last.ckpt');
-      await fs.promises.cp(best, target, { recursive: true, errorOnExist: true, force: false });
-      const files = fs.readdirSync(target);
-      const bytes = files.reduce((s, f) => s + fs.statSync(path.join(target, f)).size, 0);
-      return { folder: target, files, bytes };
     },
     'classify:files': async (req) => {
       const r = check(obj({ runId: id, files: list(absPath, LIMITS.filesPerCall, 1), topK: opt(int(1, 1000)), tta: opt(oneOf('center', '10crop')) }), req);
-      const run = lib.runs.get(r.runId);
-      const dir = modelDir(ctx, r.runId);
-      const res = await runWorkerJob(ctx.spawn, { kind: 'classify', modelDir: dir, files: r.files, topK: r.topK ?? 5, tta: r.tta ?? 'center' }, { log: ctx.log, onBackend: (b) => setBackend(ctx, b) });
-      const byName = new Map(run.datasetId === null ? [] : lib.classes.list(run.datasetId).map((c) => [c.name, c.id]));
-      return {
-        results: res.results.map((x) =>
-          'predictions' in x
-            ? { file: x.file, predictions: x.predictions.map((p) => ({ label: p.label, p: p.p, classId: byName.get(p.label) ?? null })) }
-            : { file: x.file, error: { code: x.error.code === 'BAD_IMAGE' ? ('BAD_IMAGE' as const) : ('FOLDER_NOT_FOUND' as const), message: x.error.message } },
-        ),
-      };
+      return { results: await classifyFiles(ctx, r.runId, r.files, r.topK ?? 5, r.tta ?? 'center') };
     },
+
   };
 }

@@ -1,5 +1,6 @@
 // The worker process's entry: receives one job, runs it, answers with one 'result' or 'error', and
 // exits. Runs as a Node child (process.send) or an Electron utilityProcess (process.parentPort).
+import { env } from '@tensorflow/tfjs-core';
 import { initBackend } from '../../ml/backend';
 import { runClassify, runDownloadWeights, runExport, runImportWeights, runTrain, type Send } from './jobs';
 import type { FromWorker, Job, ToWorker } from './protocol';
@@ -12,6 +13,10 @@ const send: Send = (msg: FromWorker) => {
   else process.send?.(msg);
 };
 
+// TF.js's advice to scripts ("install the node backend") is not for the app's log: the app picks
+// its backend itself and says which one runs (app:backend) and why the better ones did not load
+env().set('PROD', true);
+
 const controller = new AbortController();
 let started = false;
 
@@ -22,7 +27,7 @@ async function run(job: Job): Promise<void> {
         ? await runTrain(job, send, controller.signal)
         : job.kind === 'classify'
           ? await runClassify(job, send, controller.signal)
-          : job.kind === 'export-onnx'
+          : job.kind === 'export'
             ? await runExport(job)
             : job.kind === 'import-weights'
               ? await runImportWeights(job)

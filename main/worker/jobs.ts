@@ -4,14 +4,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../../ml/backend';
-import { loadModel, type LoadedModel } from '../../ml/checkpoint';
+import { loadModel, readModelMeta, resolveCheckpointDir, type LoadedModel } from '../../ml/checkpoint';
 import { runRecipe } from '../../ml/recipe';
 import { classify } from '../../ml/infer';
 import { disposeParams, paramsToArrays } from '../../ml/model';
 import type { TrainEvent } from '../../ml/train';
 import type { TransferEvent } from '../../ml/transfer';
 import { downloadWeights, importWeights, type WeightsInfo } from '../../ml/weights/imagenet';
-import { exportOnnx } from '../../ml/weights/onnx';
+import { exportTfjs } from '../../ml/weights/export-tfjs';
+import { exportOnnx, preprocessingForExport } from '../../ml/weights/onnx';
 import type { ClassifyJob, ClassifyOutcome, DownloadWeightsJob, ExportJob, ExportOutcome, FromWorker, ImportWeightsJob, TrainEventMsg, TrainJob, TrainOutcome, WeightsOutcome } from './protocol';
 
 export type Send = (msg: FromWorker) => void;
@@ -75,6 +76,7 @@ export async function runTrain(job: TrainJob, send: Send, signal: AbortSignal): 
       lr: job.lr ?? undefined,
       augment: job.augment,
       seed: job.seed,
+      network: job.network,
       outDir: job.outDir,
       cacheDir: job.cacheDir,
       signal,
@@ -128,11 +130,23 @@ export async function runDownloadWeights(job: DownloadWeightsJob, send: Send, si
   return weightsOutcome(await downloadWeights(job.dataDir, { signal, onProgress: (p) => send({ type: 'download', bytes: p.bytes, total: p.total }) }));
 }
 
-/** Writes a run's best model as ONNX (+ labels.json, preprocessing.json). */
+/** Writes a run's best model in `job.format`, with labels.json and preprocessing.json beside it. */
 export async function runExport(job: ExportJob): Promise<ExportOutcome> {
+  if (job.format === 'checkpoint') {
+    // our own folder, copied as it is (it loads in the app and the CLI), plus the two files every
+    // export carries for other readers
+    const src = resolveCheckpointDir(job.modelDir, 'best');
+    const meta = await readModelMeta(src);
+    await fs.promises.cp(src, job.outDir, { recursive: true, errorOnExist: true, force: false });
+    fs.writeFileSync(path.join(job.outDir, 'labels.json'), JSON.stringify(meta.classNames, null, 1) + '\n');
+    fs.writeFileSync(path.join(job.outDir, 'preprocessing.json'), JSON.stringify(preprocessingForExport(meta.preprocessing, 'NHWC'), null, 1) + '\n');
+    const files = fs.readdirSync(job.outDir).sort();
+    return { dir: job.outDir, files, bytes: files.reduce((s, f) => s + fs.statSync(path.join(job.outDir, f)).size, 0) };
+  }
   const model = await loadModel(job.modelDir, 'best');
   try {
-    return await exportOnnx({ config: model.config, arrays: paramsToArrays(model.params), classNames: model.classNames, preprocessing: model.preprocessing }, job.outDir);
+    const m = { config: model.config, arrays: paramsToArrays(model.params), classNames: model.classNames, preprocessing: model.preprocessing };
+    return job.format === 'onnx' ? await exportOnnx(m, job.outDir) : await exportTfjs(m, job.outDir);
   } finally {
     disposeParams(model.params);
   }

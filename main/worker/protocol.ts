@@ -3,6 +3,7 @@
 // worker answers with progress messages and exactly one 'result' or 'error' before it exits. A
 // worker that exits without either has crashed; the host reports that as a failure. Every message
 // is plain JSON (the Node fork channel and Electron's utilityProcess both carry it unchanged).
+import type { NetworkSwitches } from '../../ml/recipe';
 import type { AppErrorPayload, BackendInfo, RunPhase, Tta } from '../../preload/contract';
 
 export type WorkerItem = { path: string; label: number }; // an image and its class index
@@ -28,6 +29,7 @@ export type TrainJob = {
   augment: boolean;
   tta: Tta;
   seed: number;
+  network: NetworkSwitches; // the paper's switches, for runs from scratch
 };
 
 export type ClassifyJob = { kind: 'classify'; modelDir: string; files: string[]; topK: number; tta: Tta };
@@ -36,7 +38,9 @@ export type ImportWeightsJob = { kind: 'import-weights'; file: string; dataDir: 
 
 export type DownloadWeightsJob = { kind: 'download-weights'; dataDir: string };
 
-export type ExportJob = { kind: 'export-onnx'; modelDir: string; outDir: string };
+// a run's best model as ONNX, a TF.js graph model or our checkpoint folder, each with labels.json
+// and preprocessing.json; outDir exists (main made it) and is empty
+export type ExportJob = { kind: 'export'; format: 'onnx' | 'tfjs' | 'checkpoint'; modelDir: string; outDir: string };
 
 export type ProbeJob = { kind: 'probe' }; // loads the best backend and reports it
 

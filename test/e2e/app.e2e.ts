@@ -246,21 +246,22 @@ describe('AlexNet Studio in Chromium', () => {
     const table = page.getByRole('table', { name: 'Settings compared' });
     await table.waitFor();
     const differing = await table.locator('tr.diff td:first-child').allTextContents();
-    expect(differing).toEqual(expect.arrayContaining(['epochs (differs)', 'lr (differs)']));
-    expect(differing).not.toContain('batchSize (differs)');
+    expect(differing).toEqual(expect.arrayContaining(['Epochs (differs)', 'Learning rate (differs)']));
+    expect(differing).not.toContain('Batch size (differs)');
     expect(await page.locator('[aria-label="Comparison"] .chart canvas').count()).toBe(2);
     await screenshot(page, '6a-runs-compare');
   });
 
-  it('exports a run as TF.js files', async () => {
+  it('exports a run as a TF.js graph model, with labels.json and preprocessing.json', async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-e2e-export-'));
     try {
       const runId = (await server.call('runs:list', { datasetId }))[1].id;
       await page.getByLabel('Export folder').fill(out);
       await page.getByRole('button', { name: `Export run ${runId} as TF.js` }).click();
       await page.getByRole('status').filter({ hasText: /^Exported \d+ files/ }).waitFor();
-      const dir = path.join(out, `alexnet-run-${runId}`);
-      expect(fs.readdirSync(dir)).toContain('model.json');
+      const dir = path.join(out, `alexnet-run-${runId}-tfjs`);
+      expect(fs.readdirSync(dir)).toEqual(expect.arrayContaining(['model.json', 'labels.json', 'preprocessing.json']));
+      expect(JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')).format).toBe('graph-model');
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }
@@ -349,7 +350,13 @@ describe('AlexNet Studio in Chromium', () => {
       return d;
     }, bytes);
     await screen.dispatchEvent('drop', { dataTransfer: dt });
-    await screen.getByRole('table', { name: /^Top 5 for .*dropped\.jpg$/ }).waitFor({ state: 'visible', timeout: 60_000 });
+    // shown under its own name (not the stored copy's), and the CSV names it so too
+    await screen.getByRole('table', { name: 'Top 5 for dropped.jpg', exact: true }).waitFor({ state: 'visible', timeout: 60_000 });
+    expect(await screen.getByRole('list', { name: 'Classified photos' }).textContent()).not.toMatch(/uploads|[0-9a-f]{8,}-dropped/);
+    const [download] = await Promise.all([page.waitForEvent('download'), screen.getByRole('button', { name: 'Download CSV' }).click()]);
+    const csv = fs.readFileSync((await download.path())!, 'utf8').trim().split('\n');
+    expect(csv.some((l) => l.startsWith('dropped.jpg,'))).toBe(true);
+    expect(csv.join('\n')).not.toMatch(/uploads/);
     await screenshot(page, '9-classify-dropped');
   });
 

@@ -15,8 +15,8 @@ export const datasets = path.resolve(repoRoot, '../shared/datasets');
 export const screensDir = path.join(repoRoot, 'test-results', 'screens');
 
 /** The browser test/helpers/browser.ts finds (an installed one, or npm's @sparticuz/chromium). */
-export function launch(): Promise<Browser> {
-  return launchBrowser();
+export function launch(extraArgs: string[] = []): Promise<Browser> {
+  return launchBrowser(extraArgs);
 }
 
 export type Server = { url: string; origin: string; token: string; dataDir: string; proc: ChildProcess; log: string[]; call<C extends Channel>(c: C, req: Req<C>): Promise<Res<C>>; stop(): Promise<void> };

@@ -104,4 +104,27 @@ describe('Labeling', () => {
     await lab.undo();
     for (const id of ids) expect(await labelOf(id)).toBeNull();
   });
+
+  it('a selection holds only photos in view: relabeled out of a filter, they leave it; another key relabels nothing unseen', async () => {
+    await g.show({ filter: { unlabeled: true } });
+    const n = g.total;
+    expect(n).toBeGreaterThan(4);
+    sel.click(0);
+    sel.click(2, { shift: true });
+    const three = sel.targets();
+    await lab.hotkey('1'); // the three leave the "unlabeled" view
+    expect(g.total).toBe(n - 3);
+    expect(sel.count).toBe(0);
+    expect(sel.targets()).toEqual([]);
+    await lab.hotkey('2'); // nothing in view is selected: nothing changes
+    for (const id of three) expect(await labelOf(id)).toBe('ants');
+    // a filter that still shows some selected photos keeps just those
+    const unlabeled = (await b.api.call('photos:list', { datasetId: b.datasetId, unlabeled: true })).items[0].id;
+    sel.selectAll([three[0], unlabeled]);
+    await g.show({ filter: { classIds: [lib.classes[0].id] } });
+    await lab.pruneSelection();
+    expect([...sel.ids]).toEqual([three[0]]);
+    await lab.undo();
+    await g.show({ filter: {} });
+  });
 });

@@ -1,9 +1,11 @@
 /// <reference types="svelte" />
 // The app's state, wired once: one API client, one error handler, the managers, and the pushed
 // events routed to them. Components receive this object and stay thin.
-import type { AppInfo, MenuCommand } from '../../../preload/contract';
+import type { AppInfo, ImportSummaryInfo, MenuCommand } from '../../../preload/contract';
+import { plural } from './format';
 import { Api, imageUrl } from './api';
 import { Notifier } from './notify.svelte';
+import { Camera } from './managers/camera.svelte';
 import { Classify } from './managers/classify.svelte';
 import { Gallery } from './managers/gallery.svelte';
 import { Labeling } from './managers/labeling.svelte';
@@ -12,6 +14,24 @@ import { Runs } from './managers/runs.svelte';
 import { Selection } from './managers/selection.svelte';
 import { Weights } from './managers/weights.svelte';
 import type { Screen } from './shortcuts';
+
+/** An import's outcome in words: what is new, what was already there, what could not be read and why. */
+export function importWords(s: ImportSummaryInfo): [string, string] {
+  const known = s.unchanged + s.duplicates;
+  const title = `${plural(s.added, 'new photo')} in ${s.dataset}${known ? `, ${known} already in the library` : ''}`;
+  const more: string[] = [];
+  if (s.reappeared) more.push(`${s.reappeared} found again`);
+  if (s.updated) more.push(`${s.updated} changed on disk`);
+  if (s.unreadable.length) more.push(`${s.unreadable.length} could not be read (${s.unreadable[0].path.split(/[\\/]/).pop()}: ${s.unreadable[0].reason})`);
+  return [title, more.join('; ')];
+}
+
+const SCREENS: readonly Screen[] = ['library', 'labeling', 'train', 'runs', 'classify'];
+
+function screenFromHash(): Screen {
+  const h = typeof location === 'undefined' ? '' : location.hash.slice(1);
+  return SCREENS.find((s) => s === h) ?? 'library';
+}
 
 export class App {
   readonly notify = new Notifier();
@@ -22,11 +42,11 @@ export class App {
   readonly runs: Runs;
   readonly classify: Classify;
   readonly weights: Weights;
+  readonly camera: Camera;
 
   info = $state<AppInfo | null>(null);
-  screen = $state<Screen>('library');
-  /** How many dialogs are open (shortcuts are off while any is). */
-  modals = $state(0);
+  /** The screen shown; kept in the address's #hash so that a reload comes back to it. */
+  screen = $state<Screen>(screenFromHash());
   helpOpen = $state(false);
   previewIndex = $state<number | null>(null);
 
@@ -34,10 +54,11 @@ export class App {
     this.library = new Library(api);
     this.gallery = new Gallery(api);
     this.selection = new Selection((i) => this.gallery.itemAt(i)?.id);
-    this.labeling = new Labeling(api, this.library, this.gallery, this.selection);
+    this.labeling = new Labeling(api, this.library, this.gallery, this.selection, () => this.runs.model?.id ?? null);
     this.runs = new Runs(api);
     this.classify = new Classify(api);
     this.weights = new Weights(api);
+    this.camera = new Camera(api);
   }
 
   thumbUrl(photoId: number): string {
@@ -63,8 +84,54 @@ export class App {
     this.selection.reset();
     await this.library.select(datasetId);
     await Promise.all([this.gallery.show({ datasetId, filter: {} }), this.runs.load(datasetId), this.labeling.peek()]);
-    const finished = this.runs.list.find((r) => r.status === 'finished');
-    if (this.classify.runId === null && finished) this.classify.runId = finished.id;
+    this.runs.chosenModelId = null;
+    this.classify.runId = this.runs.model?.id ?? null;
+  }
+
+  /** Undo (ctrl+Z, the menu, the status bar): says what it undid and refreshes every view of labels. */
+  undo(): Promise<void> {
+    return this.undoRedo('undo');
+  }
+
+  redo(): Promise<void> {
+    return this.undoRedo('redo');
+  }
+
+  private async undoRedo(which: 'undo' | 'redo'): Promise<void> {
+    await this.notify.guard(async () => {
+      const what = which === 'undo' ? await this.labeling.undo() : await this.labeling.redo();
+      if (what === null) {
+        this.notify.info(which === 'undo' ? 'Nothing to undo' : 'Nothing to redo');
+        return;
+      }
+      this.notify.info(`${which === 'undo' ? 'Undone' : 'Redone'}: ${what}`);
+      await Promise.all([this.library.loadClasses(), this.runs.refreshEvaluation(), this.labeling.loadSuggestions()]);
+    }, which === 'undo' ? 'Undo' : 'Redo');
+  }
+
+  /** The model in use predicts the photos it has not seen (after an import or an added photo). */
+  async predictNew(): Promise<void> {
+    const m = this.runs.model;
+    if (!m) return;
+    await this.notify.guard(async () => {
+      const { queued } = await this.api.call('runs:predict', { runId: m.id });
+      if (queued > 0) this.runs.predicting = { runId: m.id, done: 0, total: queued };
+    }, 'Predicting new photos');
+  }
+
+  /** Chooses the model that suggests labels and classifies (null: the best validation accuracy). */
+  async useModel(runId: number | null): Promise<void> {
+    this.runs.chosenModelId = runId;
+    this.classify.runId = this.runs.model?.id ?? null;
+    await this.notify.guard(async () => {
+      await Promise.all([this.labeling.loadSuggestions(), this.predictNew()]);
+    });
+  }
+
+  /** Deletes a dataset and shows the next one (or the first-run screen when none is left). */
+  async deleteDataset(datasetId: number): Promise<void> {
+    await this.library.deleteDataset(datasetId);
+    await this.openDataset(this.library.datasetId);
   }
 
   /** After anything that changes photos or labels: counts, classes and the visible pages. */
@@ -78,10 +145,11 @@ export class App {
     a.on('import:done', (e) => {
       void this.notify.guard(async () => {
         if (e.error) this.notify.error(e.error, 'Import');
-        else if (e.summary) this.notify.info(`Imported ${e.summary.added} photos into ${e.summary.dataset}`, e.summary.unreadable.length ? `${e.summary.unreadable.length} could not be read` : '');
+        else if (e.summary) this.notify.info(...importWords(e.summary), 8000);
         await this.library.onDone(e);
         this.selection.reset();
         await Promise.all([this.gallery.show({ datasetId: e.datasetId, filter: {} }), this.runs.load(e.datasetId), this.labeling.peek()]);
+        await this.predictNew();
       });
     });
     a.on('run:progress', (p) => this.runs.onProgress(p));
@@ -94,10 +162,17 @@ export class App {
         else if (s.status === 'finished') this.notify.info('Training finished');
         void this.notify.guard(async () => {
           await this.runs.load(this.library.datasetId);
-          if (s.status === 'finished') this.classify.runId = s.runId;
+          if (s.runId === this.runs.liveId) await this.runs.summarize(s.runId);
+          if (s.status === 'finished') this.classify.runId = this.runs.model?.id ?? s.runId;
           await Promise.all([this.gallery.refresh(), this.labeling.loadSuggestions()]);
         });
       }
+    });
+    a.on('predict:progress', (p) => {
+      if (p.datasetId !== this.library.datasetId) return;
+      if (p.error) this.notify.error(p.error, 'Predicting new photos');
+      this.runs.predicting = p.error || p.done >= p.total ? null : { runId: p.runId, done: p.done, total: p.total };
+      if (!p.error && p.done >= p.total) void this.notify.guard(() => this.labeling.loadSuggestions());
     });
     a.on('library:changed', (c) => {
       if (c.datasetId !== null && c.datasetId !== this.library.datasetId) return;
@@ -125,10 +200,10 @@ export class App {
         this.screen = 'library';
         break;
       case 'undo':
-        void g.guard(() => this.labeling.undo(), 'Undo');
+        void this.undo();
         break;
       case 'redo':
-        void g.guard(() => this.labeling.redo(), 'Redo');
+        void this.redo();
         break;
       case 'select-all':
         void g.guard(async () => this.selection.selectAll(await this.gallery.allIds()));

@@ -26,6 +26,7 @@ export class Labeling {
     private readonly library: Library,
     private readonly gallery: Gallery,
     private readonly selection: Selection,
+    private readonly modelRunId: () => number | null = () => null, // the model in use (null: the latest run)
   ) {}
 
   /** Labels the selection (or focused photo) with the class of `hotkey` ('1'..'9'); false if none. */
@@ -64,19 +65,26 @@ export class Labeling {
     });
   }
 
-  undo(): Promise<void> {
-    return this.serial(async () => {
+  /** Undoes the last labeling action; answers what it undid, in words (null: nothing to undo). */
+  undo(): Promise<string | null> {
+    return this.serialValue(async () => {
       const ds = this.library.datasetId;
-      if (ds === null) return;
-      await this.apply(await this.api.call('labels:undo', { datasetId: ds }));
+      if (ds === null) return null;
+      const what = this.undoText;
+      const res = await this.api.call('labels:undo', { datasetId: ds });
+      await this.apply(res);
+      return res.action ? (what ?? res.action.description) : null;
     });
   }
 
-  redo(): Promise<void> {
-    return this.serial(async () => {
+  /** Redoes the last undone action; answers what it redid (null: nothing to redo). */
+  redo(): Promise<string | null> {
+    return this.serialValue(async () => {
       const ds = this.library.datasetId;
-      if (ds === null) return;
-      await this.apply(await this.api.call('labels:redo', { datasetId: ds }));
+      if (ds === null) return null;
+      const res = await this.api.call('labels:redo', { datasetId: ds });
+      await this.apply(res);
+      return res.action ? res.action.description : null;
     });
   }
 
@@ -98,7 +106,8 @@ export class Labeling {
   async loadSuggestions(limit = 200): Promise<void> {
     const ds = this.library.datasetId;
     if (ds === null) return;
-    const page = await this.api.call('suggestions:list', { datasetId: ds, limit });
+    const runId = this.modelRunId();
+    const page = await this.api.call('suggestions:list', { datasetId: ds, limit, ...(runId !== null ? { runId } : {}) });
     this.suggestions = page.items;
     this.suggestionsTotal = page.total ?? page.items.length;
     this.suggestionsRunId = page.runId;
@@ -115,11 +124,27 @@ export class Labeling {
     });
   }
 
+  /** Accepts every suggestion of the model in use at `minP` or more (all of them, not only the loaded page). */
+  async acceptAbove(minP: number): Promise<number> {
+    const ds = this.library.datasetId;
+    const runId = this.suggestionsRunId;
+    if (ds === null || runId === null) return 0;
+    const ids = (await this.api.call('photos:list', { datasetId: ds, runId, unlabeled: true, minP, limit: 5000, withTotal: false })).items.map((p) => p.id);
+    if (ids.length > 0) await this.accept(ids);
+    return ids.length;
+  }
+
   /**
    * Runs labeling actions in the order the keys were pressed: a hotkey pressed while the previous
    * one is still saving waits for it (and for the focus to move on), so fast typing never labels
    * the same photo twice.
    */
+  private serialValue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   private serial(fn: () => Promise<void>): Promise<void> {
     const run = this.queue.then(fn, fn);
     this.queue = run.catch(() => undefined);
@@ -131,6 +156,19 @@ export class Labeling {
     this.redoText = res.redo;
     if (res.action) this.lastAction = res.action.description;
     this.library.setCounts(res.counts);
+    const focused = this.selection.focus >= 0 ? this.gallery.itemAt(this.selection.focus)?.id : undefined;
     await this.gallery.refresh();
+    await this.pruneSelection(focused);
+  }
+
+  /**
+   * Drops from the selection what the view no longer shows (a relabel under a filter moves it out);
+   * the focus follows the photo `focused` had before the list changed, or goes when it left.
+   */
+  async pruneSelection(focused?: number): Promise<void> {
+    const sel = this.selection;
+    if (sel.count === 0 && sel.focus < 0) return;
+    sel.retain(new Set(await this.gallery.allIds()));
+    if (focused !== undefined) sel.focus = this.gallery.indexOf(focused);
   }
 }

@@ -108,6 +108,18 @@ export class Library {
     await this.select(d.id);
   }
 
+  async renameDataset(datasetId: number, name: string): Promise<void> {
+    await this.api.call('datasets:rename', { datasetId, name });
+    await this.loadDatasets();
+  }
+
+  /** Deletes a dataset from the library (its photo files are not touched); shows the next one. */
+  async deleteDataset(datasetId: number): Promise<void> {
+    await this.api.call('datasets:delete', { datasetId });
+    await this.loadDatasets();
+    await this.select(this.datasetId);
+  }
+
   classByHotkey(key: string): ClassInfo | undefined {
     return this.classes.find((c) => c.hotkey === key);
   }

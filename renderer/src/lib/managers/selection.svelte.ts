@@ -77,6 +77,18 @@ export class Selection {
     this.anchor = -1;
   }
 
+  /**
+   * Keeps only the selected photos still in view (`inView`: every id the grid's filter and sort now
+   * show): a photo that left the view by a relabel, a filter or a sort is never acted on unseen.
+   */
+  retain(inView: ReadonlySet<number>): void {
+    const kept = [...this.ids].filter((id) => inView.has(id));
+    if (kept.length !== this.ids.size) this.ids = new Set(kept);
+    const focused = this.focus >= 0 ? this.idAt(this.focus) : undefined;
+    if (focused === undefined || !inView.has(focused)) this.focus = -1;
+    if (this.anchor >= 0 && this.idAt(this.anchor) === undefined) this.anchor = -1;
+  }
+
   /** Forget everything (a new dataset, sort or filter changes every index). */
   reset(): void {
     this.clear();
