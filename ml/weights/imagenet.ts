@@ -23,7 +23,7 @@ import { disposeParams, paramsFromArrays } from '../model';
 import { CAFFE_PREPROCESSING } from '../preprocess';
 import { downloadFile, weightsUrl, type DownloadProgress } from './download';
 import classes from './imagenet-classes.json' with { type: 'json' };
-import { parseBvlcAlexNet, readFileWithHash } from './onnx';
+import { parseOnnxAlexNet, readFileWithHash } from './onnx';
 
 /** The 1000 ILSVRC-2012 class names, in the order of the network's outputs (see the JSON's source). */
 export const IMAGENET_CLASSES: readonly string[] = Object.freeze(classes.labels);
@@ -57,8 +57,8 @@ export type WeightsInfo = {
 };
 
 /**
- * Imports a bvlcalexnet .onnx file into `dataDir`: checks its structure (EngineError 'NOT_ALEXNET'
- * otherwise), computes its SHA-256 (the zoo file's marks it 'imagenet'; any other is accepted by
+ * Imports a bvlcalexnet .onnx file into `dataDir`: checks its structure and 1000 classes (EngineError
+ * 'NOT_ALEXNET' otherwise), computes its SHA-256 (the zoo file's marks it 'imagenet'; any other is accepted by
  * structure, with a note), converts the weights and writes the model directory + info file.
  */
 export async function importWeights(
@@ -69,7 +69,12 @@ export async function importWeights(
   opts.onStage?.('read');
   const { buf, sha256 } = await readFileWithHash(file);
   opts.onStage?.('convert');
-  const imported = parseBvlcAlexNet(buf);
+  const imported = parseOnnxAlexNet(buf);
+  if (imported.config.numClasses !== IMAGENET_CLASSES.length)
+    throw new EngineError(
+      'NOT_ALEXNET',
+      `not the ImageNet AlexNet: ${path.basename(file)} has ${imported.config.numClasses} classes, ImageNet's has ${IMAGENET_CLASSES.length} (use it with 'train --weights <file.onnx>' instead)`,
+    );
   const verified = sha256 === IMAGENET_ONNX.sha256 ? 'imagenet' : 'structure';
   const notes = [...imported.notes];
   if (verified === 'structure')
