@@ -17,7 +17,7 @@
 //   [0,0,1,1]) -> Reshape [N, 9216] -> Gemm(transB) Relu Dropout -> Gemm Relu Dropout -> Gemm -> Softmax
 
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   CONV_SPECS,
@@ -264,11 +264,15 @@ export function walkOnnx(model: OnnxModel): OnnxWalk {
 type ConvRead = { node: OnnxNode; w: OnnxTensor; b: OnnxTensor; kernel: number[]; strides: number[]; pads: number[]; dilations: number[]; group: number };
 type FcRead = { node: OnnxNode; w: OnnxTensor; b: OnnxTensor; transB: boolean };
 
+/** What matchAlexNet found: everything but the weights, and one conversion per parameter to run. */
+export type MatchedAlexNet = Omit<ImportedAlexNet, 'arrays'> & { conversions: { name: ParamName; run: () => Float32Array }[] };
+
 /**
- * Matches a walked chain against AlexNet and converts its weights to ours. Throws EngineError
- * 'NOT_ALEXNET' naming the first difference. The big tensors are copied once, into their new layouts.
+ * Matches a walked chain against AlexNet: throws EngineError 'NOT_ALEXNET' naming the first
+ * difference, else returns the config and the conversions of the weights to our layouts (each copies
+ * its tensor once, into the new layout; run them in order).
  */
-export function readAlexNet(walk: OnnxWalk): ImportedAlexNet {
+export function matchAlexNet(walk: OnnxWalk): MatchedAlexNet {
   const { model, input, steps, consts } = walk;
   const opset = model.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0;
   const notes: string[] = [];
@@ -499,7 +503,7 @@ export function readAlexNet(walk: OnnxWalk): ImportedAlexNet {
         `(${ph}x${pw}x${pc} after pool5${same(pool5Pads, [0, 0, 0, 0]) ? '' : `; pool5's padding ${fmt(pool5Pads)} never enters a window there`})`,
     );
 
-  // Convert the weights.
+  // The conversions of the weights, in PARAM_NAMES order.
   const floats = (t: OnnxTensor): Float32Array => {
     try {
       return tensorFloats(t);
@@ -507,23 +511,17 @@ export function readAlexNet(walk: OnnxWalk): ImportedAlexNet {
       throw notAlexNet((e as Error).message);
     }
   };
-  const arrays = {} as ParamArrays;
+  const outIn = (f: FcRead): Float32Array => (f.transB ? floats(f.w) : transpose2d(floats(f.w), fcIn(f), fcOut(f))); // Gemm B as [out, in]
+  const inOut = (f: FcRead): Float32Array => (f.transB ? transpose2d(floats(f.w), fcOut(f), fcIn(f)) : floats(f.w));
+  const conversions: MatchedAlexNet['conversions'] = [];
   convs.forEach((c, i) => {
     const [o, ci, kh, kw] = c.w.dims;
-    arrays[`conv${i + 1}.w` as ParamName] = oihwToHwio(floats(c.w), o, ci, kh, kw);
-    arrays[`conv${i + 1}.b` as ParamName] = floats(c.b);
+    conversions.push({ name: `conv${i + 1}.w` as ParamName, run: () => oihwToHwio(floats(c.w), o, ci, kh, kw) });
+    conversions.push({ name: `conv${i + 1}.b` as ParamName, run: () => floats(c.b) });
   });
-  const outIn = (f: FcRead): Float32Array => (f.transB ? floats(f.w) : transpose2d(floats(f.w), fcIn(f), fcOut(f))); // Gemm B as [out, in]
-  arrays['fc6.w'] = fc6FromNchw(outIn(fc6), fcOut(fc6), pc, ph, pw);
-  arrays['fc6.b'] = floats(fc6.b);
-  for (const [name, f] of [['fc7', fc7], ['fc8', fc8]] as const) {
-    arrays[`${name}.w`] = f.transB ? transpose2d(floats(f.w), fcOut(f), fcIn(f)) : floats(f.w);
-    arrays[`${name}.b`] = floats(f.b);
-  }
-  for (const name of PARAM_NAMES) {
-    const want = shapes[name].reduce((a, b) => a * b, 1);
-    if (arrays[name].length !== want) throw notAlexNet(`${name} converts to ${arrays[name].length} values, the config needs ${want}`);
-  }
+  conversions.push({ name: 'fc6.w', run: () => fc6FromNchw(outIn(fc6), fcOut(fc6), pc, ph, pw) }, { name: 'fc6.b', run: () => floats(fc6.b) });
+  conversions.push({ name: 'fc7.w', run: () => inOut(fc7) }, { name: 'fc7.b', run: () => floats(fc7.b) });
+  conversions.push({ name: 'fc8.w', run: () => inOut(fc8) }, { name: 'fc8.b', run: () => floats(fc8.b) });
 
   const metadata: Record<string, string> = {};
   for (const { key, value } of model.metadata) metadata[key] = value;
@@ -542,7 +540,27 @@ export function readAlexNet(walk: OnnxWalk): ImportedAlexNet {
   } catch {
     notes.push('the preprocessing in the file\'s metadata is not readable: ignored');
   }
-  return { config, arrays, declaredInputSize, pool5Pads, producer: model.producerName, opset, classNames, preprocessing, metadata, notes };
+  return { config, declaredInputSize, pool5Pads, producer: model.producerName, opset, classNames, preprocessing, metadata, notes, conversions };
+}
+
+/** The largest ONNX file we read: the paper's AlexNet is 244 MB; protobuf itself stops at 2 GiB. */
+export const MAX_ONNX_BYTES = 2 ** 30;
+
+function checkSize(bytes: number, what: string): void {
+  if (bytes > MAX_ONNX_BYTES)
+    throw new EngineError('NOT_ALEXNET', `${what} is ${(bytes / 2 ** 20).toFixed(0)} MiB, larger than any AlexNet ONNX file we read (at most ${MAX_ONNX_BYTES / 2 ** 20} MiB)`);
+}
+
+const cancelled = (): EngineError => new EngineError('CANCELLED', 'the weights import was cancelled');
+
+function imported(m: MatchedAlexNet, arrays: ParamArrays): ImportedAlexNet {
+  const { conversions: _, ...rest } = m;
+  const shapes = paramShapes(m.config);
+  for (const name of PARAM_NAMES) {
+    const want = shapes[name].reduce((a, b) => a * b, 1);
+    if (arrays[name].length !== want) throw notAlexNet(`${name} converts to ${arrays[name].length} values, the config needs ${want}`);
+  }
+  return { ...rest, arrays };
 }
 
 /** Decodes an ONNX file's bytes (NOT_ALEXNET when it is not readable protobuf). */
@@ -561,15 +579,43 @@ export function decodeOnnx(buf: Uint8Array): OnnxModel {
  * EngineError 'NOT_ALEXNET' naming the first difference from the network.
  */
 export function parseOnnxAlexNet(buf: Uint8Array): ImportedAlexNet {
-  return readAlexNet(walkOnnx(decodeOnnx(buf)));
+  checkSize(buf.length, 'the file');
+  const m = matchAlexNet(walkOnnx(decodeOnnx(buf)));
+  const arrays = {} as ParamArrays;
+  for (const c of m.conversions) arrays[c.name] = c.run();
+  return imported(m, arrays);
 }
 
-/** Reads a file once into a Buffer; returns it with its SHA-256. */
-export async function readFileWithHash(file: string): Promise<{ buf: Buffer; sha256: string }> {
+/**
+ * parseOnnxAlexNet that can be cancelled: between the steps and between the tensors it gives the
+ * event loop a turn (a worker hears its 'cancel' message there) and stops with EngineError
+ * 'CANCELLED' once `signal` is aborted.
+ */
+export async function importOnnxAlexNet(buf: Uint8Array, signal?: AbortSignal): Promise<ImportedAlexNet> {
+  const turn = async (): Promise<void> => {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (signal?.aborted) throw cancelled();
+  };
+  checkSize(buf.length, 'the file');
+  await turn();
+  const m = matchAlexNet(walkOnnx(decodeOnnx(buf)));
+  const arrays = {} as ParamArrays;
+  for (const c of m.conversions) {
+    await turn();
+    arrays[c.name] = c.run();
+  }
+  return imported(m, arrays);
+}
+
+/** Reads a file once into a Buffer (at most MAX_ONNX_BYTES; abortable); returns it with its SHA-256. */
+export async function readFileWithHash(file: string, signal?: AbortSignal): Promise<{ buf: Buffer; sha256: string }> {
   let buf: Buffer;
   try {
-    buf = await readFile(file);
+    checkSize((await stat(file)).size, file);
+    buf = await readFile(file, { signal });
   } catch (e) {
+    if (e instanceof EngineError) throw e;
+    if (signal?.aborted) throw cancelled();
     throw new EngineError('NOT_ALEXNET', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   return { buf, sha256: createHash('sha256').update(buf).digest('hex') };
