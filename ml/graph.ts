@@ -3,16 +3,14 @@
 // Eager TF.js runs the network op by op, and each op pays tfjs-node's dispatch. Here the forward
 // pass (input -> pool5 / fc7 / logits, no dropout) is written once per configuration as a tiny
 // TensorFlow SavedModel whose weights are inputs (Placeholders), and TensorFlow runs the whole pass
-// in one call, with the model's current weights fed in: nothing is copied, nothing can go stale, and
-// the graph costs about 4 KB and 10 ms to open. Outputs are the same as eager forward()'s.
-// Measured here (2-core EPYC, BVLC fixture, same process, alternating; node --expose-gc): batch 1
-// 31 vs 49 ms, batch 4 110 vs 121, batch 8 158 vs 211, batch 32 482 vs 530.
-// (A variant with the weights as Const nodes measured 29-38 ms at batch 1 but held 650-720 MB more
-// and lost from batch 8: not kept.)
+// in one call, with the model's current weights fed in: nothing is copied, nothing can go stale.
+// Weights that will run again unchanged (classify, evaluate: `fixedWeights`) get a graph of their
+// own with the conv layers as constants and fc6-fc8 as [out, in] copies (see graphForward).
+// Outputs are the same as eager forward()'s; bench/README.md ("The graph") has the timings.
 //
-// The SavedModel is written with a small protobuf encoder (field numbers from TensorFlow's
-// saved_model.proto, meta_graph.proto, graph.proto, node_def.proto, attr_value.proto, tensor.proto)
-// to a temporary folder that is removed once TensorFlow has read it. ALEXNET_GRAPH=0 turns it off.
+// The SavedModel is written with ml/wire.ts (field numbers from TensorFlow's saved_model.proto,
+// meta_graph.proto, graph.proto, node_def.proto, attr_value.proto, tensor.proto) to a temporary
+// folder that is removed once TensorFlow has read it. ALEXNET_GRAPH=0 turns it off.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -20,71 +18,11 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { CONV_SPECS, PARAM_NAMES, isSamePadding, paramShapes, pool5Features, poolSpec, type AlexNetConfig, type ParamName, type Params } from './config';
 import { currentBackend } from './backend';
+import { Msg } from './wire';
 import { hasNativeGroupedConv } from './kernels/tensorflow';
 
 // -------------------------------------------------------------------------------------------------
-// Protobuf encoding: a message is a list of chunks (headers and payloads); nested messages are
-// built first, so every length is known when the parent adds them, and weights are never copied.
-
-class Msg {
-  readonly parts: (Uint8Array | Msg)[] = [];
-  size = 0;
-
-  private push(p: Uint8Array | Msg): this {
-    this.parts.push(p);
-    this.size += p instanceof Msg ? p.size : p.byteLength;
-    return this;
-  }
-  private header(field: number, wire: number, len?: number): this {
-    const bytes: number[] = [];
-    varint(bytes, field * 8 + wire);
-    if (len !== undefined) varint(bytes, len);
-    return this.push(Uint8Array.from(bytes));
-  }
-  int(field: number, v: number): this {
-    const bytes: number[] = [];
-    varint(bytes, field * 8);
-    varint(bytes, v);
-    return this.push(Uint8Array.from(bytes));
-  }
-  bytes(field: number, data: Uint8Array): this {
-    return this.header(field, 2, data.byteLength).push(data);
-  }
-  str(field: number, s: string): this {
-    return this.bytes(field, new TextEncoder().encode(s));
-  }
-  msg(field: number, m: Msg): this {
-    return this.header(field, 2, m.size).push(m);
-  }
-  float(field: number, v: number): this {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setFloat32(0, v, true);
-    return this.header(field, 5).push(b);
-  }
-  packedInts(field: number, vs: readonly number[]): this {
-    const bytes: number[] = [];
-    for (const v of vs) varint(bytes, v);
-    return this.bytes(field, Uint8Array.from(bytes));
-  }
-  /** Every chunk, in order. */
-  flatten(out: Uint8Array[] = []): Uint8Array[] {
-    for (const p of this.parts) {
-      if (p instanceof Msg) p.flatten(out);
-      else out.push(p);
-    }
-    return out;
-  }
-}
-
-/** Base-128 varint; negative numbers as 64-bit two's complement (10 bytes), as protobuf's int64. */
-function varint(out: number[], v: number): void {
-  let n = BigInt.asUintN(64, BigInt(v));
-  do {
-    const b = Number(n & 0x7fn);
-    n >>= 7n;
-    out.push(n > 0n ? b | 0x80 : b);
-  } while (n > 0n);
-}
+// The SavedModel's messages (field numbers from TensorFlow's protos), on ml/wire.ts's builder
 
 const DT_FLOAT = 1;
 const DT_INT32 = 3;
@@ -122,15 +60,14 @@ const bytesOf = (a: Float32Array | Int32Array): Uint8Array => new Uint8Array(a.b
 
 export const GRAPH_INPUT = 'x';
 // How the graph takes fc6-fc8's weights: forward's [in, out], or [out, in] (MatMul transpose_b),
-// which TensorFlow multiplies faster (oneDNN reads each output's weights as one contiguous row):
-// BVLC fixture, same process, alternating calls: batch 1 38.8 -> 36.5 and 36.1 -> 34.9 ms, batch 32
-// 498 -> 485 and 525 -> 497 ms. The [out, in] copies cost 234 MB while a model is kept for
+// which TensorFlow multiplies faster (oneDNN reads each output's weights as one contiguous row).
+// The [out, in] copies hold as much memory as fc6-fc8 themselves while a model is kept for
 // inference, so they are made only for weights the caller says are fixed (see graphForward).
 export type FcLayout = 'in-out' | 'out-in';
 const FC_WEIGHTS: readonly ParamName[] = ['fc6.w', 'fc7.w', 'fc8.w'];
 // conv1-conv5's weights and biases, written into the graph as constants: oneDNN then lays the
-// filters out for its kernels once, not at every call. Batch 1, same process, alternating: 36.3 ->
-// 34.4 and 36.9 -> 34.8 ms. 9.3 MB per model, so only for fixed weights too (see graphForward).
+// filters out for its kernels once, not at every call. A graph per model, so only for fixed
+// weights too (see graphForward).
 export type ConvConsts = Partial<Record<ParamName, Float32Array>>;
 const CONV_PARAMS: readonly ParamName[] = PARAM_NAMES.filter((n) => n.startsWith('conv'));
 // forward()'s stop points and the graph's tensors that hold them
@@ -227,7 +164,7 @@ export function inferenceSavedModel(config: AlexNetConfig, fcLayout: FcLayout = 
     .msg(1, new Msg().str(4, 'serve')) // MetaInfoDef.tags
     .msg(2, graph)
     .msg(5, new Msg().str(1, 'serving_default').msg(2, signature));
-  return new Msg().int(1, 1).msg(2, meta).flatten(); // SavedModel
+  return new Msg().int(1, 1).msg(2, meta).chunks(); // SavedModel
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -261,8 +198,8 @@ function openSession(be: SavedModelBackend, config: AlexNetConfig, fcLayout: FcL
 // The graph of a model whose weights are fixed: its conv layers as constants (ConvConsts) and its
 // fc weights as [out, in] copies (FcLayout), per Params object. `dataIds` are the buffers it was made
 // from (an assign gives a variable a new one: it is then stale, freed and made again); `uses` counts
-// calls with those buffers: it is made on the second (a 234 MB transpose and a graph of 9.3 MB,
-// ~0.2 s), so that classifying one photo does not pay for it.
+// calls with those buffers: it is made on the second (a transpose of fc6-fc8 and a graph holding
+// conv1-conv5), so that classifying one photo does not pay for it.
 type Fixed = { dataIds: object[]; uses: number; fc: tf.Tensor[] | null; session: number | null };
 const fixed = new WeakMap<Params, Fixed>();
 
