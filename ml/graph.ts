@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { CONV_SPECS, PARAM_NAMES, isSamePadding, paramShapes, pool5Features, poolSpec, type AlexNetConfig, type ParamName, type Params } from './config';
+import { PARAM_NAMES, isSamePadding, networkLayers, paramShapes, type AlexNetConfig, type ParamName, type Params } from './config';
 import { currentBackend } from './backend';
 import { Msg } from './wire';
 import { hasNativeGroupedConv } from './kernels/tensorflow';
@@ -105,54 +105,57 @@ export function inferenceSavedModel(config: AlexNetConfig, fcLayout: FcLayout = 
   }
   const S = config.inputSize;
   add(node(GRAPH_INPUT, 'Placeholder', [], { dtype: attr.type(DT_FLOAT), shape: attr.shape([-1, S, S, 3]) }));
-  const act = (name: string, x: string): string => {
-    add(node(name, config.activation === 'relu' ? 'Relu' : 'Tanh', [x], T));
-    return name;
-  };
-  const pool = poolSpec(config);
-  const maxPool = (name: string, x: string): string => {
-    add(node(name, 'MaxPool', [x], { ...T, ksize: attr.ints([1, pool.size, pool.size, 1]), strides: attr.ints([1, pool.stride, pool.stride, 1]), padding: attr.s('VALID'), data_format: nhwc }));
-    return name;
-  };
-  const lrn = (name: string, x: string): string => {
-    const l = config.lrn;
-    if (l === null) return x;
-    // the paper's alpha is divided by the window, as ml/layers.ts's lrn
-    add(node(name, 'LRN', [x], { ...T, depth_radius: attr.i((l.size - 1) / 2), bias: attr.f(l.k), alpha: attr.f(l.alpha / l.size), beta: attr.f(l.beta) }));
-    return name;
-  };
-  const conv = (i: 0 | 1 | 2 | 3 | 4, x: string): string => {
-    const s = CONV_SPECS[i];
-    const k = s.kernel;
-    // AlexNet's paddings are 0 (conv1) or exactly 'SAME' (stride 1, pad (k - 1) / 2: conv2-5)
-    const same = isSamePadding(k, s.stride, s.pad);
-    if (s.pad > 0 && !same) throw new Error(`inference graph: conv${i + 1}'s padding ${s.pad} is neither 0 nor SAME`);
-    // a grouped layer is one Conv2D whose filter has Cin/groups input channels (oneDNN runs it)
-    add(node(`conv${i + 1}`, 'Conv2D', [x, `conv${i + 1}.w`], {
-      ...T,
-      strides: attr.ints([1, s.stride, s.stride, 1]),
-      padding: attr.s(same ? 'SAME' : 'VALID'),
-      data_format: nhwc,
-      dilations: attr.ints([1, 1, 1, 1]),
-      use_cudnn_on_gpu: attr.b(true),
-      explicit_paddings: attr.ints([]),
-    }));
-    add(node(`conv${i + 1}/bias`, 'BiasAdd', [`conv${i + 1}`, `conv${i + 1}.b`], { ...T, data_format: nhwc }));
-    return act(`conv${i + 1}/act`, `conv${i + 1}/bias`);
-  };
-  const fc = (layer: 'fc6' | 'fc7' | 'fc8', x: string, withAct: boolean): string => {
-    add(node(layer, 'MatMul', [x, `${layer}.w`], { ...T, transpose_a: attr.b(false), transpose_b: attr.b(outIn) }));
-    add(node(`${layer}/bias`, 'BiasAdd', [layer, `${layer}.b`], { ...T, data_format: nhwc }));
-    return withAct ? act(`${layer}/act`, `${layer}/bias`) : `${layer}/bias`;
-  };
-
-  let h = maxPool('pool1', lrn('norm1', conv(0, GRAPH_INPUT))); // [N, 27, 27, 96]
-  h = maxPool('pool2', lrn('norm2', conv(1, h))); //                [N, 13, 13, 256]
-  h = maxPool('pool5', conv(4, conv(3, conv(2, h)))); //            [N, 6, 6, 256]
-  add(node('flat/shape', 'Const', [], { dtype: attr.type(DT_INT32), value: attr.tensor(DT_INT32, [2], bytesOf(Int32Array.from([-1, pool5Features(config)]))) }));
-  add(node(OUTPUT.pool5, 'Reshape', [h, 'flat/shape'], { ...T, Tshape: attr.type(DT_INT32) })); // [N, 9216], NHWC order as forward's
-  h = fc('fc7', fc('fc6', OUTPUT.pool5, true), true); //            [N, 4096] ('fc7/act')
-  add(node(OUTPUT.logits, 'Identity', [fc('fc8', h, false)], T)); // [N, numClasses]
+  // One node (or two: an op and its bias) per layer of networkLayers; dropout is identity here.
+  let h = GRAPH_INPUT;
+  for (const l of networkLayers(config)) {
+    switch (l.kind) {
+      case 'conv': {
+        // AlexNet's paddings are 0 (conv1) or exactly 'SAME' (stride 1, pad (k - 1) / 2: conv2-5)
+        const same = isSamePadding(l.kernel, l.stride, l.pad);
+        if (l.pad > 0 && !same) throw new Error(`inference graph: ${l.name}'s padding ${l.pad} is neither 0 nor SAME`);
+        // a grouped layer is one Conv2D whose filter has Cin/groups input channels (oneDNN runs it)
+        add(node(l.name, 'Conv2D', [h, l.weight], {
+          ...T,
+          strides: attr.ints([1, l.stride, l.stride, 1]),
+          padding: attr.s(same ? 'SAME' : 'VALID'),
+          data_format: nhwc,
+          dilations: attr.ints([1, 1, 1, 1]),
+          use_cudnn_on_gpu: attr.b(true),
+          explicit_paddings: attr.ints([]),
+        }));
+        add(node(`${l.name}/bias`, 'BiasAdd', [l.name, l.bias], { ...T, data_format: nhwc }));
+        h = `${l.name}/bias`;
+        break;
+      }
+      case 'act': {
+        const name = l.name.replace(/\.act$/, '/act'); // 'conv1/act', 'fc7/act'
+        add(node(name, l.fn === 'relu' ? 'Relu' : 'Tanh', [h], T));
+        h = name;
+        break;
+      }
+      case 'lrn': // the paper's alpha is divided by the window, as ml/layers.ts's lrn
+        add(node(l.name, 'LRN', [h], { ...T, depth_radius: attr.i((l.lrn.size - 1) / 2), bias: attr.f(l.lrn.k), alpha: attr.f(l.lrn.alpha / l.lrn.size), beta: attr.f(l.lrn.beta) }));
+        h = l.name;
+        break;
+      case 'pool':
+        add(node(l.name, 'MaxPool', [h], { ...T, ksize: attr.ints([1, l.size, l.size, 1]), strides: attr.ints([1, l.stride, l.stride, 1]), padding: attr.s('VALID'), data_format: nhwc }));
+        h = l.name;
+        break;
+      case 'flatten': // [N, 9216], NHWC order as forward's
+        add(node('flat/shape', 'Const', [], { dtype: attr.type(DT_INT32), value: attr.tensor(DT_INT32, [2], bytesOf(Int32Array.from([-1, l.out[0]]))) }));
+        add(node(OUTPUT.pool5, 'Reshape', [h, 'flat/shape'], { ...T, Tshape: attr.type(DT_INT32) }));
+        h = OUTPUT.pool5;
+        break;
+      case 'fc':
+        add(node(l.name, 'MatMul', [h, l.weight], { ...T, transpose_a: attr.b(false), transpose_b: attr.b(outIn) }));
+        add(node(`${l.name}/bias`, 'BiasAdd', [l.name, l.bias], { ...T, data_format: nhwc }));
+        h = `${l.name}/bias`;
+        break;
+      case 'dropout':
+        break;
+    }
+  }
+  add(node(OUTPUT.logits, 'Identity', [h], T)); // [N, numClasses]
   graph.msg(4, new Msg().int(1, 1205)); // VersionDef.producer: TensorFlow 2.9's, which tfjs-node downloads
 
   const tensorInfo = (name: string, dims: readonly number[]): Msg => new Msg().str(1, `${name}:0`).int(2, DT_FLOAT).msg(3, shapeProto(dims));
