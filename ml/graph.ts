@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { PARAM_NAMES, isSamePadding, networkLayers, paramShapes, type AlexNetConfig, type ParamName, type Params } from './config';
+import { PARAM_NAMES, isSamePadding, networkLayers, paramShapes, type AlexNetConfig, type Layer, type ParamName, type Params } from './config';
 import { currentBackend } from './backend';
 import { Msg } from './wire';
 import { hasNativeGroupedConv } from './kernels/tensorflow';
@@ -90,7 +90,12 @@ export function graphUnsupported(config: AlexNetConfig): string | null {
  * forward's) and one Placeholder per parameter (named as PARAM_NAMES, forward's layouts); outputs
  * 'flat' [N, 9216] (pool5), 'fc7/act' [N, fcUnits], 'logits' [N, numClasses].
  */
-export function inferenceSavedModel(config: AlexNetConfig, fcLayout: FcLayout = 'in-out', convConsts: ConvConsts | null = null): Uint8Array[] {
+export function inferenceSavedModel(
+  config: AlexNetConfig,
+  fcLayout: FcLayout = 'in-out',
+  convConsts: ConvConsts | null = null,
+  layers: readonly Layer[] = networkLayers(config),
+): Uint8Array[] {
   const T = { T: attr.type(DT_FLOAT) };
   const outIn = fcLayout === 'out-in';
   const nhwc = attr.s('NHWC');
@@ -107,7 +112,7 @@ export function inferenceSavedModel(config: AlexNetConfig, fcLayout: FcLayout = 
   add(node(GRAPH_INPUT, 'Placeholder', [], { dtype: attr.type(DT_FLOAT), shape: attr.shape([-1, S, S, 3]) }));
   // One node (or two: an op and its bias) per layer of networkLayers; dropout is identity here.
   let h = GRAPH_INPUT;
-  for (const l of networkLayers(config)) {
+  for (const l of layers) {
     switch (l.kind) {
       case 'conv': {
         // AlexNet's paddings are 0 (conv1) or exactly 'SAME' (stride 1, pad (k - 1) / 2: conv2-5)
@@ -180,15 +185,16 @@ type SavedModelBackend = {
   runSavedModel(id: number, inputs: tf.Tensor[], infos: { name: string; tfDtype: string }[], outputs: string[]): tf.Tensor[];
 };
 
-const sessions = new Map<string, number | Error>(); // config -> session id, or why it failed to open
+const sessions = new Map<string, number | Error>(); // config and layers -> session id, or why it failed to open
+const sessionKey = (config: AlexNetConfig, layers: readonly Layer[] = networkLayers(config)): string => JSON.stringify([config, layers]);
 const FEEDS = [GRAPH_INPUT, ...PARAM_NAMES].map((n) => ({ name: `${n}:0`, tfDtype: 'DT_FLOAT' }));
 
-function openSession(be: SavedModelBackend, config: AlexNetConfig, fcLayout: FcLayout, convConsts: ConvConsts | null = null): number {
+function openSession(be: SavedModelBackend, config: AlexNetConfig, fcLayout: FcLayout, convConsts: ConvConsts | null = null, layers: readonly Layer[] = networkLayers(config)): number {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-graph-'));
   try {
     const fd = fs.openSync(path.join(dir, 'saved_model.pb'), 'w');
     try {
-      for (const chunk of inferenceSavedModel(config, fcLayout, convConsts)) fs.writeSync(fd, chunk);
+      for (const chunk of inferenceSavedModel(config, fcLayout, convConsts, layers)) fs.writeSync(fd, chunk);
     } finally {
       fs.closeSync(fd);
     }
@@ -257,21 +263,28 @@ const FIXED_FEEDS = [GRAPH_INPUT, ...FIXED_FED].map((n) => ({ name: `${n}:0`, tf
  * from the second call on, they run from a graph of their own, conv layers as constants
  * (ConvConsts) and fc6-fc8 from [out, in] copies (FcLayout), until they change or are disposed.
  */
-export function graphForward(params: Params, config: AlexNetConfig, x: tf.Tensor, to: GraphStage, fixedWeights = false): tf.Tensor | null {
+export function graphForward(
+  params: Params,
+  config: AlexNetConfig,
+  x: tf.Tensor,
+  to: GraphStage,
+  fixedWeights = false,
+  layers: readonly Layer[] = networkLayers(config),
+): tf.Tensor | null {
   if (graphUnsupported(config) !== null) return null;
   const be = tf.backend() as unknown as SavedModelBackend;
   const out = [`${OUTPUT[to]}:0`];
-  const f = fixedWeights ? fixedGraph(be, params, config) : null;
+  const key = sessionKey(config, layers);
+  const f = fixedWeights && key === sessionKey(config) ? fixedGraph(be, params, config) : null; // fixed graphs: the config's own layers
   if (f !== null && f.session !== null && f.fc !== null) {
     const fc = f.fc;
     const feed = (n: ParamName): tf.Tensor => (FC_WEIGHTS.includes(n) ? fc[FC_WEIGHTS.indexOf(n)] : params[n]);
     return be.runSavedModel(f.session, [x, ...FIXED_FED.map(feed)], FIXED_FEEDS, out)[0];
   }
-  const key = JSON.stringify(config);
   let id = sessions.get(key);
   if (id === undefined) {
     try {
-      id = openSession(be, config, 'in-out');
+      id = openSession(be, config, 'in-out', null, layers);
     } catch (e) {
       id = e instanceof Error ? e : new Error(String(e));
     }
@@ -283,7 +296,7 @@ export function graphForward(params: Params, config: AlexNetConfig, x: tf.Tensor
 
 /** Why the graph of `config` failed to open in this process, if it did. */
 export function graphOpenError(config: AlexNetConfig): Error | null {
-  const s = sessions.get(JSON.stringify(config));
+  const s = sessions.get(sessionKey(config));
   return s instanceof Error ? s : null;
 }
 

@@ -201,6 +201,7 @@ export type ForwardOptions = {
   to?: Stage; // where to stop: 'pool5' [N, 9216], 'fc7' [N, 4096], 'logits' [N, numClasses] (default)
   onLayer?: (layer: string, shape: number[]) => void; // optional trace of each layer's output shape
   fixedWeights?: boolean; // inference only: these weights will run again unchanged (a model kept for classification), see ml/graph.ts
+  layers?: readonly Layer[]; // the network to run: networkLayers(config) unless given (a variant of it, for experiments)
 };
 
 /**
@@ -221,12 +222,12 @@ export function forward(params: Params, config: AlexNetConfig, x: tf.Tensor, opt
       'BAD_CONFIG',
       `forward: input must be [N, ${config.inputSize}, ${config.inputSize}, 3], got [${x.shape.join(', ')}]`,
     );
+  const layers = opts.layers ?? networkLayers(config);
   // Inference from images on the native backend: the same layers as one TensorFlow call (ml/graph.ts)
   if (!opts.training && iFrom === 0 && opts.onLayer === undefined) {
-    const y = graphForward(params, config, x, to as GraphStage, opts.fixedWeights === true);
+    const y = graphForward(params, config, x, to as GraphStage, opts.fixedWeights === true, layers);
     if (y !== null) return y;
   }
-  const layers = networkLayers(config);
   const after = (stage: Stage): number => (stage === 'input' ? 0 : layers.findIndex((l) => l.name === STAGE_ENDS[stage]) + 1);
 
   const apply = (layer: Layer, h: tf.Tensor): tf.Tensor => {

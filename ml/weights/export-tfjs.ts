@@ -15,7 +15,7 @@
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { networkLayers, paramShapes } from '../config';
+import { networkLayers, paramShapes, type Layer } from '../config';
 import { EngineError } from '../errors';
 import { preprocessingForExport, type ExportResult, type ExportableModel } from './onnx';
 
@@ -36,7 +36,7 @@ const dims = (shape: number[]): { size: string }[] => shape.map((d) => ({ size: 
 const FLOAT = { type: 'DT_FLOAT' };
 
 /** The graph model's pieces: topology, weight specs and their packed bytes. */
-export function buildTfjsGraph(model: ExportableModel): { nodes: GraphNode[]; specs: WeightSpec[]; data: Buffer } {
+export function buildTfjsGraph(model: ExportableModel, layers: readonly Layer[] = networkLayers(model.config)): { nodes: GraphNode[]; specs: WeightSpec[]; data: Buffer } {
   const { config, arrays } = model;
   const shapes = paramShapes(config);
   const nodes: GraphNode[] = [];
@@ -58,7 +58,7 @@ export function buildTfjsGraph(model: ExportableModel): { nodes: GraphNode[]; sp
   const S = config.inputSize;
   nodes.push({ name: 'input', op: 'Placeholder', attr: { dtype: FLOAT, shape: { shape: { dim: dims([-1, S, S, 3]) } } } });
   let x = 'input';
-  for (const l of networkLayers(config)) {
+  for (const l of layers) {
     switch (l.kind) {
       case 'conv': {
         const n = l.name;
@@ -130,10 +130,10 @@ export function buildTfjsGraph(model: ExportableModel): { nodes: GraphNode[]; sp
 export const TFJS_WEIGHTS_FILE = 'group1-shard1of1.bin';
 
 /** Writes the TF.js graph model + labels.json + preprocessing.json into `outDir` (created). */
-export async function exportTfjs(model: ExportableModel, outDir: string): Promise<ExportResult> {
+export async function exportTfjs(model: ExportableModel, outDir: string, layers: readonly Layer[] = networkLayers(model.config)): Promise<ExportResult> {
   if (model.classNames.length !== model.config.numClasses)
     throw new EngineError('BAD_MODEL_DIR', `the model names ${model.classNames.length} classes but has ${model.config.numClasses} outputs`);
-  const { nodes, specs, data } = buildTfjsGraph(model);
+  const { nodes, specs, data } = buildTfjsGraph(model, layers);
   const prep = preprocessingForExport(model.preprocessing, 'NHWC');
   const S = model.config.inputSize;
   const modelJson = {

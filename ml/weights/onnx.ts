@@ -28,6 +28,7 @@ import {
   pool5Features,
   pool5Shape,
   type AlexNetConfig,
+  type Layer,
   type LayerKind,
   type LrnConfig,
   type ParamName,
@@ -277,7 +278,7 @@ const OPS_OF_KIND: Record<LayerKind, string> = { conv: 'Conv', act: 'Relu or Tan
  * returns the config and the conversions of the weights to our layouts (each copies its tensor once,
  * into the new layout; run them in order).
  */
-export function matchAlexNet(walk: OnnxWalk): MatchedAlexNet {
+export function matchAlexNet(walk: OnnxWalk, layersOf: (config: AlexNetConfig) => readonly Layer[] = networkLayers): MatchedAlexNet {
   const { model, input, steps, consts } = walk;
   const opset = model.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0;
   const notes: string[] = [];
@@ -369,6 +370,7 @@ export function matchAlexNet(walk: OnnxWalk): MatchedAlexNet {
 
   // 2. The chain, layer by layer, against the network that config describes. Dropout nodes may be
   // missing (an inference export drops them); a Softmax may close the chain.
+  const layers = layersOf(config);
   const tensors = new Map<ParamName, OnnxTensor>();
   const fcRead = new Map<ParamName, { transB: boolean; rows: number[] | null }>(); // rows: the [h, w, c] a flatten hands it
   let pool5Pads: number[] = [0, 0, 0, 0];
@@ -377,7 +379,7 @@ export function matchAlexNet(walk: OnnxWalk): MatchedAlexNet {
   const check = (t: OnnxTensor, want: number[], what: string): void => {
     if (!same(t.dims, want)) throw notAlexNet(`tensor ${t.name} has shape ${fmt(t.dims)}, expected ${fmt(want)} (${what})`);
   };
-  for (const l of networkLayers(config)) {
+  for (const l of layers) {
     const f = chain[k];
     if (l.kind === 'dropout' && f?.kind !== 'dropout') continue;
     if (!f) throw notAlexNet(`the graph ends before ${l.name} (${OPS_OF_KIND[l.kind]}) after ${k} layers`);
@@ -494,7 +496,7 @@ export function matchAlexNet(walk: OnnxWalk): MatchedAlexNet {
     }
   };
   const conversions: MatchedAlexNet['conversions'] = [];
-  for (const l of networkLayers(config)) {
+  for (const l of layers) {
     if (l.kind === 'conv') {
       const w = tensors.get(l.weight)!;
       const [o, ci, kh, kw] = w.dims;
@@ -568,9 +570,9 @@ export function decodeOnnx(buf: Uint8Array): OnnxModel {
  * Reads an AlexNet ONNX file's bytes (the zoo's, ours, PyTorch's) into our config + weights; throws
  * EngineError 'NOT_ALEXNET' naming the first difference from the network.
  */
-export function parseOnnxAlexNet(buf: Uint8Array): ImportedAlexNet {
+export function parseOnnxAlexNet(buf: Uint8Array, layersOf?: (config: AlexNetConfig) => readonly Layer[]): ImportedAlexNet {
   checkSize(buf.length, 'the file');
-  const m = matchAlexNet(walkOnnx(decodeOnnx(buf)));
+  const m = matchAlexNet(walkOnnx(decodeOnnx(buf)), layersOf);
   const arrays = {} as ParamArrays;
   for (const c of m.conversions) arrays[c.name] = c.run();
   return imported(m, arrays);
@@ -622,7 +624,7 @@ export type ExportableModel = {
 };
 
 /** The ONNX graph (opset 12) of `model`: input 'data' [N,3,S,S] float, output 'prob' [N, classes]. */
-export function buildOnnxModel(model: ExportableModel, producerVersion = '0.1.0'): OnnxModel {
+export function buildOnnxModel(model: ExportableModel, layers: readonly Layer[] = networkLayers(model.config), producerVersion = '0.1.0'): OnnxModel {
   const { config, arrays } = model;
   const nodes: OnnxNode[] = [];
   const inits: OnnxTensor[] = [];
@@ -634,7 +636,7 @@ export function buildOnnxModel(model: ExportableModel, producerVersion = '0.1.0'
   const out = (name: string): string => name.replace(/\.act$/, '_2').replace(/\.drop$/, '_3').replace(/^([^_]*)$/, '$1_1');
   let x = 'data';
   let flattened: number[] | null = null; // the [h, w, c] an fc right after the flatten reads in NHWC order
-  for (const l of networkLayers(config)) {
+  for (const l of layers) {
     switch (l.kind) {
       case 'conv': {
         const cin = l.in[2] / l.groups;
@@ -719,11 +721,11 @@ export function preprocessingForExport(prep: Preprocessing, layout: 'NCHW' | 'NH
 }
 
 /** Writes model.onnx + labels.json + preprocessing.json into `outDir` (created). */
-export async function exportOnnx(model: ExportableModel, outDir: string): Promise<ExportResult> {
+export async function exportOnnx(model: ExportableModel, outDir: string, layers: readonly Layer[] = networkLayers(model.config)): Promise<ExportResult> {
   if (model.classNames.length !== model.config.numClasses)
     throw new EngineError('BAD_MODEL_DIR', `the model names ${model.classNames.length} classes but has ${model.config.numClasses} outputs`);
   await mkdir(outDir, { recursive: true });
-  const chunks = encodeModel(buildOnnxModel(model));
+  const chunks = encodeModel(buildOnnxModel(model, layers));
   const onnxFile = path.join(outDir, 'model.onnx');
   const fh = await open(onnxFile, 'w');
   let bytes = 0;
