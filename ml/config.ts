@@ -3,7 +3,8 @@
 // Krizhevsky, Sutskever & Hinton, "ImageNet Classification with Deep Convolutional Neural
 // Networks", NIPS 2012. Section numbers below refer to that paper.
 //
-// This file is pure arithmetic (no tensors): shapes, parameter counts, validation.
+// This file is pure arithmetic (no tensors): the layer list every part of the engine walks
+// (networkLayers), shapes, parameter counts, validation.
 
 import type { Variable } from '@tensorflow/tfjs-core';
 import { EngineError } from './errors';
