@@ -96,7 +96,7 @@ export type Ok = { done: true };
 export type PhotoStatus = 'ok' | 'unreadable' | 'missing';
 export type LabelSource = 'user' | 'folder' | 'prediction';
 export type RunStatus = 'running' | 'finished' | 'failed' | 'cancelled' | 'interrupted';
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
 export type Subset = 'train' | 'val' | 'test';
 export type Tta = 'center' | '10crop';
 
@@ -288,7 +288,14 @@ export type WeightsStatus = {
   source: string | null; // where they came from (URL or imported file)
 };
 
-export type BackendInfo = { name: BackendName; threads: number; versions: Record<string, string>; tried: { name: BackendName; error: string }[] };
+export type GpuAdapterInfo = { vendor: string; architecture: string; device: string; description: string; software: boolean };
+export type BackendInfo = {
+  name: BackendName;
+  threads: number;
+  versions: Record<string, string>;
+  tried: { name: BackendName; error: string }[];
+  adapter?: GpuAdapterInfo; // webgpu: the device it computes on
+};
 
 export type AppInfo = {
   name: string;
