@@ -111,7 +111,7 @@ export type Tta = 'center' | '10crop';
 export type ModelLike = { params: Params; config: AlexNetConfig; classNames: string[]; preprocessing: Preprocessing };
 
 /** Softmax probabilities [rows, c] of normalised input rows [rows, S, S, 3], in chunks of `chunk` rows. */
-export function predictProbs(model: ModelLike, x: Float32Array, rows: number, chunk = 32): Float32Array {
+export async function predictProbs(model: ModelLike, x: Float32Array, rows: number, chunk = 32): Promise<Float32Array> {
   const s = model.config.inputSize;
   const c = model.config.numClasses;
   const per = s * s * 3;
@@ -126,7 +126,7 @@ export function predictProbs(model: ModelLike, x: Float32Array, rows: number, ch
       const xt = tf.tensor4d(x.subarray(r * per, (r + m) * per), [m, s, s, 3]);
       return tf.softmax(forward(model.params, model.config, xt, { training: false, fixedWeights: true }));
     });
-    out.set(p.dataSync() as Float32Array, r * c);
+    out.set((await p.data()) as Float32Array, r * c);
     p.dispose();
   }
   return out;
@@ -150,7 +150,7 @@ export async function evaluate(
     const decoded = await pending;
     if (opts.signal?.aborted) break;
     if (start + batch < items.length) pending = decodeChunk(start + batch); // decode ahead
-    const p = probsOf(model, decoded, batch);
+    const p = await probsOf(model, decoded, batch);
     let j = 0;
     decoded.forEach((d, k) => {
       if ('error' in d) {

@@ -54,7 +54,7 @@ export async function decodeViews(files: string[], prep: Preprocessing, tta: Tta
  * Probabilities [n, c] (view-averaged) for the decoded entries that succeeded, in order. Runs the
  * network on `batchSize` images (x their views) at a time.
  */
-export function probsOf(model: ModelLike, decoded: DecodedViews[], batchSize: number): Float32Array[] {
+export async function probsOf(model: ModelLike, decoded: DecodedViews[], batchSize: number): Promise<Float32Array[]> {
   const ok = decoded.filter((d): d is Extract<DecodedViews, { x: Float32Array }> => 'x' in d);
   const c = model.config.numClasses;
   const res: Float32Array[] = [];
@@ -64,7 +64,7 @@ export function probsOf(model: ModelLike, decoded: DecodedViews[], batchSize: nu
     const per = chunk[0].x.length;
     const x = new Float32Array(chunk.length * per);
     chunk.forEach((d, k) => x.set(d.x, k * per));
-    const p = predictProbs(model, x, chunk.length * views, batchSize * views);
+    const p = await predictProbs(model, x, chunk.length * views, batchSize * views);
     const avg = views > 1 ? averageViews(p, chunk.length, views, c) : p;
     for (let k = 0; k < chunk.length; k++) res.push(avg.slice(k * c, (k + 1) * c));
   }
@@ -85,7 +85,7 @@ export async function classify(model: ModelLike, files: string[], opts: Classify
     if (opts.signal?.aborted) break;
     const nextStart = start + batch;
     if (nextStart < files.length) pending = decodeViews(files.slice(nextStart, nextStart + batch), model.preprocessing, tta, opts.concurrency);
-    const probs = probsOf(model, decoded, batch);
+    const probs = await probsOf(model, decoded, batch);
     let j = 0;
     for (const d of decoded) {
       if ('error' in d) {

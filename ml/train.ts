@@ -349,7 +349,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     throwSaveError();
     const outDir = opts.outDir;
     const input = {
-      params: snapshotParams(params),
+      params: await snapshotParams(params),
       config,
       classNames: opts.classNames,
       preprocessing: opts.preprocessing,
@@ -405,7 +405,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       for await (const b of source.trainBatches(epoch)) {
         const n = b.y.length;
         const dropSeed = derivedSeed(seed, 'dropout', epoch * 1_000_003 + step);
-        const { loss, acc } = trainStep(params, config, sgd, varList, nameOf, b, weights, source.from, dropSeed);
+        const { loss, acc } = await trainStep(params, config, sgd, varList, nameOf, b, weights, source.from, dropSeed);
         lossSum += loss * n;
         correct += acc * n;
         seen += n;
@@ -482,8 +482,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   return { params, config, classNames: opts.classNames, metrics, epochs: finished, bestEpoch: state.bestEpoch, best: state.bestValue, stopped, state };
 }
 
-/** One SGD step on one batch; returns the batch's loss and accuracy. Leaves no tensor behind. */
-export function trainStep(
+/**
+ * One SGD step on one batch; returns the batch's loss and accuracy. Leaves no tensor behind. Async:
+ * on the webgpu backend results can only be read asynchronously.
+ */
+export async function trainStep(
   params: Params,
   config: AlexNetConfig,
   sgd: Sgd,
@@ -493,14 +496,15 @@ export function trainStep(
   classW: tf.Tensor1D,
   from: Stage,
   dropSeed: number,
-): { loss: number; acc: number } {
+): Promise<{ loss: number; acc: number }> {
   let logitsKept: tf.Tensor | null = null;
-  const { lossValue, acc } = tf.tidy(() => {
+  let scale = 1;
+  const lossAndAcc = tf.tidy(() => {
     const x = tf.tensor(b.x, b.shape, 'float32');
     const y = tf.tensor1d(b.y, 'int32');
     // the loss times -lr (of the largest trainable parameter): its gradient then arrives as the very
     // term the update adds (Sgd.gradScale)
-    const scale = sgd.gradScale(params);
+    scale = sgd.gradScale(params);
     const { value, grads } = tf.variableGrads(() => {
       const logits = forward(params, config, x, { training: true, seed: dropSeed, from });
       logitsKept = tf.keep(logits);
@@ -514,11 +518,13 @@ export function trainStep(
     sgd.apply(params, named, scale);
     const logits = logitsKept as unknown as tf.Tensor;
     const accT = tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32'));
-    const out = { lossValue: value.dataSync()[0] / scale, acc: accT.dataSync()[0] };
+    const out = tf.stack([value, accT]); // one read for both
     logits.dispose();
     return out;
   });
-  return { loss: lossValue, acc };
+  const [lossValue, acc] = await lossAndAcc.data();
+  lossAndAcc.dispose();
+  return { loss: lossValue / scale, acc };
 }
 
 /** Validation loss (unweighted cross-entropy), top-1 and top-5 over the source's validation batches. */
@@ -533,15 +539,17 @@ export async function validate(
   let n = 0;
   const k = config.numClasses;
   for await (const b of source.valBatches()) {
-    const [l, t1, t5] = tf.tidy(() => {
+    const sums = tf.tidy(() => {
       const x = tf.tensor(b.x, b.shape, 'float32');
       const y = tf.tensor1d(b.y, 'int32');
       const logits = forward(params, config, x, { training: false, from: source.from }) as tf.Tensor2D;
       const ce = tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(y, k)), 1));
       const { indices } = tf.topk(logits, Math.min(5, k));
       const hit = tf.cast(tf.equal(indices, tf.expandDims(y, 1)), 'float32'); // [N, 5]
-      return [tf.sum(ce).dataSync()[0], tf.sum(tf.slice(hit, [0, 0], [-1, 1])).dataSync()[0], tf.sum(hit).dataSync()[0]];
+      return tf.stack([tf.sum(ce), tf.sum(tf.slice(hit, [0, 0], [-1, 1])), tf.sum(hit)]);
     });
+    const [l, t1, t5] = await sums.data();
+    sums.dispose();
     loss += l;
     top1 += t1;
     top5 += t5;

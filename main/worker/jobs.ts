@@ -4,10 +4,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../../ml/backend';
-import { loadModel, type LoadedModel } from '../../ml/checkpoint';
+import { loadModel, snapshotParams, type LoadedModel } from '../../ml/checkpoint';
 import { runRecipe } from '../../ml/recipe';
 import { classify } from '../../ml/infer';
-import { disposeParams, paramsToArrays } from '../../ml/model';
+import { disposeParams } from '../../ml/model';
 import type { TrainEvent } from '../../ml/train';
 import type { TransferEvent } from '../../ml/transfer';
 import { downloadWeights, importWeights, type WeightsInfo } from '../../ml/weights/imagenet';
@@ -132,7 +132,7 @@ export async function runDownloadWeights(job: DownloadWeightsJob, send: Send, si
 export async function runExport(job: ExportJob): Promise<ExportOutcome> {
   const model = await loadModel(job.modelDir, 'best');
   try {
-    return await exportOnnx({ config: model.config, arrays: paramsToArrays(model.params), classNames: model.classNames, preprocessing: model.preprocessing }, job.outDir);
+    return await exportOnnx({ config: model.config, arrays: await snapshotParams(model.params), classNames: model.classNames, preprocessing: model.preprocessing }, job.outDir);
   } finally {
     disposeParams(model.params);
   }
