@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import { findVulkanDriver, vulkanEnv } from './test/helpers/vulkan';
+import { findVulkanDriver, vulkanEnv } from './test/helpers/vulkan.ts';
 
 // `npm test` runs three projects in one run with one summary:
 //  - node: everything under test/ except the renderer's and the end-to-end tests. Test files run in

@@ -75,5 +75,6 @@ export async function loadWebgpu({ allowSoftware }: { allowSoftware: boolean }):
   if (loaded.software && !allowSoftware)
     throw new Error(`only a software WebGPU adapter, ${adapterLabel(loaded)}, which is slower than the CPU backends (ALEXNET_BACKEND=webgpu uses it anyway)`);
   if (!(await tf.setBackend('webgpu'))) throw new Error("backend 'webgpu' failed to initialise (no device from the adapter)");
+  (await import('./register')).registerWebgpuKernels(); // (imports the package: only after it decided to register)
   return loaded;
 }
