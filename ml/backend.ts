@@ -219,7 +219,9 @@ export function reservedPoolBytes(): number {
 
 /** Loads one backend and makes it current; throws if it cannot. Returns its thread count. */
 async function load(name: BackendName, forced: boolean): Promise<{ threads: number; adapter?: GpuAdapterInfo }> {
-  if (name === 'webgpu') return { threads: 1, adapter: await loadWebgpu({ allowSoftware: forced }) };
+  // Dawn prints warnings straight to stderr while it looks for adapters ("Couldn't load Vulkan" on a
+  // machine without the Vulkan loader): the reason is kept in `tried` instead.
+  if (name === 'webgpu') return { threads: 1, adapter: await withQuietStderr(() => loadWebgpu({ allowSoftware: forced })) };
   return { threads: await loadOther(name) };
 }
 
