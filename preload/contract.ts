@@ -232,6 +232,7 @@ export type RunSettings = {
   valFraction?: number; // share of each class held out for validation (default 0.2)
   tta?: Tta; // how the finished model predicts the dataset: 'center' (default) or '10crop'
   seed?: number; // default 0: same seed, same run
+  backend?: 'auto' | BackendName; // the compute backend: 'auto' (default) the best that loads (ALEXNET_BACKEND applies), else that one or a failed run saying why
 };
 
 export type RunInfo = {

@@ -26,6 +26,7 @@ export const DEFAULT_SETTINGS: Required<Omit<RunSettings, 'lr'>> & Pick<RunSetti
   valFraction: 0.2, // a fifth of each class validates
   tta: 'center', // one view per photo when predicting the dataset
   seed: 0, // same seed, same run
+  backend: 'auto', // the best backend that loads (ml/backend.ts)
 };
 
 const settingsV = obj({
@@ -41,6 +42,7 @@ const settingsV = obj({
   valFraction: opt(num(0.05, 0.5)),
   tta: opt(oneOf('center', '10crop')),
   seed: opt(int(0, 2 ** 31 - 1)),
+  backend: opt(oneOf('auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu')),
 });
 
 type Flat = Record<string, string | number | boolean | null>;
@@ -154,6 +156,7 @@ export function runHandlers(
       augment: s.augment,
       tta: s.tta,
       seed: s.seed,
+      backend: s.backend,
     };
     void ctx.training.start(job).then(() => ctx.bus.emit('library:changed', { datasetId, what: 'runs' }));
     return runInfo(lib.runs.summary(run.id));

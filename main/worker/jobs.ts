@@ -37,7 +37,7 @@ function toMsg(e: TrainEvent | TransferEvent, stage: string): TrainEventMsg | nu
 
 export async function runTrain(job: TrainJob, send: Send, signal: AbortSignal): Promise<TrainOutcome> {
   const transfer = job.recipe === 'finetune' && job.architecture !== 'tiny' && job.fineTune !== 'all';
-  send({ type: 'backend', info: await initBackend('auto', { pooledAllocator: transfer }) });
+  send({ type: 'backend', info: await initBackend(job.backend, { pooledAllocator: transfer }) });
   fs.mkdirSync(job.outDir, { recursive: true });
   const k = job.classNames.length;
   let lastCaching = 0;

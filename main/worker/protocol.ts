@@ -3,7 +3,7 @@
 // worker answers with progress messages and exactly one 'result' or 'error' before it exits. A
 // worker that exits without either has crashed; the host reports that as a failure. Every message
 // is plain JSON (the Node fork channel and Electron's utilityProcess both carry it unchanged).
-import type { AppErrorPayload, BackendInfo, RunPhase, Tta } from '../../preload/contract';
+import type { AppErrorPayload, BackendInfo, BackendName, RunPhase, Tta } from '../../preload/contract';
 
 export type WorkerItem = { path: string; label: number }; // an image and its class index
 
@@ -28,6 +28,7 @@ export type TrainJob = {
   augment: boolean;
   tta: Tta;
   seed: number;
+  backend: 'auto' | BackendName; // initBackend's preference
 };
 
 export type ClassifyJob = { kind: 'classify'; modelDir: string; files: string[]; topK: number; tta: Tta };

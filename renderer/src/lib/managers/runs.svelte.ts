@@ -16,15 +16,25 @@ export const MODELS = {
 export type ModelChoice = keyof typeof MODELS;
 
 /** The advanced drawer's fields; undefined keeps the backend's default. */
-export type Advanced = { model: ModelChoice; epochs?: number; batchSize?: number; lr?: number; augment: boolean; freeze: 'none' | 'fc' | 'all'; tenCrop: boolean };
+export type Advanced = {
+  model: ModelChoice;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  augment: boolean;
+  freeze: 'none' | 'fc' | 'all';
+  tenCrop: boolean;
+  backend: NonNullable<RunSettings['backend']>; // 'auto': the best that loads
+};
 
-export const DEFAULT_ADVANCED: Advanced = { model: 'finetune', augment: true, freeze: 'fc', tenCrop: false };
+export const DEFAULT_ADVANCED: Advanced = { model: 'finetune', augment: true, freeze: 'fc', tenCrop: false, backend: 'auto' };
 
 /** The drawer -> runs:start settings ("freeze depth" maps to what unfreezes after the head). */
 export function toSettings(a: Advanced): RunSettings {
   const s: RunSettings = { ...MODELS[a.model].settings, augment: a.augment, tta: a.tenCrop ? '10crop' : 'center' };
   if (a.batchSize !== undefined) s.batchSize = a.batchSize;
   if (a.lr !== undefined) s.lr = a.lr;
+  if (a.backend !== 'auto') s.backend = a.backend;
   if (s.recipe === 'finetune') {
     s.fineTune = a.freeze;
     if (a.epochs !== undefined) s.fineTuneEpochs = a.epochs;
