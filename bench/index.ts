@@ -516,6 +516,16 @@ async function gpuGroup(torchPy: { py: string; version: string } | null): Promis
   } catch (e) {
     log(`[bench] gpu: ours not measured: ${(e as Error).message}`);
   }
+  // the same with TF.js's own webgpu kernels only (ALEXNET_WEBGPU_KERNELS=0): what ours change
+  let stock: Fig[] = [];
+  if (ours.length > 0) {
+    log(`[bench] gpu: ours with TF.js's kernels only (load ${load()})`);
+    try {
+      stock = await tsx('gpu.ts', ['--batch', String(batch), '--reps', String(REPS)], 10 * 60_000, { ...process.env, ALEXNET_WEBGPU_KERNELS: '0' });
+    } catch (e) {
+      log(`[bench] gpu: ours (TF.js's kernels) failed: ${(e as Error).message}`);
+    }
+  }
   const cuda = torchPy !== null && spawnSync(torchPy.py, ['-c', 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)']).status === 0;
   const torch: Partial<Record<'fp32' | 'tf32' | 'bf16', Fig[]>> = {};
   if (cuda && torchPy) {
@@ -555,7 +565,8 @@ async function gpuGroup(torchPy: { py: string; version: string } | null): Promis
     const ourCpu = val(pick(cpu, c, cpuBatch));
     const mine = val(pick(ours, o, n));
     const vsCpu = mine !== null && ourCpu !== null && ourCpu > 0 ? `${(mine / ourCpu).toFixed(1)}x our CPU backend (${fmt(ourCpu)} images/s, batch ${cpuBatch})` : `our CPU backend ${fmt(ourCpu)}`;
-    compare(title, mine, t('fp32', b, n), 'images/s', `${device}; baseline PyTorch ${torchPy?.version ?? 'n/a'} CUDA fp32, TF32 off, on ${gpuName} (TF32 ${fmt(t('tf32', b, n))}, bf16 autocast ${fmt(t('bf16', b, n))}); ${vsCpu}`);
+    const plain = `TF.js's kernels only (ALEXNET_WEBGPU_KERNELS=0) ${fmt(val(pick(stock, o, n)))}`;
+    compare(title, mine, t('fp32', b, n), 'images/s', `${device}; ${plain}; baseline PyTorch ${torchPy?.version ?? 'n/a'} CUDA fp32, TF32 off, on ${gpuName} (TF32 ${fmt(t('tf32', b, n))}, bf16 autocast ${fmt(t('bf16', b, n))}); ${vsCpu}`);
   }
   log(`[bench] gpu: the one-click fine-tune on webgpu (load ${load()})`);
   try {

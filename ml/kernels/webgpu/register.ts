@@ -87,10 +87,14 @@ const lrnGradKernel: KernelFunc = ({ inputs, attrs, backend }) => {
 
 let registered = false;
 
-/** Registers the kernels above for 'webgpu' and their gradients. Idempotent. */
+/**
+ * Registers the kernels above for 'webgpu' and their gradients. Idempotent. ALEXNET_WEBGPU_KERNELS=0
+ * leaves them out (TF.js's own kernels then run every layer: what the gpu benchmark compares against).
+ */
 export function registerWebgpuKernels(): void {
   if (registered) return;
   registered = true;
+  if (process.env.ALEXNET_WEBGPU_KERNELS === '0') return;
   const add = (kernelName: string, kernelFunc: KernelFunc): void => {
     if (getKernel(kernelName, BACKEND) === undefined) registerKernel({ kernelName, backendName: BACKEND, kernelFunc });
   };

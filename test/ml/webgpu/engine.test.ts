@@ -56,10 +56,6 @@ let W: Arrays;
 const X = randoms(N * S * S * 3, 3, 2);
 const Y = Int32Array.from([0, 1, 2, 1]);
 
-async function arraysOf(params: Params): Promise<Arrays> {
-  return snapshotParams(params);
-}
-
 function stepInputs(params: Params, lrMult: Partial<Record<ParamName, number>>) {
   const sgd = new Sgd({ lr: 0.01, momentum: 0.9, weightDecay: 5e-4, lrMult });
   const varList = sgd.trainable().map((n) => params[n]);
@@ -92,7 +88,7 @@ async function figures(): Promise<Figures> {
   const batch: SourceBatch = { x: X, shape: [N, S, S, 3], y: Y, paths: [] };
   const first = await trainStep(params, config, s.sgd, s.varList, s.nameOf, batch, classW, 'input', 42);
   await trainStep(params, config, s.sgd, s.varList, s.nameOf, batch, classW, 'input', 43);
-  const stepped = await arraysOf(params);
+  const stepped = await snapshotParams(params);
   s.sgd.disposeState();
   disposeParams(params);
 
@@ -100,7 +96,7 @@ async function figures(): Promise<Figures> {
   const t = stepInputs(params, stageMultipliers('fc'));
   const feats: SourceBatch = { x: pool5, shape: [N, pool5.length / N], y: Y, paths: [] };
   await trainStep(params, config, t.sgd, t.varList, t.nameOf, feats, classW, 'pool5', 7);
-  const transfer = await arraysOf(params);
+  const transfer = await snapshotParams(params);
   t.sgd.disposeState();
   disposeParams(params);
   tf.dispose([x, y, classW]);
