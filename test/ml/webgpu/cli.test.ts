@@ -1,6 +1,6 @@
 // bin/alexnet on the webgpu backend, in a child process as a user runs it: `info --json` names the
 // adapter, `train --weights none` trains (a tiny network, 1 epoch) and the model it writes
-// classifies the same on the native backend as on webgpu. The child inherits this project's Vulkan
+// classifies and evaluates (10-crop) the same on the native backend as on webgpu, and exports. The child inherits this project's Vulkan
 // driver (vitest.config.ts).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -36,7 +36,7 @@ describe.skipIf(skip !== null)('alexnet on webgpu', () => {
     expect(info.adapter.description.length).toBeGreaterThan(0);
   });
 
-  it('trains --weights none, and its model classifies the same on the native backend', () => {
+  it('trains --weights none; its model classifies and evaluates (10-crop) the same on the native backend, and exports', () => {
     const photos = path.join(dir, 'photos');
     const val = path.join(dir, 'val');
     for (const cls of ['ants', 'bees'] as const) {
@@ -70,6 +70,21 @@ describe.skipIf(skip !== null)('alexnet on webgpu', () => {
         expect(Math.abs(p.p - (q?.p ?? NaN))).toBeLessThan(1e-5);
       }
     });
+
+    // evaluation with the paper's 10 crops, and an export, on webgpu
+    const evaluate = (backend: string): { n: number; top1: number; loss: number } => {
+      const r = alexnet(['eval', model, val, '--tta', '10crop', '--json'], backend);
+      expect(r.code).toBe(0);
+      return JSON.parse(r.stdout) as { n: number; top1: number; loss: number };
+    };
+    const eg = evaluate('webgpu');
+    const er = evaluate(REFERENCE);
+    expect(eg.n).toBe(4);
+    expect(eg.top1).toBe(er.top1);
+    expect(Math.abs(eg.loss - er.loss) / er.loss).toBeLessThan(1e-5);
+    const exported = path.join(dir, 'onnx');
+    expect(alexnet(['export', model, '--format', 'onnx', exported], 'webgpu').code).toBe(0);
+    expect(fs.statSync(path.join(exported, 'model.onnx')).size).toBeGreaterThan(10_000);
   });
 });
 
