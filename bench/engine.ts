@@ -71,20 +71,20 @@ function rate(name: string, n: number, t: Timed, extra: Record<string, unknown> 
 // Inputs
 
 /** A deterministic pseudo-image batch (values like mean-subtracted pixels). */
-function images(n: number, size: number): Float32Array {
+export function images(n: number, size: number): Float32Array {
   const x = new Float32Array(n * size * size * 3);
   for (let i = 0; i < x.length; i++) x[i] = Math.sin(i) * 50;
   return x;
 }
 
 /** Post-ReLU-like pool5 features. */
-function pool5(n: number, f: number): Float32Array {
+export function pool5(n: number, f: number): Float32Array {
   const x = new Float32Array(n * f);
   for (let i = 0; i < x.length; i++) x[i] = Math.max(0, Math.sin(i * 0.37)) * 3;
   return x;
 }
 
-function labels(n: number, k: number): Int32Array {
+export function labels(n: number, k: number): Int32Array {
   return Int32Array.from({ length: n }, (_, i) => (i * 7919) % k);
 }
 

@@ -9,7 +9,9 @@
 // then the median of several timed calls. Ratio > 1 is better for us (memory: PyTorch's RSS / ours;
 // fine-tune: PyTorch's wall time / ours; decode: decode rate / training-step rate; db: 50 ms / ours).
 //
-// Groups (--only): infer, train, transfer, memory, decode, finetune, profile, data, db, grid.
+// Groups (--only): infer, train, transfer, memory, decode, finetune, profile, data, db, grid; and, only
+// when named: bfc, gpu (our webgpu engine against PyTorch CUDA on the same GPU, where a hardware
+// WebGPU adapter or CUDA is present; bench/gpu.ts, --gpu-batch 128).
 // PyTorch is found via ALEXNET_BENCH_PYTHON, ../.venv-bench/bin/python, or python3 if it imports
 // torch; without it the PyTorch rows print "n/a" and how to install it.
 import { spawn, spawnSync } from 'node:child_process';
@@ -23,9 +25,9 @@ import { ENGINE_NODE_FLAGS } from '../main/worker/spawn';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const GOAL_DB_MS = 50; // issue 4: each grid query under 50 ms
 
-export const GROUPS = ['infer', 'train', 'transfer', 'memory', 'decode', 'finetune', 'profile', 'data', 'db', 'grid', 'bfc'] as const;
-// Not run unless named in --only: 'bfc' (ours again with TensorFlow's pooling CPU allocator).
-const DEFAULT_GROUPS: readonly Group[] = GROUPS.filter((g) => g !== 'bfc');
+export const GROUPS = ['infer', 'train', 'transfer', 'memory', 'decode', 'finetune', 'profile', 'data', 'db', 'grid', 'bfc', 'gpu'] as const;
+// Not run unless named in --only: 'bfc' (ours again with TensorFlow's pooling CPU allocator), 'gpu'.
+const DEFAULT_GROUPS: readonly Group[] = GROUPS.filter((g) => g !== 'bfc' && g !== 'gpu');
 export type Group = (typeof GROUPS)[number];
 
 export type Row = {
@@ -57,6 +59,7 @@ function options() {
         'ft-epochs': { type: 'string' },
         'ft-torch-epochs': { type: 'string' },
         'ft-full': { type: 'boolean' },
+        'gpu-batch': { type: 'string' }, // the gpu group's batch (default 128)
       },
       strict: true,
       allowPositionals: false,
@@ -71,7 +74,7 @@ function usage(message: string): never {
 }
 const values = options();
 /** --name N, a whole number >= 0, or `fallback` when absent. */
-const count = <T>(name: 'reps' | 'b1-rounds' | 'ft-head-epochs' | 'ft-epochs' | 'ft-torch-epochs', fallback: T): number | T => {
+const count = <T>(name: 'reps' | 'b1-rounds' | 'ft-head-epochs' | 'ft-epochs' | 'ft-torch-epochs' | 'gpu-batch', fallback: T): number | T => {
   const v = values[name];
   if (v === undefined) return fallback;
   const n = Number(v);
@@ -399,6 +402,8 @@ async function main(): Promise<void> {
     }
   }
 
+  if (need('gpu')) await gpuGroup(torchPy);
+
   // -- one-click fine-tune vs PyTorch's transfer-learning tutorial
   if (need('finetune')) {
     const ourEpochs = FT_HEAD === undefined && FT_EPOCHS === undefined ? "the recipe's default epochs" : `${FT_HEAD ?? 3} head + ${FT_EPOCHS ?? 10} fc6-fc8 epochs`;
@@ -525,6 +530,84 @@ function printTable(header: Record<string, unknown>, seconds: number): void {
   lines.push('', line(cols), line(width.map((w) => '-'.repeat(Math.max(w, 5)))));
   for (const row of cells) lines.push(line(row));
   console.log(lines.join('\n'));
+}
+
+// -------------------------------------------------------------------------------------------------
+// gpu: our webgpu engine (a hardware adapter only: bench/gpu.ts refuses a software one) against
+// PyTorch CUDA on the same GPU, same model and batch. Equal work: PyTorch fp32 with TF32 off; its
+// TF32 and bf16-autocast figures go in the notes, with our CPU backend on the same machine (batch 32,
+// bench/engine.ts). Goals (issue 14): webgpu >= 0.5x PyTorch fp32 on the batch-128 rows, >= 10x our
+// CPU backend, the one-click fine-tune's first run under 10 s.
+
+async function gpuGroup(torchPy: { py: string; version: string } | null): Promise<void> {
+  const batch = count('gpu-batch', 128);
+  log(`[bench] gpu: ours on webgpu, batch ${batch} (load ${load()})`);
+  let ours: Fig[] = [];
+  try {
+    ours = await tsx('gpu.ts', ['--batch', String(batch), '--reps', String(REPS)], 10 * 60_000);
+  } catch (e) {
+    log(`[bench] gpu: ours not measured: ${(e as Error).message}`);
+  }
+  // the same with TF.js's own webgpu kernels only (ALEXNET_WEBGPU_KERNELS=0): what ours change
+  let stock: Fig[] = [];
+  if (ours.length > 0) {
+    log(`[bench] gpu: ours with TF.js's kernels only (load ${load()})`);
+    try {
+      stock = await tsx('gpu.ts', ['--batch', String(batch), '--reps', String(REPS)], 10 * 60_000, { ...process.env, ALEXNET_WEBGPU_KERNELS: '0' });
+    } catch (e) {
+      log(`[bench] gpu: ours (TF.js's kernels) failed: ${(e as Error).message}`);
+    }
+  }
+  const cuda = torchPy !== null && spawnSync(torchPy.py, ['-c', 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)']).status === 0;
+  const torch: Partial<Record<'fp32' | 'tf32' | 'bf16', Fig[]>> = {};
+  if (cuda && torchPy) {
+    for (const precision of ['fp32', 'tf32', 'bf16'] as const) {
+      log(`[bench] gpu: PyTorch CUDA ${precision} (load ${load()})`);
+      try {
+        torch[precision] = await jsonLines(torchPy.py, [path.join(repoRoot, 'bench/baselines/torch_alexnet.py'), '--device', 'cuda', '--precision', precision, '--batch', String(batch), '--reps', String(REPS), '--only', 'train,cached,infer'], 10 * 60_000);
+      } catch (e) {
+        log(`[bench] gpu: PyTorch ${precision} failed: ${(e as Error).message}`);
+      }
+    }
+  }
+  if (ours.length === 0 && !cuda) {
+    log('[bench] gpu: no hardware WebGPU adapter and no CUDA here: group skipped (a software adapter is never measured)');
+    return;
+  }
+  log(`[bench] gpu: our CPU backend on the same machine (load ${load()})`);
+  let cpu: Fig[] = [];
+  try {
+    cpu = await tsx('engine.ts', ['--groups', 'infer,train,transfer', '--reps', String(REPS)], 8 * 60_000, { ...process.env, ALEXNET_BACKEND: 'tensorflow' });
+  } catch (e) {
+    log(`[bench] gpu: our CPU backend failed: ${(e as Error).message}`);
+  }
+  const dev = pick(ours, 'backend');
+  const adapter = dev?.adapter as { vendor?: string; architecture?: string; description?: string } | undefined;
+  const device = adapter ? `webgpu on ${[adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' ')}` : 'webgpu not measured';
+  const gpuName = String(pick(torch.fp32 ?? [], 'torch_infer')?.gpu ?? 'n/a');
+  const t = (p: 'fp32' | 'tf32' | 'bf16', name: string, b?: number): number | null => val(pick(torch[p] ?? [], name, b));
+  const rows: [string, string, string, number, string][] = [
+    [`gpu inference batch 1`, 'ours_gpu_infer', 'torch_infer', 1, 'ours_infer'],
+    [`gpu inference batch ${batch}`, 'ours_gpu_infer', 'torch_infer', batch, 'ours_infer'],
+    [`gpu training step batch ${batch}`, 'ours_gpu_train_step', 'torch_train_step', batch, 'ours_train_step'],
+    [`gpu cached transfer step batch ${batch}`, 'ours_gpu_cached_step', 'torch_cached_step', batch, 'ours_transfer_cached'],
+  ];
+  for (const [title, o, b, n, c] of rows) {
+    const cpuBatch = c === 'ours_infer' && n === 1 ? 1 : 32; // engine.ts measures at 1 and 32
+    const ourCpu = val(pick(cpu, c, cpuBatch));
+    const mine = val(pick(ours, o, n));
+    const vsCpu = mine !== null && ourCpu !== null && ourCpu > 0 ? `${(mine / ourCpu).toFixed(1)}x our CPU backend (${fmt(ourCpu)} images/s, batch ${cpuBatch})` : `our CPU backend ${fmt(ourCpu)}`;
+    const plain = `TF.js's kernels only (ALEXNET_WEBGPU_KERNELS=0) ${fmt(val(pick(stock, o, n)))}`;
+    compare(title, mine, t('fp32', b, n), 'images/s', `${device}; ${plain}; baseline PyTorch ${torchPy?.version ?? 'n/a'} CUDA fp32, TF32 off, on ${gpuName} (TF32 ${fmt(t('tf32', b, n))}, bf16 autocast ${fmt(t('bf16', b, n))}); ${vsCpu}`);
+  }
+  log(`[bench] gpu: the one-click fine-tune on webgpu (load ${load()})`);
+  try {
+    const ft = await tsx('finetune.ts', [], 8 * 60_000, { ...process.env, ALEXNET_BACKEND: 'webgpu' });
+    const first = ft.find((f) => f.run === 'first');
+    compare('gpu fine-tune hymenoptera, first run (wall)', val(first), 10, 's', `${device}; baseline: the goal, 10 s (ratio = 10 s / ours); the recipe's default epochs`, true);
+  } catch (e) {
+    log(`[bench] gpu: fine-tune failed: ${(e as Error).message}`);
+  }
 }
 
 await main();

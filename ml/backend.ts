@@ -1,10 +1,13 @@
 // Picks the TensorFlow.js backend at run time, best first:
 //   1. @tensorflow/tfjs-node-gpu  (libtensorflow with CUDA; backend 'tensorflow')
-//   2. @tensorflow/tfjs-node      (libtensorflow on the CPU;  backend 'tensorflow')
-//   3. @tensorflow/tfjs-backend-wasm (XNNPACK; + the training kernels it lacks, ml/kernels/wasm.ts)
-//   4. @tensorflow/tfjs-backend-cpu  (pure JS: fine for tiny test models only)
-// The tfjs-node packages are optional: their native addon may be absent; the load error is kept in
-// `tried`. ALEXNET_BACKEND=tensorflow-gpu|tensorflow|wasm|cpu forces one.
+//   2. @tensorflow/tfjs-backend-webgpu on Dawn (the `webgpu` package: Vulkan, Metal or D3D12), a
+//      hardware adapter only (a software one, SwiftShader or lavapipe, is slower than the CPU
+//      backends and is used only when forced); + our kernels, ml/kernels/webgpu/
+//   3. @tensorflow/tfjs-node      (libtensorflow on the CPU;  backend 'tensorflow')
+//   4. @tensorflow/tfjs-backend-wasm (XNNPACK; + the training kernels it lacks, ml/kernels/wasm.ts)
+//   5. @tensorflow/tfjs-backend-cpu  (pure JS: fine for tiny test models only)
+// The tfjs-node packages and `webgpu` are optional: their native addon may be absent; the load error
+// is kept in `tried`. ALEXNET_BACKEND=tensorflow-gpu|webgpu|tensorflow|wasm|cpu forces one.
 //
 // Every package here must share the ONE @tensorflow/tfjs-core in node_modules (one engine, one
 // kernel registry); `initBackend` checks that the chosen backend landed in our engine.
@@ -20,23 +23,33 @@ import { EngineError } from './errors';
 import './kernels/gradients';
 import { registerWasmTrainingKernels } from './kernels/wasm';
 import { registerTensorflowKernels, reserveUninitialised } from './kernels/tensorflow';
+import { loadWebgpu, type GpuAdapterInfo } from './kernels/webgpu/device';
 
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type { GpuAdapterInfo };
 export type BackendInfo = {
   name: BackendName;
-  threads: number; // CPU threads the backend computes with (wasm: 1 in Node, see below)
+  threads: number; // CPU threads the backend computes with (wasm: 1 in Node, see below; webgpu: 1)
   versions: Record<string, string>; // 'tfjs-core', the backend package, 'node'
   tried: { name: BackendName; error: string }[]; // better backends that failed to load, and why
+  adapter?: GpuAdapterInfo; // webgpu: the device it runs on
 };
 
-export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
 const PACKAGE: Record<BackendName, string> = {
   'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
+  webgpu: '@tensorflow/tfjs-backend-webgpu',
   tensorflow: '@tensorflow/tfjs-node',
   wasm: '@tensorflow/tfjs-backend-wasm',
   cpu: '@tensorflow/tfjs-backend-cpu',
 };
-const TF_NAME: Record<BackendName, string> = { 'tensorflow-gpu': 'tensorflow', tensorflow: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
+const TF_NAME: Record<BackendName, string> = {
+  'tensorflow-gpu': 'tensorflow',
+  webgpu: 'webgpu',
+  tensorflow: 'tensorflow',
+  wasm: 'wasm',
+  cpu: 'cpu',
+};
 
 const require = createRequire(import.meta.url);
 let current: BackendInfo | null = null;
@@ -205,7 +218,14 @@ export function reservedPoolBytes(): number {
 }
 
 /** Loads one backend and makes it current; throws if it cannot. Returns its thread count. */
-async function load(name: BackendName): Promise<number> {
+async function load(name: BackendName, forced: boolean): Promise<{ threads: number; adapter?: GpuAdapterInfo }> {
+  // Dawn prints warnings straight to stderr while it looks for adapters ("Couldn't load Vulkan" on a
+  // machine without the Vulkan loader): the reason is kept in `tried` instead.
+  if (name === 'webgpu') return { threads: 1, adapter: await withQuietStderr(() => loadWebgpu({ allowSoftware: forced })) };
+  return { threads: await loadOther(name) };
+}
+
+async function loadOther(name: Exclude<BackendName, 'webgpu'>): Promise<number> {
   if (name === 'tensorflow-gpu' || name === 'tensorflow') {
     // Importing the package loads its native addon (throws if absent) and registers 'tensorflow'.
     const spec: string = PACKAGE[name];
@@ -289,16 +309,18 @@ export async function initBackend(prefer: BackendName | 'auto' = 'auto', opts: B
   const tried: BackendInfo['tried'] = [];
   for (const name of candidates) {
     try {
-      const threads = await load(name);
+      const { threads, adapter } = await load(name, forced !== null);
       current = {
         name,
         threads,
         versions: {
           'tfjs-core': tf.version_core,
           [PACKAGE[name]]: packageVersion(PACKAGE[name]),
+          ...(name === 'webgpu' ? { webgpu: packageVersion('webgpu') } : {}),
           node: process.versions.node,
         },
         tried,
+        ...(adapter ? { adapter } : {}),
       };
       return current;
     } catch (e) {

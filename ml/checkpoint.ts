@@ -141,12 +141,13 @@ const writevAsync = (fd: number, buffers: Buffer[]): Promise<number> =>
   new Promise((resolve, reject) => writev(fd, buffers, (e, n) => (e ? reject(e) : resolve(n))));
 const fsyncAsync = (fd: number): Promise<void> => new Promise((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
 
-/** The parameters' values (for a checkpoint written later: see train.ts). */
-export function snapshotParams(params: Params): Record<ParamName, Float32Array> {
+/** The parameters' values (for a checkpoint written later: see train.ts, or an export). */
+export async function snapshotParams(params: Params): Promise<Record<ParamName, Float32Array>> {
   const out = {} as Record<ParamName, Float32Array>;
-  // dataSync gives a copy (tfjs-node's binding memcpys out of TensorFlow's buffer), or the array a
-  // tensor was made from, which no update touches (an assign gives the variable new data)
-  for (const name of PARAM_NAMES) out[name] = params[name].dataSync() as Float32Array;
+  // data() gives a copy (tfjs-node's binding memcpys out of TensorFlow's buffer; webgpu maps a
+  // staging buffer), or the array a tensor was made from, which no update touches (an assign gives
+  // the variable new data)
+  for (const name of PARAM_NAMES) out[name] = (await params[name].data()) as Float32Array;
   return out;
 }
 

@@ -3,16 +3,18 @@
 //   - local response normalisation with the paper's (Caffe's, ONNX's, PyTorch's) alpha/n scaling.
 
 import * as tf from '@tensorflow/tfjs-core';
+import type { NamedAttrMap } from '@tensorflow/tfjs-core';
 import { isSamePadding, type LrnConfig } from './config';
 import './kernels/gradients'; // tf.grad needs the gradient registry filled
 import { hasNativeGroupedConv, nativeGroupedConv2d } from './kernels/tensorflow';
+import { hasPaperLrn, PAPER_LRN, type PaperLrnAttrs } from './kernels/webgpu/names';
 
 /**
  * Convolution whose input channels and filters are split into `groups` independent halves:
  * output channels [0, Cout/g) see only input channels [0, Cin/g), and so on (Caffe `group: g`).
  * Equal to a full convolution with a block-diagonal filter. On the native backend with oneDNN this
- * is one TensorFlow op (kernels/tensorflow.ts); elsewhere the halves are split, convolved and
- * concatenated.
+ * is one TensorFlow op (kernels/tensorflow.ts), on webgpu one of our WGSL programs
+ * (kernels/webgpu/); elsewhere the halves are split, convolved and concatenated.
  *
  * x [N, H, W, Cin]; w [kh, kw, Cin/groups, Cout]; b [Cout] or null; stride; pad (symmetric, pixels)
  * -> [N, H', W', Cout]
@@ -48,7 +50,7 @@ export function groupedConv2d(
   });
 }
 
-export type LrnImpl = 'auto' | 'native' | 'composed';
+export type LrnImpl = 'auto' | 'paper' | 'native' | 'composed';
 
 /** Does the active backend have the native LRN kernel and its gradient? */
 export function hasNativeLrn(): boolean {
@@ -62,11 +64,17 @@ export function hasNativeLrn(): boolean {
  * x [N, H, W, C] -> [N, H, W, C].
  *
  * tf.localResponseNormalization(x, r, bias, alpha, beta) does NOT divide alpha by the window size,
- * so the paper's layer is tf's (x, (n-1)/2, k, alpha/n, beta). `impl` picks the native kernel
- * (where the backend has LRN and LRNGrad) or a composition of differentiable ops; 'auto' prefers native.
+ * so the paper's layer is tf's (x, (n-1)/2, k, alpha/n, beta). `impl` picks our kernel of the
+ * paper's form ('paper': webgpu, kernels/webgpu/, gradient from x alone), the backend's LRN kernel
+ * ('native': where it has LRN and LRNGrad) or a composition of differentiable ops; 'auto' prefers
+ * them in that order.
  */
 export function lrn(x: tf.Tensor4D, p: LrnConfig, impl: LrnImpl = 'auto'): tf.Tensor4D {
   const r = (p.size - 1) / 2; // window half-width
+  if (impl === 'paper' || (impl === 'auto' && hasPaperLrn())) {
+    const attrs: PaperLrnAttrs = { size: p.size, k: p.k, alpha: p.alpha, beta: p.beta };
+    return tf.engine().runKernel(PAPER_LRN, { x }, attrs as unknown as NamedAttrMap) as tf.Tensor4D;
+  }
   const useNative = impl === 'native' || (impl === 'auto' && hasNativeLrn());
   if (useNative) return tf.localResponseNormalization(x, r, p.k, p.alpha / p.size, p.beta);
   return tf.tidy(() => {

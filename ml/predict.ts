@@ -20,7 +20,7 @@ export function ttaViews(prep: Preprocessing, tta: Tta): View[] {
 export type ModelLike = { params: Params; config: AlexNetConfig; classNames: string[]; preprocessing: Preprocessing };
 
 /** Softmax probabilities [rows, c] of normalised input rows [rows, S, S, 3], in chunks of `chunk` rows. */
-export function predictProbs(model: ModelLike, x: Float32Array, rows: number, chunk = 32): Float32Array {
+export async function predictProbs(model: ModelLike, x: Float32Array, rows: number, chunk = 32): Promise<Float32Array> {
   const s = model.config.inputSize;
   const c = model.config.numClasses;
   const per = s * s * 3;
@@ -35,7 +35,7 @@ export function predictProbs(model: ModelLike, x: Float32Array, rows: number, ch
       const xt = tf.tensor4d(x.subarray(r * per, (r + m) * per), [m, s, s, 3]);
       return tf.softmax(forward(model.params, model.config, xt, { training: false, fixedWeights: true }));
     });
-    out.set(p.dataSync() as Float32Array, r * c);
+    out.set((await p.data()) as Float32Array, r * c); // data(), never dataSync: a webgpu tensor in Node reads only asynchronously
     p.dispose();
   }
   return out;
@@ -65,7 +65,7 @@ export function averageViews(probs: Float32Array, n: number, views: number, c: n
  * Probabilities [n, c] (view-averaged) for the decoded entries that succeeded, in order. Runs the
  * network on `batchSize` images (x their views) at a time.
  */
-export function probsOf(model: ModelLike, decoded: DecodedViews[], batchSize: number): Float32Array[] {
+export async function probsOf(model: ModelLike, decoded: DecodedViews[], batchSize: number): Promise<Float32Array[]> {
   const ok = decoded.filter((d): d is Extract<DecodedViews, { x: Float32Array }> => 'x' in d);
   const c = model.config.numClasses;
   const res: Float32Array[] = [];
@@ -75,7 +75,7 @@ export function probsOf(model: ModelLike, decoded: DecodedViews[], batchSize: nu
     const per = chunk[0].x.length;
     const x = new Float32Array(chunk.length * per);
     chunk.forEach((d, k) => x.set(d.x, k * per));
-    const p = predictProbs(model, x, chunk.length * views, batchSize * views);
+    const p = await predictProbs(model, x, chunk.length * views, batchSize * views);
     const avg = views > 1 ? averageViews(p, chunk.length, views, c) : p;
     for (let k = 0; k < chunk.length; k++) res.push(avg.slice(k * c, (k + 1) * c));
   }
@@ -99,6 +99,6 @@ export async function* predictBatches(
     const decoded = await pending;
     if (opts.signal?.aborted) return;
     if (start + opts.batchSize < files.length) pending = decode(start + opts.batchSize); // decode ahead
-    yield { decoded, probs: probsOf(model, decoded, opts.batchSize) };
+    yield { decoded, probs: await probsOf(model, decoded, opts.batchSize) };
   }
 }

@@ -334,7 +334,7 @@ async function trainEpoch(run: EpochRun, epoch: number): Promise<{ trainLoss: nu
   for await (const b of source.trainBatches(epoch)) {
     const n = b.y.length;
     const dropSeed = derivedSeed(run.seed, 'dropout', epoch * 1_000_003 + step);
-    const { loss, acc } = trainStep(run.params, run.config, sgd, run.varList, run.nameOf, b, run.classW, source.from, dropSeed);
+    const { loss, acc } = await trainStep(run.params, run.config, sgd, run.varList, run.nameOf, b, run.classW, source.from, dropSeed);
     lossSum += loss * n;
     correct += acc * n;
     seen += n;
@@ -402,7 +402,7 @@ class CheckpointWriter {
     if (!this.outDir) return;
     this.throwError();
     const outDir = this.outDir;
-    const snapshot = { ...input, params: snapshotParams(params) };
+    const snapshot = { ...input, params: await snapshotParams(params) };
     const optimizer = sgd ? await sgd.exportState(params) : null;
     const lastDir = path.join(outDir, 'last.ckpt');
     const previous = this.saving;
@@ -579,8 +579,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   return { params, config, classNames: opts.classNames, metrics, epochs: finished, bestEpoch: state.bestEpoch, best: state.bestValue, stopped, state };
 }
 
-/** One SGD step on one batch; returns the batch's loss and accuracy. Leaves no tensor behind. */
-export function trainStep(
+/**
+ * One SGD step on one batch; returns the batch's loss and accuracy. Leaves no tensor behind. Async:
+ * on the webgpu backend results can only be read asynchronously.
+ */
+export async function trainStep(
   params: Params,
   config: AlexNetConfig,
   sgd: Sgd,
@@ -590,14 +593,15 @@ export function trainStep(
   classW: tf.Tensor1D,
   from: Stage,
   dropSeed: number,
-): { loss: number; acc: number } {
+): Promise<{ loss: number; acc: number }> {
   let logitsKept: tf.Tensor | null = null;
-  const { lossValue, acc } = tf.tidy(() => {
+  let scale = 1;
+  const lossAndAcc = tf.tidy(() => {
     const x = tf.tensor(b.x, b.shape, 'float32');
     const y = tf.tensor1d(b.y, 'int32');
     // the loss times -lr (of the largest trainable parameter): its gradient then arrives as the very
     // term the update adds (Sgd.gradScale)
-    const scale = sgd.gradScale(params);
+    scale = sgd.gradScale(params);
     const { value, grads } = tf.variableGrads(() => {
       const logits = forward(params, config, x, { training: true, seed: dropSeed, from });
       logitsKept = tf.keep(logits);
@@ -611,11 +615,13 @@ export function trainStep(
     sgd.apply(params, named, scale);
     const logits = logitsKept as unknown as tf.Tensor;
     const accT = tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32'));
-    const out = { lossValue: value.dataSync()[0] / scale, acc: accT.dataSync()[0] };
+    const out = tf.stack([value, accT]); // one read for both
     logits.dispose();
     return out;
   });
-  return { loss: lossValue, acc };
+  const [lossValue, acc] = await lossAndAcc.data();
+  lossAndAcc.dispose();
+  return { loss: lossValue / scale, acc };
 }
 
 /**
@@ -636,15 +642,17 @@ export async function validate(
   const batches = which === 'val' ? source.valBatches() : source.trainEvalBatches?.();
   if (!batches) throw new EngineError('BAD_CONFIG', 'this training source has no evaluation batches of its training images');
   for await (const b of batches) {
-    const [l, t1, t5] = tf.tidy(() => {
+    const sums = tf.tidy(() => {
       const x = tf.tensor(b.x, b.shape, 'float32');
       const y = tf.tensor1d(b.y, 'int32');
       const logits = forward(params, config, x, { training: false, from: source.from }) as tf.Tensor2D;
       const ce = tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(y, k)), 1));
       const { indices } = tf.topk(logits, Math.min(5, k));
       const hit = tf.cast(tf.equal(indices, tf.expandDims(y, 1)), 'float32'); // [N, 5]
-      return [tf.sum(ce).dataSync()[0], tf.sum(tf.slice(hit, [0, 0], [-1, 1])).dataSync()[0], tf.sum(hit).dataSync()[0]];
+      return tf.stack([tf.sum(ce), tf.sum(tf.slice(hit, [0, 0], [-1, 1])), tf.sum(hit)]);
     });
+    const [l, t1, t5] = await sums.data();
+    sums.dispose();
     loss += l;
     top1 += t1;
     top5 += t5;

@@ -154,8 +154,10 @@ export async function headFeatures(
   onEvent?: (e: TransferEvent) => void,
   signal?: AbortSignal,
 ): Promise<TrainSource> {
-  const toFc7 = (b: SourceBatch, training: boolean, dropSeed?: number): SourceBatch => {
-    const x = tf.tidy(() => forward(params, config, tf.tensor(b.x, b.shape, 'float32'), { training, seed: dropSeed, from: source.from, to: 'fc7' }).dataSync() as Float32Array);
+  const toFc7 = async (b: SourceBatch, training: boolean, dropSeed?: number): Promise<SourceBatch> => {
+    const t = tf.tidy(() => forward(params, config, tf.tensor(b.x, b.shape, 'float32'), { training, seed: dropSeed, from: source.from, to: 'fc7' }));
+    const x = (await t.data()) as Float32Array;
+    t.dispose();
     return { x, shape: [b.y.length, config.fcUnits], y: b.y, paths: b.paths };
   };
   const steps = Math.ceil(source.trainCount / batchSize);
@@ -163,7 +165,7 @@ export async function headFeatures(
   const t0 = performance.now();
   let step = 0;
   for await (const b of source.trainBatches(epoch)) {
-    trainB.push(toFc7(b, true, derivedSeed(seed, 'dropout', epoch * 1_000_003 + step)));
+    trainB.push(await toFc7(b, true, derivedSeed(seed, 'dropout', epoch * 1_000_003 + step)));
     step++;
     const per = (performance.now() - t0) / 1000 / step;
     onEvent?.({ type: 'caching', stage: 'head', step, steps, etaSeconds: per * Math.max(0, steps - step) });
@@ -171,7 +173,7 @@ export async function headFeatures(
     await new Promise<void>((resolve) => setImmediate(resolve)); // progress and cancel need the event loop
   }
   const valB: SourceBatch[] = [];
-  if (!signal?.aborted) for await (const b of source.valBatches()) valB.push(toFc7(b, false));
+  if (!signal?.aborted) for await (const b of source.valBatches()) valB.push(await toFc7(b, false));
   const only = epoch;
   return {
     from: 'fc7',

@@ -96,7 +96,7 @@ export type Ok = { done: true };
 export type PhotoStatus = 'ok' | 'unreadable' | 'missing';
 export type LabelSource = 'user' | 'folder' | 'prediction';
 export type RunStatus = 'running' | 'finished' | 'failed' | 'cancelled' | 'interrupted';
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
 export type Subset = 'train' | 'val' | 'test';
 export type Tta = 'center' | '10crop';
 
@@ -238,6 +238,7 @@ export type RunSettings = {
   groups?: 1 | 2; // default 2: conv2/4/5 split in two as on the paper's two GPUs (3.2)
   lrn?: boolean; // default true: local response normalisation after conv1-2 (3.3)
   overlappingPool?: boolean; // default true: 3x3 windows, stride 2; false: 2x2, stride 2 (3.4)
+  backend?: 'auto' | BackendName; // the compute backend: 'auto' (default) the best that loads (ALEXNET_BACKEND applies), else that one or a failed run saying why
 };
 
 export type RunInfo = {
@@ -303,7 +304,14 @@ export type WeightsStatus = {
   verified: 'imagenet' | 'structure' | null; // 'imagenet': the published file's SHA-256; 'structure': the network's shape only
 };
 
-export type BackendInfo = { name: BackendName; threads: number; versions: Record<string, string>; tried: { name: BackendName; error: string }[] };
+export type GpuAdapterInfo = { vendor: string; architecture: string; device: string; description: string; software: boolean };
+export type BackendInfo = {
+  name: BackendName;
+  threads: number;
+  versions: Record<string, string>;
+  tried: { name: BackendName; error: string }[];
+  adapter?: GpuAdapterInfo; // webgpu: the device it computes on
+};
 
 export type AppInfo = {
   name: string;

@@ -31,6 +31,7 @@ export const DEFAULT_SETTINGS: Required<Omit<RunSettings, 'lr'>> & Pick<RunSetti
   groups: 2,
   lrn: true,
   overlappingPool: true,
+  backend: 'auto', // the best backend that loads (ml/backend.ts)
 };
 
 const PAPER_SWITCHES = ['activation', 'groups', 'lrn', 'overlappingPool'] as const;
@@ -52,6 +53,7 @@ const settingsV = obj({
   groups: opt((v: unknown, at: string) => int(1, 2)(v, at) as 1 | 2),
   lrn: opt(bool),
   overlappingPool: opt(bool),
+  backend: opt(oneOf('auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu')),
 });
 
 type Flat = Record<string, string | number | boolean | null>;
@@ -269,6 +271,7 @@ export function runHandlers(
       tta: s.tta,
       seed: s.seed,
       network: { activation: s.activation, groups: s.groups, lrn: s.lrn, overlappingPool: s.overlappingPool },
+      backend: s.backend,
     };
     void ctx.training.start(job).then((status) => {
       // what the run measured is kept as it is now: later relabels change "today's" view only

@@ -4,10 +4,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../../ml/backend';
-import { loadModel, readModelMeta, resolveCheckpointDir, type LoadedModel } from '../../ml/checkpoint';
+import { loadModel, readModelMeta, resolveCheckpointDir, snapshotParams, type LoadedModel } from '../../ml/checkpoint';
 import { runRecipe } from '../../ml/recipe';
 import { classify } from '../../ml/infer';
-import { disposeParams, paramsToArrays } from '../../ml/model';
+import { disposeParams } from '../../ml/model';
 import type { TrainEvent } from '../../ml/train';
 import type { TransferEvent } from '../../ml/transfer';
 import { downloadWeights, importWeights, type WeightsInfo } from '../../ml/weights/imagenet';
@@ -38,7 +38,7 @@ function toMsg(e: TrainEvent | TransferEvent, stage: string): TrainEventMsg | nu
 
 export async function runTrain(job: TrainJob, send: Send, signal: AbortSignal): Promise<TrainOutcome> {
   const transfer = job.recipe === 'finetune' && job.architecture !== 'tiny' && job.fineTune !== 'all';
-  send({ type: 'backend', info: await initBackend('auto', { pooledAllocator: transfer }) });
+  send({ type: 'backend', info: await initBackend(job.backend, { pooledAllocator: transfer }) });
   fs.mkdirSync(job.outDir, { recursive: true });
   const k = job.classNames.length;
   let lastCaching = 0;
@@ -145,7 +145,7 @@ export async function runExport(job: ExportJob): Promise<ExportOutcome> {
   }
   const model = await loadModel(job.modelDir, 'best');
   try {
-    const m = { config: model.config, arrays: paramsToArrays(model.params), classNames: model.classNames, preprocessing: model.preprocessing };
+    const m = { config: model.config, arrays: await snapshotParams(model.params), classNames: model.classNames, preprocessing: model.preprocessing };
     return job.format === 'onnx' ? await exportOnnx(m, job.outDir) : await exportTfjs(m, job.outDir);
   } finally {
     disposeParams(model.params);

@@ -4,7 +4,7 @@
 // worker that exits without either has crashed; the host reports that as a failure. Every message
 // is plain JSON (the Node fork channel and Electron's utilityProcess both carry it unchanged).
 import type { NetworkSwitches } from '../../ml/recipe';
-import type { AppErrorPayload, BackendInfo, RunPhase, Tta } from '../../preload/contract';
+import type { AppErrorPayload, BackendInfo, BackendName, RunPhase, Tta } from '../../preload/contract';
 
 export type WorkerItem = { path: string; label: number }; // an image and its class index
 
@@ -30,6 +30,7 @@ export type TrainJob = {
   tta: Tta;
   seed: number;
   network: NetworkSwitches; // the paper's switches, for runs from scratch
+  backend: 'auto' | BackendName; // initBackend's preference
 };
 
 export type ClassifyJob = { kind: 'classify'; modelDir: string; files: string[]; topK: number; tta: Tta };

@@ -19,8 +19,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { getKernel, registerGradient, registerKernel, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
 
 export const GROUPED_CONV = 'AlexNetGroupedConv2D';
-const GROUPED_CONV_BP_INPUT = 'AlexNetGroupedConv2DBackpropInput';
-const GROUPED_CONV_BP_FILTER = 'AlexNetGroupedConv2DBackpropFilter';
+export const GROUPED_CONV_BP_INPUT = 'AlexNetGroupedConv2DBackpropInput';
+export const GROUPED_CONV_BP_FILTER = 'AlexNetGroupedConv2DBackpropFilter';
 const RELU_GRAD = 'AlexNetReluGrad';
 const BACKEND = 'tensorflow';
 
@@ -161,21 +161,33 @@ export function registerTensorflowKernels(): { groupedConv: boolean } {
       kernelFunc: ({ inputs, attrs, backend }) =>
         groupedBackpropFilter(backend as unknown as NodeBackend, inputs.x as TensorInfo, inputs.dy as TensorInfo, attrs as unknown as GroupedConvAttrs & { filterShape: number[] }),
     });
-    registerGradient({
-      kernelName: GROUPED_CONV,
-      inputsToSave: ['x', 'filter'],
-      gradFunc: (dy, saved, attrs) => {
-        const [x, filter] = saved;
-        const a = attrsOf(attrs);
-        const d = dy as tf.Tensor;
-        return {
-          x: () => tf.engine().runKernel(GROUPED_CONV_BP_INPUT, { dy: d, filter }, { ...a, inputShape: x.shape }) as tf.Tensor,
-          filter: () => tf.engine().runKernel(GROUPED_CONV_BP_FILTER, { x, dy: d }, { ...a, filterShape: filter.shape }) as tf.Tensor,
-        };
-      },
-    });
+    registerGroupedConvGradient();
   }
   return { groupedConv: groupedConvOk };
+}
+
+let groupedConvGradRegistered = false;
+
+/**
+ * The gradient of GROUPED_CONV, through its two backprop kernels (the gradient registry is global:
+ * every backend that registers the three kernels, here and ml/kernels/webgpu/, shares it). Idempotent.
+ */
+export function registerGroupedConvGradient(): void {
+  if (groupedConvGradRegistered) return;
+  groupedConvGradRegistered = true;
+  registerGradient({
+    kernelName: GROUPED_CONV,
+    inputsToSave: ['x', 'filter'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, filter] = saved;
+      const a = attrs as unknown as GroupedConvAttrs;
+      const d = dy as tf.Tensor;
+      return {
+        x: () => tf.engine().runKernel(GROUPED_CONV_BP_INPUT, { dy: d, filter }, { ...a, inputShape: x.shape }) as tf.Tensor,
+        filter: () => tf.engine().runKernel(GROUPED_CONV_BP_FILTER, { x, dy: d }, { ...a, filterShape: filter.shape }) as tf.Tensor,
+      };
+    },
+  });
 }
 
 /** Is the native grouped convolution usable on the current backend? */

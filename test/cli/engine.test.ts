@@ -43,7 +43,7 @@ describe('alexnet info', () => {
     const r = alexnet(['info', '--json']);
     expect(r.code).toBe(0);
     const info = JSON.parse(r.stdout);
-    expect(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).toContain(info.backend);
+    expect(['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']).toContain(info.backend);
     expect(info.params).toBe(60_965_224);
     expect(info.versions['tfjs-core']).toMatch(/^\d+\.\d+\.\d+$/);
   });

@@ -1,5 +1,6 @@
 // Numeric helpers shared by the engine's tests.
 import { expect } from 'vitest';
+import type { LrnConfig } from '../../ml/config';
 
 /** Deterministic pseudo-random numbers in [-scale, scale) (mulberry32), so failures reproduce. */
 export function randoms(n: number, seed: number, scale = 1): Float32Array {
@@ -25,4 +26,19 @@ export function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
     mag = Math.max(mag, Math.abs(b[i]));
   }
   return diff / mag;
+}
+
+// The paper's formula, literally: b[c] = a[c] / (k + alpha/n * sum_{|c'-c| <= (n-1)/2} a[c']^2)^beta.
+export function naiveLrn(x: Float32Array, shape: number[], p: LrnConfig): Float32Array {
+  const c = shape[3];
+  const r = (p.size - 1) / 2;
+  const out = new Float32Array(x.length);
+  for (let base = 0; base < x.length; base += c) {
+    for (let ch = 0; ch < c; ch++) {
+      let sum = 0;
+      for (let j = Math.max(0, ch - r); j <= Math.min(c - 1, ch + r); j++) sum += x[base + j] * x[base + j];
+      out[base + ch] = x[base + ch] / Math.pow(p.k + (p.alpha / p.size) * sum, p.beta);
+    }
+  }
+  return out;
 }

@@ -260,6 +260,7 @@ describe('input validation', () => {
     ['runs:start', { datasetId: 1, settings: { epochs: 0 } }, 'request.settings.epochs'],
     ['runs:start', { datasetId: 1, settings: { lr: 'fast' } }, 'request.settings.lr'],
     ['runs:start', { datasetId: 1, settings: { batchSize: 1e9 } }, 'request.settings.batchSize'],
+    ['runs:start', { datasetId: 1, settings: { backend: 'quantum' } }, 'request.settings.backend'],
     ['runs:evaluation', { runId: 1, subset: 'test' }, 'request.subset'],
     ['models:export', { runId: 1, format: 'pt', folder: '/tmp' }, 'request.format'],
     ['classify:files', { runId: 1, files: ['relative.jpg'] }, 'request.files[0]'],

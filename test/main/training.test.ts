@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findNativeBinding } from '../../ml/backend';
 import { probeBackend } from '../../main/context';
 import type { RunSettings } from '../../preload/contract';
 import { harness, hymenoptera, importDataset, photoFolder, tempDir, type Harness } from './helpers';
@@ -199,4 +200,19 @@ describe('cancel, crash, one at a time', () => {
     const noWeights = await h.call('runs:start', { datasetId: ds });
     expect(noWeights.ok ? null : noWeights.error.code).toBe('NO_WEIGHTS');
   });
+});
+
+describe('the backend setting', () => {
+  it('a run computes on the backend its settings name; one that cannot load fails the run with the reason', async () => {
+    const run = await h.ok('runs:start', { datasetId: ds, settings: { ...TINY, epochs: 1, backend: 'cpu' } });
+    const end = await h.next('run:status', (e) => e.runId === run.id && e.phase === 'done', 110_000);
+    expect(end.error).toBeNull();
+    expect((await h.ok('runs:get', { runId: run.id })).backend).toBe('cpu');
+    expect((await h.ok('runs:get', { runId: run.id })).settings.backend).toBe('cpu');
+    if (findNativeBinding('@tensorflow/tfjs-node-gpu') !== null) return; // nothing to refuse on this machine
+    const gpu = await h.ok('runs:start', { datasetId: ds, settings: { ...TINY, epochs: 1, backend: 'tensorflow-gpu' } });
+    const failed = await h.next('run:status', (e) => e.runId === gpu.id && e.phase === 'done', 110_000);
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatchObject({ code: 'BACKEND_UNAVAILABLE', message: expect.stringMatching(/tensorflow-gpu/) });
+  }, 120_000);
 });

@@ -24,14 +24,15 @@ describe('backend selection', () => {
   it("'auto' takes the best backend that loads, and says why better ones did not", async () => {
     delete process.env.ALEXNET_BACKEND;
     const info = await initBackend('auto');
-    expect(['tensorflow-gpu', 'tensorflow', 'wasm']).toContain(info.name);
+    expect(['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm']).toContain(info.name);
     expect(info.versions['tfjs-core']).toBe(tf.version_core);
     expect(info.versions.node).toBe(process.versions.node);
     expect(currentBackend()).toEqual(info);
-    const order = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+    const order = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
+    if (info.name === 'webgpu') expect(info.adapter?.software).toBe(false); // never a software GPU on its own
     expect(info.tried.map((t) => t.name)).toEqual(order.slice(0, order.indexOf(info.name)));
     for (const t of info.tried) expect(t.error.length).toBeGreaterThan(0);
-    if (!nativeAddonPresent('@tensorflow/tfjs-node') && !nativeAddonPresent('@tensorflow/tfjs-node-gpu')) {
+    if (!nativeAddonPresent('@tensorflow/tfjs-node') && !nativeAddonPresent('@tensorflow/tfjs-node-gpu') && info.name !== 'webgpu') {
       expect(info.name).toBe('wasm');
       expect(info.versions['@tensorflow/tfjs-backend-wasm']).toMatch(/^\d+\.\d+\.\d+$/);
       expect(info.threads).toBeGreaterThanOrEqual(1);

@@ -127,7 +127,7 @@ describe('checkpoint format', () => {
     const a = path.join(tmp, 'snap', 'a.ckpt');
     const b = path.join(tmp, 'snap', 'b.ckpt');
     const { input, sgd } = await makeCheckpoint(a);
-    await saveCheckpoint(b, { ...input, params: snapshotParams(input.params) });
+    await saveCheckpoint(b, { ...input, params: await snapshotParams(input.params) });
     expect(readFileSync(path.join(a, 'weights.bin')).equals(readFileSync(path.join(b, 'weights.bin')))).toBe(true);
     disposeParams(input.params);
     sgd.disposeState();

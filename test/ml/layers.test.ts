@@ -3,22 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../ml/backend';
 import { BVLC_LRN, PAPER_LRN, type LrnConfig } from '../../ml/config';
 import { dense, groupedConv2d, hasNativeLrn, lrn } from '../../ml/layers';
-import { randoms, maxRelDiff } from '../helpers/numeric';
-
-// The paper's formula, literally: b[c] = a[c] / (k + alpha/n * sum_{|c'-c| <= (n-1)/2} a[c']^2)^beta.
-function naiveLrn(x: Float32Array, shape: number[], p: LrnConfig): Float32Array {
-  const c = shape[3];
-  const r = (p.size - 1) / 2;
-  const out = new Float32Array(x.length);
-  for (let base = 0; base < x.length; base += c) {
-    for (let ch = 0; ch < c; ch++) {
-      let sum = 0;
-      for (let j = Math.max(0, ch - r); j <= Math.min(c - 1, ch + r); j++) sum += x[base + j] * x[base + j];
-      out[base + ch] = x[base + ch] / Math.pow(p.k + (p.alpha / p.size) * sum, p.beta);
-    }
-  }
-  return out;
-}
+import { naiveLrn, randoms, maxRelDiff } from '../helpers/numeric';
 
 // A full convolution with a block-diagonal filter: group g's outputs see only group g's inputs.
 function blockDiagonal(w: Float32Array, kh: number, kw: number, cinG: number, cout: number, groups: number): tf.Tensor4D {

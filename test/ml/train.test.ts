@@ -83,7 +83,7 @@ describe('train', () => {
     // no leak across training and a prediction: the only tensors left are the 16 parameters
     expect(tf.memory().numTensors).toBe(before);
     const x = new Float32Array(2 * 99 * 99 * 3).fill(0.5);
-    predictProbs({ params: r.params, config, classNames: ['ants', 'bees'], preprocessing: prep }, x, 2);
+    await predictProbs({ params: r.params, config, classNames: ['ants', 'bees'], preprocessing: prep }, x, 2);
     expect(tf.memory().numTensors).toBe(before);
     disposeParams(r.params);
   });

@@ -17,6 +17,10 @@ describe('toSettings', () => {
     expect(tiny).toMatchObject({ recipe: 'scratch', architecture: 'tiny', epochs: 2, augment: false });
     expect(tiny.fineTune).toBeUndefined();
   });
+  it("a chosen backend goes with the run; 'auto' leaves the server's default", () => {
+    expect(toSettings(DEFAULT_ADVANCED).backend).toBeUndefined();
+    expect(toSettings({ ...DEFAULT_ADVANCED, backend: 'webgpu' }).backend).toBe('webgpu');
+  });
 });
 
 describe('the paper’s switches', () => {

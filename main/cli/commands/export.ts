@@ -2,8 +2,8 @@
 // run folder with best.ckpt/last.ckpt) as ONNX or as a TF.js graph model, with labels.json and
 // preprocessing.json beside it.
 import { initBackend } from '../../../ml/backend';
-import { loadModel } from '../../../ml/checkpoint';
-import { disposeParams, paramsToArrays } from '../../../ml/model';
+import { loadModel, snapshotParams } from '../../../ml/checkpoint';
+import { disposeParams } from '../../../ml/model';
 import { exportTfjs } from '../../../ml/weights/export-tfjs';
 import { exportOnnx } from '../../../ml/weights/onnx';
 import { parse } from '../args';
@@ -25,7 +25,7 @@ export async function run(argv: string[]): Promise<number> {
   const [modelDir, outDir] = positionals;
   await initBackend('auto'); // (ALEXNET_BACKEND overrides) the weights only pass through it
   const loaded = await loadModel(modelDir);
-  const model = { config: loaded.config, arrays: paramsToArrays(loaded.params), classNames: loaded.classNames, preprocessing: loaded.preprocessing };
+  const model = { config: loaded.config, arrays: await snapshotParams(loaded.params), classNames: loaded.classNames, preprocessing: loaded.preprocessing };
   disposeParams(loaded.params);
   const r = format === 'onnx' ? await exportOnnx(model, outDir) : await exportTfjs(model, outDir);
   if (values.json) process.stdout.write(JSON.stringify({ format, model: loaded.dir, ...r }) + '\n');

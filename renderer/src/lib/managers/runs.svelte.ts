@@ -20,9 +20,19 @@ export type Paper = { activation: 'relu' | 'tanh'; lrn: boolean; overlappingPool
 export const PAPER: Paper = { activation: 'relu', lrn: true, overlappingPool: true, groups: 2 };
 
 /** The advanced drawer's fields; undefined keeps the backend's default. */
-export type Advanced = { model: ModelChoice; epochs?: number; batchSize?: number; lr?: number; augment: boolean; freeze: 'none' | 'fc' | 'all'; tenCrop: boolean; paper: Paper };
+export type Advanced = {
+  model: ModelChoice;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  augment: boolean;
+  freeze: 'none' | 'fc' | 'all';
+  tenCrop: boolean;
+  paper: Paper;
+  backend: NonNullable<RunSettings['backend']>; // 'auto': the best that loads
+};
 
-export const DEFAULT_ADVANCED: Advanced = { model: 'finetune', augment: true, freeze: 'fc', tenCrop: false, paper: { ...PAPER } };
+export const DEFAULT_ADVANCED: Advanced = { model: 'finetune', augment: true, freeze: 'fc', tenCrop: false, paper: { ...PAPER }, backend: 'auto' };
 
 /** A run's settings in words, for Compare and the summary (keys not listed show as they are). */
 export const SETTING_NAMES: Record<string, string> = {
@@ -38,6 +48,7 @@ export const SETTING_NAMES: Record<string, string> = {
   valFraction: 'Share held out for validation',
   tta: 'Views per photo when predicting',
   seed: 'Random seed',
+  backend: 'Compute backend',
   activation: 'Activation (paper 3.1)',
   groups: 'Two-GPU groups in conv2/4/5 (paper 3.2)',
   lrn: 'Local response normalisation (paper 3.3)',
@@ -115,6 +126,7 @@ export function toSettings(a: Advanced): RunSettings {
   if (a.batchSize !== undefined) s.batchSize = a.batchSize;
   if (a.lr !== undefined) s.lr = a.lr;
   if (s.recipe !== 'finetune') Object.assign(s, a.paper); // the ImageNet weights fix the network
+  if (a.backend !== 'auto') s.backend = a.backend;
   if (s.recipe === 'finetune') {
     s.fineTune = a.freeze;
     if (a.epochs !== undefined) s.fineTuneEpochs = a.epochs;

@@ -1,0 +1,80 @@
+// The webgpu backend in Node (and Electron's utility process): @tensorflow/tfjs-backend-webgpu on
+// Dawn, Chromium's WebGPU implementation, as the npm package `webgpu` ships it (a prebuilt dawn.node
+// per OS: Vulkan on Linux, Metal on macOS, D3D12 on Windows).
+//
+// tfjs-backend-webgpu registers itself only where `navigator.gpu` exists (it checks at import), and
+// its shaders use WebGPU's global constants (GPUBufferUsage, GPUMapMode, ...): both come from
+// `webgpu` (create() and globals). Node 21+ and Electron have a `navigator` of their own, so `gpu`
+// is defined on it rather than replacing it.
+//
+// In Node a GPU tensor can be read only asynchronously (tensor.data()): the backend's dataSync needs
+// a browser's OffscreenCanvas. The engine reads every result with data() for this reason.
+
+import * as tf from '@tensorflow/tfjs-core';
+
+export type GpuAdapterInfo = {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  software: boolean; // SwiftShader, lavapipe/llvmpipe, WARP: computed on the CPU
+};
+
+// Software implementations of Vulkan/D3D12/Metal, recognised by the adapter's info (Dawn leaves
+// isFallbackAdapter undefined for SwiftShader, so the info has to be read as well).
+const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|\bwarp\b|software/i;
+
+export function describeAdapter(adapter: GPUAdapter): GpuAdapterInfo {
+  // Dawn's GPUAdapterInfo keeps its fields as getters on the prototype: read them one by one.
+  const info: GPUAdapterInfo | undefined = adapter.info;
+  const field = (k: 'vendor' | 'architecture' | 'device' | 'description'): string => String(info?.[k] ?? '');
+  const out = { vendor: field('vendor'), architecture: field('architecture'), device: field('device'), description: field('description') };
+  const fallback = (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  return { ...out, software: fallback || SOFTWARE.test(Object.values(out).join(' ')) };
+}
+
+/** "vendor architecture (description)", for messages and the status bar. */
+export function adapterLabel(a: GpuAdapterInfo): string {
+  const head = [a.vendor, a.architecture].filter((s) => s !== '').join(' ') || 'unknown GPU';
+  return a.description !== '' ? `${head} (${a.description})` : head;
+}
+
+type WebgpuModule = { create(options: string[]): GPU; globals: object };
+
+let loaded: GpuAdapterInfo | null = null;
+
+/**
+ * Finds the WebGPU adapter, makes 'webgpu' the current backend and registers our kernels. Throws
+ * (one line) when `webgpu` is not installed, no adapter exists, or only a software one does and
+ * `allowSoftware` is false.
+ */
+export async function loadWebgpu({ allowSoftware }: { allowSoftware: boolean }): Promise<GpuAdapterInfo> {
+  if (loaded === null) {
+    let mod: WebgpuModule;
+    try {
+      mod = (await import('webgpu')) as WebgpuModule;
+    } catch (e) {
+      throw new Error(`the webgpu package (Dawn) is not usable: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+    }
+    const gpu = mod.create([]);
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (adapter === null)
+      throw new Error('no WebGPU adapter: no GPU driver found (Linux: a Vulkan driver and the Vulkan loader libvulkan.so.1; macOS: Metal; Windows: D3D12)');
+    const info = describeAdapter(adapter);
+    if (info.software && !allowSoftware)
+      throw new Error(`only a software WebGPU adapter, ${adapterLabel(info)}, which is slower than the CPU backends (ALEXNET_BACKEND=webgpu uses it anyway)`);
+    const g = globalThis as Record<string, unknown>;
+    for (const [k, v] of Object.entries(mod.globals)) if (!(k in g)) g[k] = v;
+    if (typeof g.navigator === 'object' && g.navigator !== null) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+    else Object.defineProperty(g, 'navigator', { value: { gpu }, configurable: true });
+    await import('@tensorflow/tfjs-backend-webgpu');
+    if (tf.findBackendFactory('webgpu') === null)
+      throw new Error(`@tensorflow/tfjs-backend-webgpu registered no 'webgpu' backend in this @tensorflow/tfjs-core (two copies installed?)`);
+    loaded = info;
+  }
+  if (loaded.software && !allowSoftware)
+    throw new Error(`only a software WebGPU adapter, ${adapterLabel(loaded)}, which is slower than the CPU backends (ALEXNET_BACKEND=webgpu uses it anyway)`);
+  if (!(await tf.setBackend('webgpu'))) throw new Error("backend 'webgpu' failed to initialise (no device from the adapter)");
+  (await import('./register')).registerWebgpuKernels(); // (imports the package: only after it decided to register)
+  return loaded;
+}
