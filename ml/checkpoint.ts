@@ -22,7 +22,7 @@ import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { PARAM_NAMES, makeConfig, paramShapes, type AlexNetConfig, type ParamName, type Params } from './config';
-import { EngineError } from './errors';
+import { EngineError, diskFullError } from './errors';
 import { ownVariable, paramsFromArrays } from './model';
 import type { SgdState } from './optimizer';
 import type { Preprocessing } from './preprocess';
@@ -172,7 +172,6 @@ export async function saveCheckpoint(dir: string, input: CheckpointInput, opts: 
   const tmp = `${target}.tmp`;
   const old = `${target}.old`;
   rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
 
   const shapes = paramShapes(rest.config);
   const weightEntries: Entry[] = [];
@@ -188,6 +187,7 @@ export async function saveCheckpoint(dir: string, input: CheckpointInput, opts: 
     return fd;
   };
   try {
+    mkdirSync(tmp, { recursive: true });
     let weights: BinaryManifest | null = null;
     if (opts.weightsFrom) weights = linkWeights(opts.weightsFrom, path.join(tmp, 'weights.bin'), manifestOf(weightEntries, 'weights.bin'));
     weights ??= await writeArrays(openNew('weights.bin'), weightEntries, 'weights.bin');
@@ -221,6 +221,12 @@ export async function saveCheckpoint(dir: string, input: CheckpointInput, opts: 
     renameSync(tmp, target);
     await rm(old, { recursive: true, force: true });
     return meta;
+  } catch (err) {
+    // a failed save (a full disk most often) leaves nothing of ours behind: the previous
+    // checkpoint is untouched and the half-written copy is freed at once
+    for (const fd of fds.splice(0)) closeSync(fd);
+    rmSync(tmp, { recursive: true, force: true });
+    throw diskFullError(err, tmp);
   } finally {
     for (const fd of fds) closeSync(fd);
   }
