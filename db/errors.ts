@@ -4,6 +4,7 @@
 export type DbErrorCode =
   | 'SCHEMA_TOO_NEW' // the file was written by a newer app (user_version above ours)
   | 'NOT_A_DATABASE' // the file exists but is not SQLite (or is encrypted/corrupt)
+  | 'DAMAGED' // SQLite's quick_check found damage: restore the backup
   | 'DB_OPEN_FAILED' // any other failure to open: permissions, a read-only folder
   | 'MIGRATION_FAILED' // a migration threw; the database stays at its previous version
   | 'FOLDER_NOT_FOUND' // an import/export/verify path that does not exist
