@@ -237,7 +237,7 @@ export class TrainingHost {
       return;
     }
     const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
-    this.finish(a, null, { code: 'INTERNAL', message: `the training process stopped unexpectedly: it ${how}; its last checkpoint is kept` });
+    this.finish(a, null, { code: 'INTERNAL', message: `the training process stopped unexpectedly: it ${how}; its last checkpoint is kept and Resume continues from it` });
   }
 
   private finish(a: Active, outcome: TrainOutcome | null, error: AppErrorPayload | null): void {
@@ -284,9 +284,9 @@ export class TrainingHost {
     if (!dir) return;
     const best = path.join(dir, 'best.ckpt');
     const last = path.join(dir, 'last.ckpt');
-    if (fs.existsSync(best)) lib.models.add(runId, { kind: 'final', path: best, format: 'alexnet-studio', epoch: outcome?.bestEpoch ?? null });
+    if (fs.existsSync(best)) lib.models.put(runId, { kind: 'final', path: best, format: 'alexnet-studio', epoch: outcome?.bestEpoch ?? null });
     // last.ckpt may be older than the run's last epoch (a cancelled run: see ml/train.ts): its own epoch
-    if (fs.existsSync(last)) lib.models.add(runId, { kind: 'checkpoint', path: last, format: 'alexnet-studio', epoch: checkpointEpoch(last) ?? outcome?.epochs ?? null });
+    if (fs.existsSync(last)) lib.models.put(runId, { kind: 'checkpoint', path: last, format: 'alexnet-studio', epoch: checkpointEpoch(last) ?? outcome?.epochs ?? null });
   }
 
   private status(a: Active, status: RunStatus, phase: RunPhase, error: AppErrorPayload | null, message: string | null): void {

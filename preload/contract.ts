@@ -344,6 +344,8 @@ export type Calls = {
 
   'runs:start': { req: { datasetId: number; name?: string; settings?: RunSettings }; res: RunInfo };
   'runs:cancel': { req: { runId: number }; res: { cancelled: boolean } };
+  // continues an interrupted, cancelled or failed run from its last checkpoint, same settings and split
+  'runs:resume': { req: { runId: number }; res: RunInfo };
   'runs:list': { req: { datasetId?: number; limit?: number }; res: RunInfo[] };
   'runs:get': { req: { runId: number }; res: RunDetail };
   'runs:metrics': { req: { runId: number }; res: RunMetrics };
@@ -392,6 +394,7 @@ export const CHANNELS = [
   'suggestions:list',
   'runs:start',
   'runs:cancel',
+  'runs:resume',
   'runs:list',
   'runs:get',
   'runs:metrics',

@@ -78,6 +78,9 @@ export class RunsRepo {
       ),
       end: db.prepare<[string, number, string | null, number]>("UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ? AND status = 'running'"),
       backend: db.prepare<[string, number]>('UPDATE runs SET backend = ? WHERE id = ?'),
+      resume: db.prepare<[number, string, number]>(
+        "UPDATE runs SET status = 'running', ended_at = NULL, error = NULL, pid = ?, host = ? WHERE id = ? AND status IN ('interrupted', 'cancelled', 'failed')",
+      ),
       running: db.prepare<[], { id: number; pid: number | null; host: string | null }>("SELECT id, pid, host FROM runs WHERE status = 'running'"),
       interrupt: db.prepare<[number, string, number]>("UPDATE runs SET status = 'interrupted', ended_at = ?, error = ? WHERE id = ? AND status = 'running'"),
       lastMetricAt: db.prepare<[number], { at: number | null }>('SELECT max(at) AS at FROM metrics WHERE run_id = ?'),
@@ -131,6 +134,13 @@ export class RunsRepo {
     const run = this.get(id);
     if (run.status !== 'running') throw new DbError('BAD_RUN_STATUS', `run ${id} is already ${run.status}`);
     this.st.end.run(status, now(), error, id);
+    return this.get(id);
+  }
+
+  /** Puts an interrupted, cancelled or failed run back to 'running', owned by this process (a resume). */
+  resume(id: number): Run {
+    const run = this.get(id);
+    if (this.st.resume.run(process.pid, os.hostname(), id).changes !== 1) throw new DbError('BAD_RUN_STATUS', `run ${id} is ${run.status}: only an interrupted, cancelled or failed run can be resumed`);
     return this.get(id);
   }
 

@@ -43,6 +43,12 @@ const settingsV = obj({
   seed: opt(int(0, 2 ** 31 - 1)),
 });
 
+/** A recorded run's settings (its config as runs:start stored it), checked again: the file may be old. */
+function settingsOf(config: Record<string, unknown>): typeof DEFAULT_SETTINGS {
+  const known = Object.fromEntries(Object.keys(DEFAULT_SETTINGS).concat('lr').filter((k) => Object.hasOwn(config, k) && config[k] !== null).map((k) => [k, config[k]]));
+  return { ...DEFAULT_SETTINGS, ...check(settingsV, known) };
+}
+
 type Flat = Record<string, string | number | boolean | null>;
 
 function flat(config: Record<string, unknown>): Flat {
@@ -90,7 +96,7 @@ function modelDir(ctx: AppContext, runId: number): string {
 
 export function runHandlers(
   ctx: AppContext,
-): HandlerMap<'runs:start' | 'runs:cancel' | 'runs:list' | 'runs:get' | 'runs:metrics' | 'runs:evaluation' | 'runs:delete' | 'models:export' | 'classify:files'> {
+): HandlerMap<'runs:start' | 'runs:resume' | 'runs:cancel' | 'runs:list' | 'runs:get' | 'runs:metrics' | 'runs:evaluation' | 'runs:delete' | 'models:export' | 'classify:files'> {
   const { lib } = ctx;
 
   /** Checks, creates the split and the run, hands the job to the training host. */
@@ -114,13 +120,8 @@ export function runHandlers(
     }
 
     const split = lib.splits.create(datasetId, { train: 1 - s.valFraction, val: s.valFraction, seed: s.seed });
-    const members = lib.splits.members(split.id);
     const classNames = counted.map((x) => x.c.name);
-    const index = new Map(classNames.map((n, i) => [n, i]));
-    const items = (subset: 'train' | 'val') => members.filter((m) => m.subset === subset && index.has(m.className)).map((m) => ({ path: m.path, label: index.get(m.className)! }));
-    const train = items('train');
-    const val = items('val');
-    const predict = lib.photos.all(datasetId).filter((p) => p.status === 'ok').map((p) => ({ photoId: p.id, path: p.path }));
+    const { train, val } = splitItems(split.id, classNames);
 
     // the run's folder, named before the run exists (its id is not known yet), recorded with it
     const outDir = path.join(dataPaths(ctx).runs, `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`);
@@ -133,14 +134,30 @@ export function runHandlers(
       classes: classNames,
       weightsSource: finetune ? 'imagenet' : 'none',
     });
+    launch(run.id, datasetId, classNames, { train, val }, s, outDir, false);
+    return runInfo(lib.runs.summary(run.id));
+  };
+
+  /** The split's members of the run's classes, as the worker's items. */
+  const splitItems = (splitId: number, classNames: string[]) => {
+    const members = lib.splits.members(splitId);
+    const index = new Map(classNames.map((n, i) => [n, i]));
+    const items = (subset: 'train' | 'val') => members.filter((m) => m.subset === subset && index.has(m.className)).map((m) => ({ path: m.path, label: index.get(m.className)! }));
+    return { train: items('train'), val: items('val') };
+  };
+
+  /** Hands a run's job to the training host (a new run, or a resumed one). */
+  const launch = (runId: number, datasetId: number, classNames: string[], items: { train: TrainJob['train']; val: TrainJob['val'] }, s: typeof DEFAULT_SETTINGS, outDir: string, resume: boolean) => {
+    const finetune = s.recipe === 'finetune' && s.architecture === 'alexnet';
+    const predict = lib.photos.all(datasetId).filter((p) => p.status === 'ok').map((p) => ({ photoId: p.id, path: p.path }));
     const job: TrainJob = {
       kind: 'train',
-      runId: run.id,
+      runId,
       recipe: s.recipe,
       architecture: s.architecture,
       classNames,
-      train,
-      val,
+      train: items.train,
+      val: items.val,
       predict,
       outDir,
       cacheDir: dataPaths(ctx).featureCache,
@@ -154,9 +171,25 @@ export function runHandlers(
       augment: s.augment,
       tta: s.tta,
       seed: s.seed,
+      resume,
     };
     void ctx.training.start(job).then(() => ctx.bus.emit('library:changed', { datasetId, what: 'runs' }));
-    return runInfo(lib.runs.summary(run.id));
+  };
+
+  /** Continues a run that stopped before its end from its last checkpoint: same settings, same split. */
+  const resume = (runId: number): RunInfo => {
+    const run = lib.runs.get(runId);
+    const running = ctx.training.runningRunId;
+    if (running !== null) throw new AppError('BUSY', `run ${running} is still training; cancel it or wait for it to finish`);
+    if (!['interrupted', 'cancelled', 'failed'].includes(run.status)) throw new AppError('CONFLICT', `run ${runId} is ${run.status}: only an interrupted, cancelled or failed run can be resumed`);
+    const outDir = typeof run.config.outDir === 'string' ? run.config.outDir : null;
+    if (!outDir || !fs.existsSync(path.join(outDir, 'last.ckpt', 'model.json'))) throw new AppError('BAD_MODEL', `run ${runId} has no checkpoint to resume from; start a new run instead`);
+    if (run.datasetId === null || run.splitId === null) throw new AppError('NOT_FOUND', `the dataset or split of run ${runId} was deleted`);
+    const s = settingsOf(run.config);
+    if (s.recipe === 'finetune' && s.architecture === 'alexnet' && !haveWeights(ctx)) throw new AppError('NO_WEIGHTS', 'the ImageNet weights are not installed yet: download or import them to resume this run');
+    lib.runs.resume(runId);
+    launch(runId, run.datasetId, run.classes, splitItems(run.splitId, run.classes), s, outDir, true);
+    return runInfo(lib.runs.summary(runId));
   };
 
   return {
@@ -164,6 +197,7 @@ export function runHandlers(
       const r = check(obj({ datasetId: id, name: opt(str()), settings: opt(settingsV) }), req);
       return start(r.datasetId, r.name, { ...DEFAULT_SETTINGS, ...(r.settings ?? {}) });
     },
+    'runs:resume': (req) => resume(check(obj({ runId: id }), req).runId),
     'runs:cancel': (req) => {
       const r = check(obj({ runId: id }), req);
       lib.runs.get(r.runId);

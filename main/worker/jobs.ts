@@ -77,6 +77,7 @@ export async function runTrain(job: TrainJob, send: Send, signal: AbortSignal): 
       seed: job.seed,
       outDir: job.outDir,
       cacheDir: job.cacheDir,
+      resume: job.resume,
       signal,
       onEvent: onEvent(scratch ? 'main' : 'head'),
     });

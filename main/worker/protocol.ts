@@ -28,6 +28,7 @@ export type TrainJob = {
   augment: boolean;
   tta: Tta;
   seed: number;
+  resume: boolean; // continue from outDir/last.ckpt (runs:resume)
 };
 
 export type ClassifyJob = { kind: 'classify'; modelDir: string; files: string[]; topK: number; tta: Tta };

@@ -20,7 +20,12 @@ type Values = Record<string, string | boolean | undefined>;
 
 function runOnDataset(values: Values, positionals: string[]): Promise<number> {
   if (positionals.length) throw new CliError('give a folder or --dataset <name>, not both');
-  for (const flag of ['out', 'val', 'resume'] as const) if (values[flag] !== undefined) throw new CliError(`--${flag} does not apply to --dataset (the library keeps the run's model and split)`);
+  for (const flag of ['out', 'val'] as const) if (values[flag] !== undefined) throw new CliError(`--${flag} does not apply to --dataset (the library keeps the run's model and split)`);
+  if (values.resume) {
+    const given = ['weights', 'freeze', 'epochs', 'head-epochs', 'batch', 'lr', 'no-augment', 'val-split', 'seed', 'tiny'].filter((k) => values[k] !== undefined);
+    if (given.length) throw new CliError(`--resume continues a run with its own settings: drop --${given.join(', --')}`);
+    return trainDataset({ dataset: values.dataset as string, db: typeof values.db === 'string' ? values.db : undefined, json: Boolean(values.json), settings: {}, resume: true });
+  }
   const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
   const weights = str('weights') ?? (values.tiny ? 'none' : 'imagenet');
   if (weights !== 'imagenet' && weights !== 'none') throw new CliError("with --dataset, --weights must be 'imagenet' or 'none'");
@@ -63,6 +68,7 @@ const HELP = `usage: alexnet train <dir> --out <model-dir> [options]
   --no-augment           no random crops, flips or colour noise
   --seed N               seed for splits, init, augmentation and dropout (0)
   --resume               continue an interrupted run from <model-dir>/last.ckpt
+                         (with --dataset: the dataset's latest interrupted, cancelled or failed run)
   --tiny                 a tiny AlexNet-shaped network (for tests and demos; with --weights none)
   --json                 one JSON object per line on stdout
 
