@@ -9,6 +9,7 @@ export type DbErrorCode =
   | 'MIGRATION_FAILED' // a migration threw; the database stays at its previous version
   | 'FOLDER_NOT_FOUND' // an import/export/verify path that does not exist
   | 'NOT_A_FOLDER' // a path that exists but is a file
+  | 'NO_PHOTOS' // an import of a folder without a single photo (no empty dataset is made)
   | 'DATASET_NOT_FOUND'
   | 'DATASET_EXISTS'
   | 'CLASS_NOT_FOUND'

@@ -26,6 +26,7 @@ const CODE_MAP: Record<string, ErrorCode> = {
   MIGRATION_FAILED: 'LIBRARY_ERROR',
   FOLDER_NOT_FOUND: 'FOLDER_NOT_FOUND',
   NOT_A_FOLDER: 'FOLDER_NOT_FOUND',
+  NO_PHOTOS: 'BAD_INPUT',
   DATASET_NOT_FOUND: 'NOT_FOUND',
   CLASS_NOT_FOUND: 'NOT_FOUND',
   PHOTO_NOT_FOUND: 'NOT_FOUND',
@@ -57,6 +58,7 @@ const CODE_MAP: Record<string, ErrorCode> = {
   CANCELLED: 'CANCELLED',
   NO_WEIGHTS: 'NO_WEIGHTS',
   DISK_FULL: 'DISK_FULL',
+  NOT_WRITABLE: 'BAD_INPUT',
 };
 
 export const INTERNAL_MESSAGE = 'Something went wrong inside the app; the details are in the log.';

@@ -161,6 +161,56 @@ export type SaveOptions = {
 };
 
 /**
+ * Makes sure a model can be written to `dir` before any work is spent on it: creates it and writes
+ * (then removes) a probe file. Fails with one line naming the path and the real cause.
+ */
+export function ensureWritableFolder(dir: string): void {
+  const abs = path.resolve(dir);
+  const probe = path.join(abs, `.alexnet-write-test-${process.pid}`);
+  try {
+    // one level at a time from the deepest existing folder: Node's recursive mkdir spins forever
+    // where a folder cannot be made under an existing one (/proc/nope)
+    const base = nearestExisting(abs);
+    let cur = base;
+    for (const part of path.relative(base, abs).split(path.sep).filter(Boolean)) {
+      cur = path.join(cur, part);
+      mkdirSync(cur);
+    }
+    writeFileSync(probe, 'x');
+    rmSync(probe, { force: true });
+  } catch (err) {
+    try {
+      rmSync(probe, { force: true });
+    } catch {
+      // no folder, no probe
+    }
+    const e = err as NodeJS.ErrnoException;
+    const where = e.path ?? abs;
+    const cause =
+      e.code === 'ENOSPC' || e.code === 'EDQUOT'
+        ? null
+        : e.code === 'EACCES' || e.code === 'EPERM'
+          ? `permission denied on ${where}`
+          : e.code === 'EROFS'
+            ? `${where} is on a read-only file system`
+            : e.code === 'ENOTDIR' || e.code === 'EEXIST'
+              ? `${nearestExisting(abs)} is a file, not a folder`
+              : e.code === 'ENOENT'
+                ? `folders cannot be created in ${nearestExisting(abs)}`
+                : e.message;
+    if (cause === null) throw new EngineError('DISK_FULL', `the disk is full (${abs})`);
+    throw new EngineError('NOT_WRITABLE', `cannot write to ${abs}: ${cause}`);
+  }
+}
+
+/** The longest leading part of `p` that exists. */
+function nearestExisting(p: string): string {
+  let cur = p;
+  while (!existsSync(cur) && path.dirname(cur) !== cur) cur = path.dirname(cur);
+  return cur;
+}
+
+/**
  * Writes a checkpoint folder atomically (see the header). `params` may be a snapshotParams result.
  * Few waits on the event loop (one writev per binary file, the fsyncs together, the removal of the
  * previous folder), so that a save running beside a training loop that yields once per step

@@ -19,7 +19,8 @@ export type EngineErrorCode =
   | 'DOWNLOAD_FAILED' // the host answered with an error (404, 5xx) or the transfer broke off
   | 'CANCELLED' // an operation stopped by the user (AbortSignal)
   | 'NO_WEIGHTS' // ImageNet weights asked for but not imported/downloaded yet
-  | 'DISK_FULL'; // a write failed because the disk (or the user's quota) is full
+  | 'DISK_FULL' // a write failed because the disk (or the user's quota) is full
+  | 'NOT_WRITABLE'; // an output folder that cannot be created or written (read-only, a file in the way)
 
 export class EngineError extends Error {
   constructor(

@@ -77,3 +77,54 @@ describe('alexnet train --dataset --resume', () => {
     expectOneLineError(alexnet(['train', '--dataset', 'bugs', '--resume', '--epochs', '5']), /--resume continues a run with its own settings/);
   }, 300_000);
 });
+
+describe('one clear line for bad input', () => {
+  it('an unknown flag or a negative number', () => {
+    const unknown = alexnet(['train', photos, '--out', path.join(dir, 'x'), '--frobnicate']);
+    expectOneLineError(unknown, /unknown option '--frobnicate'.*; see 'alexnet train --help'$/i);
+    expect(unknown.code).toBe(2);
+    expectOneLineError(alexnet(['train', photos, '--tiny', '--out', path.join(dir, 'x'), '--epochs', '-1']), /--epochs must be an integer from 1 to 10000, got '-1'/);
+    expectOneLineError(alexnet(['library', 'stats', '--nope']), /see 'alexnet library --help'/);
+  }, 60_000);
+
+  it('an empty folder is not imported and makes no dataset', () => {
+    const empty = path.join(dir, 'empty');
+    fs.mkdirSync(path.join(empty, 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(empty, 'notes.txt'), 'no photos here');
+    expectOneLineError(alexnet(['library', 'import', empty, '--dataset', 'nothing']), /no photos in .*empty.*nothing to import/);
+    expect(alexnet(['library', 'stats']).stdout).not.toContain('nothing');
+  }, 60_000);
+
+  it('an --out that cannot be written, found before any training', () => {
+    const file = path.join(dir, 'a-file');
+    fs.writeFileSync(file, 'x');
+    const r = alexnet(['train', photos, '--tiny', '--weights', 'none', '--out', path.join(file, 'model')]);
+    expectOneLineError(r, /cannot write to .*a-file\/model: .*a-file is a file, not a folder/);
+    expectOneLineError(alexnet(['train', photos, '--tiny', '--out', '/proc/nope/model']), /cannot write to \/proc\/nope\/model: folders cannot be created in \/proc/);
+    expectOneLineError(alexnet(['train', photos, '--out', path.join(dir, 'w'), '--weights', path.join(dir, 'missing.onnx')]), /--weights .*missing\.onnx: no such file or folder/);
+  }, 60_000);
+
+  it('a symlink loop is no class, an existing model is not overwritten, a photo named twice is classified once', () => {
+    const looped = path.join(dir, 'looped');
+    fs.cpSync(photos, looped, { recursive: true });
+    fs.symlinkSync('.', path.join(looped, 'loop'));
+    const out = path.join(dir, 'model');
+    const r = alexnet(['train', looped, '--tiny', '--epochs', '1', '--batch', '4', '--out', out, '--json']);
+    expect(r.code).toBe(0);
+    const config = JSON.parse(r.stdout.split('\n')[0]) as { classes: string[]; images: number };
+    expect(config).toMatchObject({ classes: ['ants', 'bees'], images: 8 });
+    expectOneLineError(alexnet(['train', looped, '--tiny', '--epochs', '1', '--out', out]), /already holds a model \(best\.ckpt, last\.ckpt\): --resume continues it, --force replaces it/);
+
+    const one = fs.readdirSync(path.join(looped, 'ants')).map((f) => path.join(looped, 'ants', f))[0];
+    const broken = path.join(dir, 'to-classify');
+    fs.mkdirSync(broken);
+    fs.copyFileSync(one, path.join(broken, 'a.jpg'));
+    fs.writeFileSync(path.join(broken, 'broken.jpg'), fs.readFileSync(one).subarray(0, 300));
+    const c = alexnet(['classify', out, path.join(broken, 'a.jpg'), broken]);
+    expect(c.code).toBe(0);
+    expect(c.stdout.trim().split('\n').map((l) => l.split('\t')[0])).toEqual([path.join(broken, 'a.jpg')]);
+    const warning = c.stderr.trim().split('\n').filter((l) => l.startsWith('warning:'));
+    expect(warning).toHaveLength(1);
+    expect(warning[0].split(path.join(broken, 'broken.jpg')).length).toBe(2); // the path once
+  }, 240_000);
+});

@@ -2,10 +2,11 @@
 // from ImageNet weights. A progress bar with ETA on stderr, one line per epoch; with --json one
 // JSON object per line on stdout, the last one the final metrics. Ctrl+C cancels cleanly: the last
 // checkpoint (every improving epoch, else at most 30 s old) stays valid and `--resume` continues from it.
+import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../../../ml/backend';
 import { scanImageFolder, type Item } from '../../../ml/data';
-import { readModelMeta, resolveCheckpointDir } from '../../../ml/checkpoint';
+import { ensureWritableFolder, readModelMeta, resolveCheckpointDir } from '../../../ml/checkpoint';
 import { EngineError } from '../../../ml/errors';
 import { disposeParams } from '../../../ml/model';
 import { describeRecipe, runRecipe, type RecipeEvent } from '../../../ml/recipe';
@@ -13,14 +14,14 @@ import { defaultDataDir } from '../../../db/paths';
 import { intOption, numberOption, parse } from '../args';
 import { CliError } from '../errors';
 import { ProgressBar, formatDuration } from '../progress';
-import { loadWeights } from '../lib/model-source';
+import { checkWeightsSpec, loadWeights } from '../lib/model-source';
 import { trainDataset } from '../lib/train-dataset';
 
 type Values = Record<string, string | boolean | undefined>;
 
 function runOnDataset(values: Values, positionals: string[]): Promise<number> {
   if (positionals.length) throw new CliError('give a folder or --dataset <name>, not both');
-  for (const flag of ['out', 'val'] as const) if (values[flag] !== undefined) throw new CliError(`--${flag} does not apply to --dataset (the library keeps the run's model and split)`);
+  for (const flag of ['out', 'val', 'force'] as const) if (values[flag] !== undefined) throw new CliError(`--${flag} does not apply to --dataset (the library keeps the run's model and split)`);
   if (values.resume) {
     const given = ['weights', 'freeze', 'epochs', 'head-epochs', 'batch', 'lr', 'no-augment', 'val-split', 'seed', 'tiny'].filter((k) => values[k] !== undefined);
     if (given.length) throw new CliError(`--resume continues a run with its own settings: drop --${given.join(', --')}`);
@@ -69,6 +70,7 @@ const HELP = `usage: alexnet train <dir> --out <model-dir> [options]
   --seed N               seed for splits, init, augmentation and dropout (0)
   --resume               continue an interrupted run from <model-dir>/last.ckpt
                          (with --dataset: the dataset's latest interrupted, cancelled or failed run)
+  --force                replace a model already in <model-dir> (else refused)
   --tiny                 a tiny AlexNet-shaped network (for tests and demos; with --weights none)
   --json                 one JSON object per line on stdout
 
@@ -94,6 +96,7 @@ export async function run(argv: string[]): Promise<number> {
       'no-augment': { type: 'boolean' },
       seed: { type: 'string' },
       resume: { type: 'boolean' },
+      force: { type: 'boolean' },
       tiny: { type: 'boolean' },
       json: { type: 'boolean' },
       dataset: { type: 'string' },
@@ -102,7 +105,7 @@ export async function run(argv: string[]): Promise<number> {
     HELP,
   );
   if (values.dataset !== undefined) return runOnDataset(values, positionals);
-  if (positionals.length !== 1) throw new CliError(`train takes one folder of <class>/<image> sub-folders\n${HELP.trimEnd()}`);
+  if (positionals.length !== 1) throw new CliError("train takes one folder of <class>/<image> sub-folders; see 'alexnet train --help'");
   if (!values.out) throw new CliError('--out <model-dir> is required: the folder the model is written to');
   if (values.val && values['val-split']) throw new CliError('give --val or --val-split, not both');
   const weights = values.weights ?? (values.tiny ? 'none' : 'imagenet');
@@ -111,6 +114,11 @@ export async function run(argv: string[]): Promise<number> {
   if (values.tiny && weights !== 'none') throw new CliError('--tiny trains the tiny network from scratch: use it with --weights none');
   const json = Boolean(values.json);
   const out = path.resolve(values.out);
+  // a model already there is kept unless asked: --resume continues it, --force replaces it
+  const existing = ['best.ckpt', 'last.ckpt'].filter((c) => fs.existsSync(path.join(out, c, 'model.json')));
+  if (existing.length && !values.resume && !values.force) throw new CliError(`${out} already holds a model (${existing.join(', ')}): --resume continues it, --force replaces it, or choose another --out`);
+  ensureWritableFolder(out); // a read-only folder, a file in the way or a full disk is found now, not after training
+  if (weights !== 'imagenet' && weights !== 'none') checkWeightsSpec(weights);
 
   const emit = (obj: Record<string, unknown>) => json && process.stdout.write(JSON.stringify(obj) + '\n');
   const say = (line: string) => !json && process.stderr.write(line + '\n');
@@ -163,7 +171,8 @@ export async function run(argv: string[]): Promise<number> {
     const stage = 'stage' in e ? e.stage : 'train';
     switch (e.type) {
       case 'start':
-        say(`[${stage}] epochs ${e.startEpoch}-${e.epochs} of ${e.stepsPerEpoch} steps, ${e.trainCount} train / ${e.valCount} val images, lr ${e.lr}`);
+        if (e.startEpoch > e.epochs) say(`[${stage}] already done (epochs 1-${e.epochs} are in the checkpoint)`);
+        else say(`[${stage}] ${e.startEpoch === e.epochs ? `epoch ${e.epochs}` : `epochs ${e.startEpoch}-${e.epochs}`}${e.startEpoch > 1 ? ' (resumed)' : ''} of ${e.stepsPerEpoch} steps, ${e.trainCount} train / ${e.valCount} val images, lr ${e.lr}`);
         emit({ ...e, stage });
         break;
       case 'step': {
