@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exportLabels } from '../../db/export';
 import { readImage } from '../../main/images';
 import { harness, hymenoptera, importDataset, tempDir, type Harness } from './helpers';
 
@@ -52,5 +53,30 @@ describe('images', () => {
     fs.writeFileSync(path.join(dir, 'c', 'later.jpg'), 'not a photo any more');
     expect((await readImage(h.lib, { photoId: byName('later.jpg').id, size: 'full' })).status).toBe(404);
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('class names and export', () => {
+  it("refuses '.' and '..' as class names, and an export never writes outside its folder", async () => {
+    const d = await h.ok('datasets:create', { name: 'dots' });
+    for (const name of ['..', '.', ' .. ']) {
+      const r = await h.call('classes:create', { datasetId: d.id, name });
+      expect(r.ok ? null : r.error.code, name).toBe('BAD_INPUT');
+    }
+    const c = await h.ok('classes:create', { datasetId: d.id, name: 'ok' });
+    const renamed = await h.call('classes:update', { classId: c.id, name: '..' });
+    expect(renamed.ok ? null : renamed.error.code).toBe('BAD_INPUT');
+    // a library from before the rule: the class is called '..' already
+    const src = tempDir('alexnet-dots-src-');
+    const photo = path.join(src, 'p.jpg');
+    fs.copyFileSync(path.join(hymenoptera, 'val', 'bees', fs.readdirSync(path.join(hymenoptera, 'val', 'bees')).sort()[0]), photo);
+    await h.ok('photos:add', { datasetId: d.id, files: [photo], classId: c.id });
+    h.lib.db.prepare("UPDATE classes SET name = '..' WHERE id = ?").run(c.id);
+    const parent = tempDir('alexnet-dots-out-');
+    const out = path.join(parent, 'out');
+    expect(() => exportLabels(h.lib, d.id, { format: 'folders', out })).toThrow(/cannot be a folder name/);
+    expect(fs.readdirSync(parent).filter((f) => f !== 'out')).toEqual([]);
+    fs.rmSync(src, { recursive: true, force: true });
+    fs.rmSync(parent, { recursive: true, force: true });
   });
 });
