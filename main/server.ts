@@ -108,23 +108,37 @@ function json(res: http.ServerResponse, status: number, value: unknown): void {
   send(res, status, JSON.stringify(value), { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
 }
 
+/**
+ * The request's body, or null when it is larger than `max` (a Content-Length above it is refused
+ * before reading). An oversized body is read on and dropped, up to a bound, so that the 413 answer
+ * reaches the client instead of a reset connection; past the bound the connection is cut.
+ */
 function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | null> {
+  const declared = Number(req.headers['content-length']);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let over = Number.isFinite(declared) && declared > max;
+    if (over) resolve(null);
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > max) {
+      if (!over && size > max) {
+        over = true;
+        chunks.length = 0;
         resolve(null);
-        req.destroy();
+      }
+      if (over) {
+        if (size > max + DRAIN_BYTES) req.destroy();
         return;
       }
       chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => resolve(over ? null : Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
+
+const DRAIN_BYTES = 64 * 1024 * 1024; // how much of an oversized body is read and dropped before cutting the connection
 
 // The extensions an upload may keep, per sniffed format (the first is given when the name has none of them).
 const UPLOAD_EXT: Record<string, string[]> = {
@@ -172,7 +186,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     const bad = (status: number, message: string) => json(res, status, { ok: false, error: { code: 'BAD_INPUT', message } });
     const name = path.basename(url.searchParams.get('name') ?? '').replace(/[^\w.\- ]+/g, '_').slice(-100) || 'photo';
     const body = await readBody(req, maxUpload);
-    if (body === null) return bad(413, `the file is larger than ${maxUpload >> 20} MiB`);
+    if (body === null) {
+      res.setHeader('connection', 'close');
+      return bad(413, `the file is larger than ${maxUpload >> 20} MiB`);
+    }
     const kind = sniffImage(body.subarray(0, 64));
     if (!kind.image) return bad(415, `${name} is not an image (${kind.reason})`);
     // stored under an image extension of its real format, whatever the name claimed (a.html -> a.html.png)
@@ -252,7 +269,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         if (!isChannel(channel)) return json(res, 404, { ok: false, error: { code: 'BAD_INPUT', message: `unknown call '${channel.slice(0, 60)}'` } });
         if (!(req.headers['content-type'] ?? '').toLowerCase().startsWith('application/json')) return json(res, 415, { ok: false, error: { code: 'BAD_INPUT', message: 'send the request as application/json' } });
         const body = await readBody(req, maxBody);
-        if (body === null) return json(res, 413, { ok: false, error: { code: 'BAD_INPUT', message: `the request is larger than ${maxBody} bytes` } });
+        if (body === null) {
+          res.setHeader('connection', 'close');
+          return json(res, 413, { ok: false, error: { code: 'BAD_INPUT', message: `the request is larger than ${maxBody} bytes` } });
+        }
         let request: unknown;
         try {
           request = body.length ? JSON.parse(body.toString('utf8')) : {};

@@ -365,7 +365,10 @@ function encodeCursor(v: [string | number | null, number]): string {
 function decodeCursor(s: string): [string | number | null, number] {
   try {
     const v = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(v) && v.length === 2 && typeof v[1] === 'number') return v as [string | number | null, number];
+    // exactly what encodeCursor writes: a sort key (text, number or null) and a photo id
+    const key: unknown = Array.isArray(v) ? v[0] : undefined;
+    const keyOk = key === null || (typeof key === 'string' && key.length <= 4096) || (typeof key === 'number' && Number.isFinite(key));
+    if (Array.isArray(v) && v.length === 2 && keyOk && Number.isSafeInteger(v[1])) return v as [string | number | null, number];
   } catch {
     // fall through to the error below
   }

@@ -4,7 +4,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportLabels } from '../../db/export';
+import http from 'node:http';
+import { createHandlers } from '../../main/handlers/index';
 import { readImage } from '../../main/images';
+import { startServer } from '../../main/server';
 import { harness, hymenoptera, importDataset, tempDir, type Harness } from './helpers';
 
 let h: Harness;
@@ -78,5 +81,48 @@ describe('class names and export', () => {
     expect(fs.readdirSync(parent).filter((f) => f !== 'out')).toEqual([]);
     fs.rmSync(src, { recursive: true, force: true });
     fs.rmSync(parent, { recursive: true, force: true });
+  });
+});
+
+describe('validation', () => {
+  it('takes no inherited name for a field', async () => {
+    for (const body of ['{"name":"x","constructor":1}', '{"name":"x","toString":"y"}', '{"name":"x","__proto__":{"a":1}}', '{"name":"x","hasOwnProperty":null}']) {
+      const r = await h.raw('datasets:create', JSON.parse(body));
+      expect(r.ok ? null : r.error, body).toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/is not a known field/) });
+    }
+  });
+
+  it('answers a forged page cursor with BAD_INPUT, never INTERNAL', async () => {
+    const d = await h.ok('datasets:create', { name: 'cursor' });
+    const forge = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    for (const after of [forge([{ a: 1 }, 1]), forge([true, 1]), forge(['x', 1.5]), forge(['x', '1']), forge([[1], 2]), 'not base64 at all!']) {
+      const r = await h.call('photos:list', { datasetId: d.id, sort: 'name', after });
+      expect(r.ok ? null : r.error.code, after).toBe('BAD_INPUT');
+    }
+  });
+
+  it('answers an oversized body with 413 instead of resetting the connection', async () => {
+    const srv = await startServer({ ctx: h.ctx, handlers: createHandlers(h.ctx), staticDir: null, maxBodyBytes: 1000, maxUploadBytes: 2000 });
+    const post = (p: string, body: Buffer, chunked: boolean) =>
+      new Promise<number>((resolve, reject) => {
+        const headers: Record<string, string> = { host: `127.0.0.1:${srv.port}`, 'content-type': 'application/json', authorization: `Bearer ${srv.token}` };
+        if (!chunked) headers['content-length'] = String(body.length);
+        const req = http.request({ host: '127.0.0.1', port: srv.port, path: p, method: 'POST', headers }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        if (chunked) for (let i = 0; i < body.length; i += 4096) req.write(body.subarray(i, i + 4096));
+        else req.write(body);
+        req.end();
+      });
+    try {
+      const big = Buffer.alloc(200_000, 0x20);
+      expect(await post('/api/datasets:list', big, false)).toBe(413);
+      expect(await post('/api/datasets:list', big, true)).toBe(413);
+      expect(await post('/upload?name=a.jpg', big, false)).toBe(413);
+    } finally {
+      await srv.close();
+    }
   });
 });
