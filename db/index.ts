@@ -79,6 +79,9 @@ export class Library {
   }
 }
 
+/** Folders the app creates for its data: the user's alone (photos' names, labels, models). */
+export const DATA_DIR_MODE = 0o700;
+
 /** Where openLibrary keeps its one backup of `file`, made before each migration (and replaced by the next). */
 export function backupFile(file: string): string {
   return `${path.resolve(file)}.backup`;
@@ -95,7 +98,7 @@ export function openLibrary(file: string, opts: OpenOptions = {}): Library {
   const migrations = opts.migrations ?? loadMigrations();
   let version = 0;
   if (opts.readonly || fs.existsSync(abs)) version = inspect(abs, migrations.length, opts.nativeBinding);
-  if (!opts.readonly) fs.mkdirSync(path.dirname(abs), { recursive: true });
+  if (!opts.readonly) fs.mkdirSync(path.dirname(abs), { recursive: true, mode: DATA_DIR_MODE });
   let db: Database.Database;
   try {
     db = new Database(abs, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false, nativeBinding: opts.nativeBinding });

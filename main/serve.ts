@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { openLibrary } from '../db/index';
+import { DATA_DIR_MODE, openLibrary } from '../db/index';
 import { defaultDataDir, defaultDbFile } from '../db/paths';
 import { consoleLog, createContext, probeBackend } from './context';
 import { createHandlers } from './handlers/index';
@@ -26,7 +26,7 @@ export async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0-65535, got ${values.port}`);
   const dbFile = defaultDbFile(values.db);
   const dataDir = path.resolve(values.data ?? (values.db || process.env.ALEXNET_DB ? path.dirname(dbFile) : defaultDataDir()));
-  fs.mkdirSync(dataDir, { recursive: true });
+  fs.mkdirSync(dataDir, { recursive: true, mode: DATA_DIR_MODE }); // the data folder is the user's alone
   const lib = openLibrary(dbFile);
   const log = consoleLog;
   if (lib.recoveredRuns.length) log('warn', `runs ${lib.recoveredRuns.join(', ')} were left running by a process that stopped; marked interrupted`);
