@@ -4,6 +4,7 @@
 // folder, or the --db file's folder), --port <n> (default a free one), --static <folder>.
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DATA_DIR_MODE, openLibrary } from '../db/index';
 import { defaultDataDir, defaultDbFile } from '../db/paths';
@@ -45,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
   return -1; // keeps running
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(fileURLToPath(import.meta.url))) {
   main(process.argv.slice(2)).then(
     (code) => {
       if (code >= 0) process.exit(code);

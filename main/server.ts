@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ErrorCode, EventName, Events } from '../preload/contract';
 import { dataPaths, type AppContext } from './context';
 import { sniffImage } from '../ml/data';
@@ -175,7 +176,7 @@ const PLACEHOLDER = `<!doctype html><html lang="en"><head><meta charset="utf-8">
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const { ctx, handlers } = o;
   const token = o.token ?? randomBytes(32).toString('hex');
-  const staticDir = o.staticDir === undefined ? path.resolve(path.dirname(new URL(import.meta.url).pathname), '../renderer/dist') : o.staticDir;
+  const staticDir = o.staticDir === undefined ? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../renderer/dist') : o.staticDir;
   const maxBody = o.maxBodyBytes ?? 16 * 1024 * 1024;
   const maxUpload = o.maxUploadBytes ?? 64 * 1024 * 1024;
 

@@ -42,3 +42,16 @@ it('creates the data folder for its owner alone', () => {
   expect(fs.statSync(path.join(root, 'data')).mode & 0o777).toBe(0o700);
   fs.rmSync(root, { recursive: true, force: true });
 });
+
+it("no module turns its own URL into a path by hand (breaks on spaces and on Windows' /C:/)", () => {
+  const offenders: string[] = [];
+  for (const top of ['main', 'db', 'ml', 'preload', 'scripts', 'bin']) {
+    const dir = path.join(repoRoot, top);
+    if (!fs.existsSync(dir)) continue;
+    for (const f of fs.readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+      if (!/\.(ts|mjs|js)$/.test(f)) continue;
+      if (/import\.meta\.url\)\.pathname/.test(fs.readFileSync(path.join(dir, f), 'utf8'))) offenders.push(`${top}/${f}`);
+    }
+  }
+  expect(offenders).toEqual([]);
+});
