@@ -46,7 +46,9 @@ describe('alexnet train --dataset --resume', () => {
     // a run killed (SIGKILL, no chance to clean up) once its first checkpoint is on disk
     const child = spawn(bin, ['train', '--dataset', 'bugs', '--tiny', '--epochs', '40', '--batch', '2', '--json'], { env: { ...process.env, ALEXNET_HOME: path.join(dir, 'home'), ALEXNET_DB: db }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString())); // the worker writes here too
     const exited = new Promise((r) => child.on('exit', r));
     const runsDir = path.join(dir, 'home', 'runs');
     const ckpt = () => (fs.existsSync(runsDir) ? fs.readdirSync(runsDir).map((d) => path.join(runsDir, d, 'last.ckpt', 'model.json')).find((f) => fs.existsSync(f)) : undefined);
@@ -55,7 +57,9 @@ describe('alexnet train --dataset --resume', () => {
     expect(ckpt()).toBeTruthy();
     child.kill('SIGKILL');
     await exited;
+    await new Promise((r) => setTimeout(r, 1500)); // the orphaned worker notices and leaves
     expect(out).not.toContain('"type":"result"');
+    expect(err).not.toMatch(/EPIPE|\n\s+at /); // quietly: no stack trace
     const saved = (JSON.parse(fs.readFileSync(ckpt()!, 'utf8')) as { epoch: number }).epoch;
 
     const r = alexnet(['train', '--dataset', 'bugs', '--resume', '--json']);
@@ -127,4 +131,23 @@ describe('one clear line for bad input', () => {
     expect(warning).toHaveLength(1);
     expect(warning[0].split(path.join(broken, 'broken.jpg')).length).toBe(2); // the path once
   }, 240_000);
+});
+
+describe('a damaged library', () => {
+  it('is refused by every command with its path and what to do, not read as empty', () => {
+    const file = path.join(dir, 'damaged.sqlite');
+    fs.copyFileSync(db, file);
+    for (const ext of ['-wal', '-shm']) if (fs.existsSync(db + ext)) fs.copyFileSync(db + ext, file + ext);
+    const lib = openLibrary(file);
+    lib.db.pragma('wal_checkpoint(TRUNCATE)');
+    lib.close();
+    const size = fs.statSync(file).size;
+    const fd = fs.openSync(file, 'r+');
+    for (let page = 2; page < size / 4096; page += 3) fs.writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, (page - 1) * 4096);
+    fs.closeSync(fd);
+    for (const args of [['runs', 'list'], ['library', 'stats']]) {
+      const r = alexnet([...args, '--db', file]);
+      expectOneLineError(r, /the library .*damaged\.sqlite is damaged .*: restore/);
+    }
+  }, 60_000);
 });
