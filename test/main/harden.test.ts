@@ -126,3 +126,23 @@ describe('validation', () => {
     }
   });
 });
+
+describe('uploads/', () => {
+  it('loses old files nothing points at when the server starts, and keeps photos of the library', async () => {
+    const dir = path.join(h.ctx.dataDir, 'uploads');
+    fs.mkdirSync(dir, { recursive: true });
+    const src = path.join(hymenoptera, 'val', 'ants', fs.readdirSync(path.join(hymenoptera, 'val', 'ants')).sort()[5]);
+    const kept = path.join(dir, 'aaaaaaaaaaaa-kept.jpg');
+    const old = path.join(dir, 'bbbbbbbbbbbb-old.jpg');
+    const fresh = path.join(dir, 'cccccccccccc-fresh.jpg');
+    for (const f of [kept, old, fresh]) fs.copyFileSync(src, f);
+    fs.appendFileSync(old, 'x'); // different bytes from `kept`
+    const d = await h.ok('datasets:create', { name: 'uploaded' });
+    await h.ok('photos:add', { datasetId: d.id, files: [kept] });
+    const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3600_000);
+    for (const f of [kept, old]) fs.utimesSync(f, twoDaysAgo, twoDaysAgo);
+    const srv = await startServer({ ctx: h.ctx, handlers: createHandlers(h.ctx), staticDir: null });
+    await srv.close();
+    expect(fs.readdirSync(dir).sort()).toEqual(['aaaaaaaaaaaa-kept.jpg', 'cccccccccccc-fresh.jpg']);
+  });
+});
