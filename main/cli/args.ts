@@ -21,7 +21,9 @@ export function parse<T extends Options>(argv: string[], options: T, help: strin
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new CliError(`${(err as Error).message.split('\n')[0].replace(/\.$/, '')}; see '${commandOf(help)} --help'`);
+    // parseArgs's first sentence names the problem ("Unknown option '--x'"); its advice about '--' does not apply here
+    const first = (err as Error).message.split('\n')[0].split(/\.\s/)[0].replace(/\.$/, '');
+    throw new CliError(`${first}; see '${commandOf(help)} --help'`);
   }
 }
 
