@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openLibrary } from '../../db/index';
+import { ensureWritableFolder } from '../../ml/checkpoint';
 import type { RunSettings } from '../../preload/contract';
 import { harness, importDataset, photoFolder, tempDir } from './helpers';
 
@@ -77,6 +78,14 @@ describe.skipIf(!probe)('a full disk', () => {
       expect(again.runs.get(run.id).status).toBe('running');
       again.close();
     });
+  });
+
+  it('an output folder on a full disk is refused before any work, in one line', () => {
+    const dir = mountTmpfs(1)!;
+    mounts.push(dir);
+    fillDisk(dir);
+    expect(() => ensureWritableFolder(path.join(dir, 'model'))).toThrow(expect.objectContaining({ code: 'DISK_FULL', message: `the disk is full (${path.join(dir, 'model')})` }));
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith('.alexnet-write-test'))).toEqual([]);
   });
 
   it('a run on a disk that fills up ends failed, says so, and leaves no temporary file', async () => {
