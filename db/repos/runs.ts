@@ -157,7 +157,7 @@ export class RunsRepo {
         const live = r.pid !== null && r.host === host && (r.pid === process.pid || alive(r.pid));
         if (live) continue;
         const lastAt = this.st.lastMetricAt.get(r.id)?.at ?? null;
-        this.st.interrupt.run(lastAt ?? now(), 'the process running it stopped without finishing it (killed or crashed)', r.id);
+        this.st.interrupt.run(lastAt ?? now(), 'the process running it stopped without finishing it (killed or crashed); Resume continues from its last checkpoint', r.id);
         marked.push(r.id);
       }
     }).immediate();
