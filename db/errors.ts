@@ -4,10 +4,12 @@
 export type DbErrorCode =
   | 'SCHEMA_TOO_NEW' // the file was written by a newer app (user_version above ours)
   | 'NOT_A_DATABASE' // the file exists but is not SQLite (or is encrypted/corrupt)
+  | 'DAMAGED' // SQLite's quick_check found damage: restore the backup
   | 'DB_OPEN_FAILED' // any other failure to open: permissions, a read-only folder
   | 'MIGRATION_FAILED' // a migration threw; the database stays at its previous version
   | 'FOLDER_NOT_FOUND' // an import/export/verify path that does not exist
   | 'NOT_A_FOLDER' // a path that exists but is a file
+  | 'NO_PHOTOS' // an import of a folder without a single photo (no empty dataset is made)
   | 'DATASET_NOT_FOUND'
   | 'DATASET_EXISTS'
   | 'CLASS_NOT_FOUND'

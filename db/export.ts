@@ -46,10 +46,13 @@ export function exportLabels(lib: Library, dataset: string | number, opts: Expor
   for (const p of photos) {
     const label = classes.get(p.classId!)!;
     const dir = path.join(out, label);
+    // every target stays inside the output folder, whatever an older library let a class be called
+    if (path.dirname(dir) !== out || label === '.' || label === '..') throw new DbError('EXPORT_FAILED', `the class name '${label}' cannot be a folder name: rename the class`);
     fs.mkdirSync(dir, { recursive: true });
     // two photos with one name in a class (from different folders) keep both: prefix the id
     let target = path.join(dir, p.name);
     if (used.has(target.toLowerCase())) target = path.join(dir, `${p.id}-${p.name}`);
+    if (path.dirname(target) !== dir) target = path.join(dir, `${p.id}-${path.basename(p.path)}`);
     used.add(target.toLowerCase());
     try {
       if (opts.copy) fs.copyFileSync(p.path, target, fs.constants.COPYFILE_EXCL);

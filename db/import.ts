@@ -50,6 +50,35 @@ export type ImportSummary = {
 type Candidate = { file: string; size: number; mtime: number };
 type Examined = { c: Candidate; hash: string | null; width: number | null; height: number | null; takenAt: string | null; dateSource: 'exif' | 'mtime' | null; status: PhotoStatus; reason: string | null };
 
+/**
+ * True when `root` holds at least one file the import would take (walk's rules: an image name,
+ * not hidden, links to folders not followed). Stops at the first one: quick on a photo folder.
+ */
+export function hasPhotos(root: string): boolean {
+  const stack = [root];
+  while (stack.length) {
+    const dir = stack.pop()!;
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue;
+      const full = path.join(dir, e.name);
+      if (e.isDirectory()) stack.push(full);
+      else if (IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase()) && (e.isFile() || (e.isSymbolicLink() && fs.statSync(full, { throwIfNoEntry: false })?.isFile()))) return true;
+    }
+  }
+  return false;
+}
+
+/** The refusal of a folder without photos. */
+export function noPhotos(root: string): DbError {
+  return new DbError('NO_PHOTOS', `no photos in ${root} (looked for ${[...IMAGE_EXTENSIONS].join(' ')} files in it and its sub-folders): nothing to import`);
+}
+
 /** Lists image files under `root`, sorted, with a reason for everything skipped. */
 async function walk(root: string, skipped: ImportSummary['skipped'], signal?: AbortSignal): Promise<Candidate[]> {
   const out: Candidate[] = [];
@@ -141,6 +170,8 @@ export async function importFolder(lib: Library, dir: string, opts: ImportOption
   const st = await fs.promises.stat(root).catch(() => null);
   if (!st) throw new DbError('FOLDER_NOT_FOUND', `no such folder: ${root}`);
   if (!st.isDirectory()) throw new DbError('NOT_A_FOLDER', `not a folder: ${root}`);
+  // a new dataset only for a folder that holds photos (an empty dataset is a mistake, not a result)
+  if (typeof opts.dataset === 'string' && !lib.datasets.byName(opts.dataset) && !hasPhotos(root)) throw noPhotos(root);
   const dataset = typeof opts.dataset === 'number' ? lib.datasets.require(opts.dataset) : lib.datasets.ensure(opts.dataset, root);
   lib.datasets.setRoot(dataset.id, root);
   const fromFolders = opts.classesFromFolders ?? true;

@@ -3,6 +3,7 @@
 // (browser mode) and by tests, with the same code.
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Library } from '../db/index';
 import type { BackendInfo, EventName, Events } from '../preload/contract';
 import { TrainingHost, runWorkerJob, type Log } from './training-host';
@@ -66,7 +67,7 @@ export const consoleLog: Log = (level, message, err) => {
 
 export function appVersion(): string {
   try {
-    const pkg = JSON.parse(fs.readFileSync(path.resolve(path.dirname(new URL(import.meta.url).pathname), '../package.json'), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(fs.readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../package.json'), 'utf8')) as { version?: string };
     return pkg.version ?? '0.0.0';
   } catch {
     return '0.0.0';

@@ -3,6 +3,7 @@
 // and the engine's EngineError (which also cross from the worker as { code, message }) are mapped
 // here by their string code, their message kept since it is already one line in words. Anything
 // else is a bug: the window gets 'INTERNAL' with a generic message, the log gets the stack.
+import { isDiskFull } from '../ml/errors';
 import type { AppErrorPayload, ErrorCode } from '../preload/contract';
 
 export class AppError extends Error {
@@ -20,10 +21,12 @@ const CODE_MAP: Record<string, ErrorCode> = {
   // db
   SCHEMA_TOO_NEW: 'LIBRARY_ERROR',
   NOT_A_DATABASE: 'LIBRARY_ERROR',
+  DAMAGED: 'LIBRARY_ERROR',
   DB_OPEN_FAILED: 'LIBRARY_ERROR',
   MIGRATION_FAILED: 'LIBRARY_ERROR',
   FOLDER_NOT_FOUND: 'FOLDER_NOT_FOUND',
   NOT_A_FOLDER: 'FOLDER_NOT_FOUND',
+  NO_PHOTOS: 'BAD_INPUT',
   DATASET_NOT_FOUND: 'NOT_FOUND',
   CLASS_NOT_FOUND: 'NOT_FOUND',
   PHOTO_NOT_FOUND: 'NOT_FOUND',
@@ -54,6 +57,8 @@ const CODE_MAP: Record<string, ErrorCode> = {
   DOWNLOAD_FAILED: 'DOWNLOAD_FAILED',
   CANCELLED: 'CANCELLED',
   NO_WEIGHTS: 'NO_WEIGHTS',
+  DISK_FULL: 'DISK_FULL',
+  NOT_WRITABLE: 'BAD_INPUT',
 };
 
 export const INTERNAL_MESSAGE = 'Something went wrong inside the app; the details are in the log.';
@@ -66,6 +71,7 @@ export function mapCode(code: string): ErrorCode | null {
 /** Any thrown value -> { code, message }; `log` receives the unknown ones (with their stack). */
 export function toErrorPayload(err: unknown, log?: (err: unknown) => void): AppErrorPayload {
   if (err instanceof AppError) return { code: err.code, message: err.message };
+  if (isDiskFull(err)) return diskFullPayload(err, 'the data folder');
   if (err instanceof Error || (typeof err === 'object' && err !== null)) {
     const code = (err as { code?: unknown }).code;
     const message = (err as { message?: unknown }).message;
@@ -76,4 +82,10 @@ export function toErrorPayload(err: unknown, log?: (err: unknown) => void): AppE
   }
   log?.(err);
   return { code: 'INTERNAL', message: INTERNAL_MESSAGE };
+}
+
+/** A full disk (fs's ENOSPC, SQLite's SQLITE_FULL) in words: "the disk is full (<path>)". */
+export function diskFullPayload(err: unknown, where: string): AppErrorPayload {
+  const p = (err as { path?: unknown } | null)?.path;
+  return { code: 'DISK_FULL', message: `the disk is full (${typeof p === 'string' ? p : where})` };
 }

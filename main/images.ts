@@ -3,24 +3,23 @@
 // no dots, no slashes), so '../', encoded '..%2F', absolute paths and ids of other kinds never
 // reach the file system. Shared by browser mode's /img/<id> and Electron's app-img://photo/<id>.
 import fs from 'node:fs';
-import path from 'node:path';
 import sharp from 'sharp';
 import { ensureThumbnail } from '../db/thumbnails';
 import type { Library } from '../db/index';
+import { sniffImage } from '../ml/data';
 import { IMAGE_SIZES, type ImageSize } from '../preload/contract';
 
 export type ImageTarget = { photoId: number; size: ImageSize };
 export type ImageReply = { status: number; headers: Record<string, string>; body: Buffer };
 
-// What browsers display as-is; anything else (TIFF) is rendered to WebP for the full view.
+// What browsers display as-is, by the format the bytes are (sniffed, not the name); anything else
+// (TIFF, HEIF) is rendered to WebP for the full view.
 const MIME: Record<string, string> = {
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.jpe': 'image/jpeg',
-  '.png': 'image/png',
-  '.webp': 'image/webp',
-  '.gif': 'image/gif',
-  '.avif': 'image/avif',
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  gif: 'image/gif',
+  avif: 'image/avif',
 };
 const FULL_RENDER_SIZE = 2048; // longest side of a rendered (non-web) full view
 
@@ -46,7 +45,12 @@ export function imageTargetFromUrl(raw: string): ImageTarget | null {
 
 const text = (status: number, msg: string): ImageReply => ({ status, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: Buffer.from(msg) });
 
-/** Reads the image of a known photo; 404 for ids the library does not know or files gone. */
+/**
+ * Reads the image of a known photo. Only photos the import found decodable (status 'ok') are
+ * served, and the file must still be a regular file whose bytes are an image: a row stored as
+ * unreadable (a link to a text file, a picture too large to decode) is never served raw. 404 for
+ * the rest.
+ */
 export async function readImage(lib: Library, t: ImageTarget): Promise<ImageReply> {
   let photo;
   try {
@@ -54,15 +58,21 @@ export async function readImage(lib: Library, t: ImageTarget): Promise<ImageRepl
   } catch {
     return text(404, 'no such photo');
   }
+  if (photo.status !== 'ok') return text(404, `the photo is ${photo.status}`);
   const headers = { 'cache-control': 'private, max-age=3600', 'x-content-type-options': 'nosniff' };
   try {
     if (t.size === 'thumb') {
       const file = await ensureThumbnail(lib, photo.id);
       return { status: 200, headers: { ...headers, 'content-type': 'image/webp' }, body: await fs.promises.readFile(file) };
     }
-    const mime = MIME[path.extname(photo.path).toLowerCase()];
-    if (mime) return { status: 200, headers: { ...headers, 'content-type': mime }, body: await fs.promises.readFile(photo.path) };
-    const body = await sharp(photo.path).rotate().resize(FULL_RENDER_SIZE, FULL_RENDER_SIZE, { fit: 'inside', withoutEnlargement: true }).webp({ quality: 90 }).toBuffer();
+    const st = await fs.promises.stat(photo.path);
+    if (!st.isFile()) return text(404, 'the photo is not a file');
+    const bytes = await fs.promises.readFile(photo.path);
+    const kind = sniffImage(bytes.subarray(0, 64));
+    if (!kind.image) return text(404, 'the photo file is not an image any more');
+    const mime = MIME[kind.format];
+    if (mime) return { status: 200, headers: { ...headers, 'content-type': mime }, body: bytes };
+    const body = await sharp(bytes).rotate().resize(FULL_RENDER_SIZE, FULL_RENDER_SIZE, { fit: 'inside', withoutEnlargement: true }).webp({ quality: 90 }).toBuffer();
     return { status: 200, headers: { ...headers, 'content-type': 'image/webp' }, body };
   } catch {
     return text(404, 'the photo file cannot be read');

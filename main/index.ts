@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BrowserWindow, Menu, app, dialog, ipcMain, shell } from 'electron';
-import { openLibrary, type Library } from '../db/index';
+import { DATA_DIR_MODE, openLibrary, type Library } from '../db/index';
 import { defaultDataDir, defaultDbFile } from '../db/paths';
 import { dataPaths, createContext, probeBackend, type AppContext, type PickKind } from './context';
 import { electronSpawner } from './electron-spawn';
@@ -16,6 +16,7 @@ import { forwardEvents, registerIpc, trustedPage } from './ipc';
 import { menuTemplate } from './menu';
 import { handleImageScheme, registerImageScheme } from './protocol';
 import type { Log } from './training-host';
+import { devServerUrl } from './security';
 import { createMainWindow, hardenSession } from './window';
 
 // Bundled layout (scripts/build-app.mjs): dist/electron/{main.mjs, preload.cjs, worker.mjs, migrations/}
@@ -23,7 +24,7 @@ import { createMainWindow, hardenSession } from './window';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const appRoot = path.resolve(here, '..', '..');
 const rendererDir = path.join(appRoot, 'renderer', 'dist');
-const devUrl = process.env.ALEXNET_DEV_URL ?? null; // the renderer's vite dev server, in development
+const devUrl = devServerUrl(process.env, app.isPackaged); // the renderer's vite dev server, in development only
 const dev = !app.isPackaged;
 
 function nativeBinding(): string | undefined {
@@ -54,7 +55,7 @@ if (!app.requestSingleInstanceLock()) {
   app.whenReady().then(() => {
     const dbFile = defaultDbFile(argValue('db'));
     const dataDir = process.env.ALEXNET_HOME || !argValue('db') ? defaultDataDir() : path.dirname(dbFile);
-    fs.mkdirSync(dataPaths({ dataDir }).logs, { recursive: true });
+    fs.mkdirSync(dataPaths({ dataDir }).logs, { recursive: true, mode: DATA_DIR_MODE }); // the data folder is the user's alone
     const logFile = path.join(dataPaths({ dataDir }).logs, 'main.log');
     const log: Log = (level, message, err) => {
       const line = `[${new Date().toISOString()}] ${level} ${message}${err instanceof Error ? `\n${err.stack}` : err ? ` ${String(err)}` : ''}\n`;

@@ -20,3 +20,33 @@ export function webPreferences(preload: string): WebPreferences {
     navigateOnDragDrop: false, // a dropped file is an import, not a navigation
   };
 }
+
+// The sites a link in the window may open in the user's browser (the weights' host and the
+// project's pages); any other address is dropped.
+export const EXTERNAL_HOSTS: readonly string[] = ['huggingface.co', 'github.com', 'onnx.ai', 'www.tensorflow.org', 'papers.nips.cc', 'proceedings.neurips.cc'];
+
+/** True for an https address on an allow-listed host (no user name, no other port). */
+export function externalAllowed(url: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  return u.protocol === 'https:' && u.username === '' && u.password === '' && u.port === '' && EXTERNAL_HOSTS.includes(u.hostname);
+}
+
+/**
+ * The renderer's dev server, trusted for IPC: only in an unpacked (development) app and only on
+ * this machine; a packaged app always loads its own files, whatever the environment says.
+ */
+export function devServerUrl(env: NodeJS.ProcessEnv, isPackaged: boolean): string | null {
+  const raw = env.ALEXNET_DEV_URL?.trim();
+  if (!raw || isPackaged) return null;
+  try {
+    const u = new URL(raw);
+    return u.protocol === 'http:' && (u.hostname === 'localhost' || u.hostname === '127.0.0.1') ? u.href : null;
+  } catch {
+    return null;
+  }
+}

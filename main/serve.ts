@@ -4,8 +4,9 @@
 // folder, or the --db file's folder), --port <n> (default a free one), --static <folder>.
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { openLibrary } from '../db/index';
+import { DATA_DIR_MODE, openLibrary } from '../db/index';
 import { defaultDataDir, defaultDbFile } from '../db/paths';
 import { consoleLog, createContext, probeBackend } from './context';
 import { createHandlers } from './handlers/index';
@@ -26,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0-65535, got ${values.port}`);
   const dbFile = defaultDbFile(values.db);
   const dataDir = path.resolve(values.data ?? (values.db || process.env.ALEXNET_DB ? path.dirname(dbFile) : defaultDataDir()));
-  fs.mkdirSync(dataDir, { recursive: true });
+  fs.mkdirSync(dataDir, { recursive: true, mode: DATA_DIR_MODE }); // the data folder is the user's alone
   const lib = openLibrary(dbFile);
   const log = consoleLog;
   if (lib.recoveredRuns.length) log('warn', `runs ${lib.recoveredRuns.join(', ')} were left running by a process that stopped; marked interrupted`);
@@ -45,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
   return -1; // keeps running
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(fileURLToPath(import.meta.url))) {
   main(process.argv.slice(2)).then(
     (code) => {
       if (code >= 0) process.exit(code);

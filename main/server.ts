@@ -6,16 +6,19 @@
 //   GET  /img/<id>?size=thumb|full   a photo the library knows, by id
 //   GET  /, /assets/...   renderer/dist (a placeholder page until it is built)
 //
-// Authentication: `Authorization: Bearer <token>`, or the HttpOnly cookie that the page gets when
-// it is opened as /?token=<token> (EventSource and <img> cannot send headers). Tokens are compared
-// in constant time. Every /api/ and /img/ request without a valid token is answered 401. The Host
-// header must name this server (a DNS-rebinding page cannot talk to it), and /api/ calls must be
-// JSON (a cross-site form cannot send that without a CORS preflight, which we never grant).
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+// Authentication, without cookies (a cookie for 127.0.0.1 reaches every other local port: another
+// local server's page is the same site): API calls and uploads carry `Authorization: Bearer
+// <token>`; the event stream (EventSource sends no headers) carries ?token=; images carry an
+// image-only key (?key=, derived from the token: it opens photos, never the API) in the addresses
+// app:info hands out. Tokens are compared in constant time; logs never print an address's query.
+// The Host header must name this server (a DNS-rebinding page cannot talk to it), and /api/ calls
+// must be JSON (a cross-site form cannot send that without a CORS preflight, which we never grant).
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ErrorCode, EventName, Events } from '../preload/contract';
 import { dataPaths, type AppContext } from './context';
 import { sniffImage } from '../ml/data';
@@ -36,7 +39,6 @@ export type ServerOptions = {
 
 export type RunningServer = { url: string; port: number; token: string; close(): Promise<void> };
 
-const COOKIE = 'alexnet_token';
 const HOST = '127.0.0.1';
 
 // HTTP status of each error code (the body says the rest).
@@ -55,6 +57,7 @@ const STATUS: Record<ErrorCode, number> = {
   DOWNLOAD_FAILED: 502,
   BAD_MODEL: 422,
   OUT_OF_MEMORY: 507,
+  DISK_FULL: 507,
   BACKEND_UNAVAILABLE: 503,
   LIBRARY_ERROR: 500,
   UNSUPPORTED: 501,
@@ -87,12 +90,9 @@ export function tokenMatches(expected: string, given: string | null | undefined)
   return timingSafeEqual(digest(expected), digest(given));
 }
 
-function cookieToken(req: http.IncomingMessage): string | null {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const [k, ...v] = part.trim().split('=');
-    if (k === COOKIE) return v.join('=');
-  }
-  return null;
+/** The image-only key of a token: opens /img/ and nothing else. */
+export function imageKey(token: string): string {
+  return createHmac('sha256', token).update('alexnet-studio images').digest('hex');
 }
 
 function bearer(req: http.IncomingMessage): string | null {
@@ -109,22 +109,65 @@ function json(res: http.ServerResponse, status: number, value: unknown): void {
   send(res, status, JSON.stringify(value), { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
 }
 
+/**
+ * The request's body, or null when it is larger than `max` (a Content-Length above it is refused
+ * before reading). An oversized body is read on and dropped, up to a bound, so that the 413 answer
+ * reaches the client instead of a reset connection; past the bound the connection is cut.
+ */
 function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | null> {
+  const declared = Number(req.headers['content-length']);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let over = Number.isFinite(declared) && declared > max;
+    if (over) resolve(null);
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > max) {
+      if (!over && size > max) {
+        over = true;
+        chunks.length = 0;
         resolve(null);
-        req.destroy();
+      }
+      if (over) {
+        if (size > max + DRAIN_BYTES) req.destroy();
         return;
       }
       chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => resolve(over ? null : Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+const DRAIN_BYTES = 64 * 1024 * 1024; // how much of an oversized body is read and dropped before cutting the connection
+
+// The extensions an upload may keep, per sniffed format (the first is given when the name has none of them).
+const UPLOAD_EXT: Record<string, string[]> = {
+  jpeg: ['.jpg', '.jpeg', '.jpe', '.jfif'],
+  png: ['.png'],
+  gif: ['.gif'],
+  webp: ['.webp'],
+  tiff: ['.tif', '.tiff'],
+  avif: ['.avif'],
+  heif: ['.heic', '.heif'],
+};
+
+const UPLOAD_MAX_AGE_MS = 24 * 3600_000;
+
+/**
+ * Removes what uploads/ holds that nothing needs: files older than a day that no photo of the
+ * library points at (a classify drop is used once; an added photo stays).
+ */
+async function cleanUploads(ctx: AppContext): Promise<void> {
+  const dir = dataPaths(ctx).uploads;
+  const names = await fs.promises.readdir(dir).catch(() => [] as string[]);
+  if (names.length === 0) return;
+  const kept = new Set(ctx.lib.photos.pathsUnder(dir + path.sep));
+  for (const n of names) {
+    const f = path.join(dir, n);
+    const st = await fs.promises.lstat(f).catch(() => null);
+    if (st && !kept.has(f) && Date.now() - st.mtimeMs > UPLOAD_MAX_AGE_MS) await fs.promises.rm(f, { recursive: true, force: true });
+  }
 }
 
 const PLACEHOLDER = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>AlexNet Studio</title></head>
@@ -133,7 +176,7 @@ const PLACEHOLDER = `<!doctype html><html lang="en"><head><meta charset="utf-8">
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const { ctx, handlers } = o;
   const token = o.token ?? randomBytes(32).toString('hex');
-  const staticDir = o.staticDir === undefined ? path.resolve(path.dirname(new URL(import.meta.url).pathname), '../renderer/dist') : o.staticDir;
+  const staticDir = o.staticDir === undefined ? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../renderer/dist') : o.staticDir;
   const maxBody = o.maxBodyBytes ?? 16 * 1024 * 1024;
   const maxUpload = o.maxUploadBytes ?? 64 * 1024 * 1024;
 
@@ -144,19 +187,29 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     const bad = (status: number, message: string) => json(res, status, { ok: false, error: { code: 'BAD_INPUT', message } });
     const name = path.basename(url.searchParams.get('name') ?? '').replace(/[^\w.\- ]+/g, '_').slice(-100) || 'photo';
     const body = await readBody(req, maxUpload);
-    if (body === null) return bad(413, `the file is larger than ${maxUpload >> 20} MiB`);
+    if (body === null) {
+      res.setHeader('connection', 'close');
+      return bad(413, `the file is larger than ${maxUpload >> 20} MiB`);
+    }
     const kind = sniffImage(body.subarray(0, 64));
     if (!kind.image) return bad(415, `${name} is not an image (${kind.reason})`);
+    // stored under an image extension of its real format, whatever the name claimed (a.html -> a.html.png)
+    const ext = path.extname(name).toLowerCase();
+    const stored = (UPLOAD_EXT[kind.format] ?? ['.img']).includes(ext) ? name : `${name}${(UPLOAD_EXT[kind.format] ?? ['.img'])[0]}`;
     const dir = dataPaths(ctx).uploads;
-    await fs.promises.mkdir(dir, { recursive: true });
-    const file = path.join(dir, `${randomBytes(6).toString('hex')}-${name}`);
+    await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+    const file = path.join(dir, `${randomBytes(6).toString('hex')}-${stored}`);
     await fs.promises.writeFile(file, body, { flag: 'wx' });
     return json(res, 200, { ok: true, value: { path: file } });
   };
   const clients = new Set<http.ServerResponse>();
   let port = 0;
 
-  const authorised = (req: http.IncomingMessage, url: URL) => tokenMatches(token, bearer(req)) || tokenMatches(token, cookieToken(req)) || tokenMatches(token, url.searchParams.get('token'));
+  const authorised = (req: http.IncomingMessage) => tokenMatches(token, bearer(req));
+  const imgKey = imageKey(token);
+  // the page's image addresses carry the image key (an <img> cannot send a header)
+  if (ctx.imageUrl.thumb.startsWith('/img/')) ctx.imageUrl = { thumb: `/img/{id}?size=thumb&key=${imgKey}`, full: `/img/{id}?size=full&key=${imgKey}` };
+  await cleanUploads(ctx);
 
   const unsubscribe = ctx.bus.on(<E extends EventName>(name: E, payload: Events[E]) => {
     const frame = `event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`;
@@ -165,11 +218,6 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
 
   const serveStatic = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
     const headers: Record<string, string> = {};
-    // opening the page with ?token= gives it the cookie, then sends it to the clean address
-    const given = url.searchParams.get('token');
-    if (given !== null && tokenMatches(token, given)) {
-      headers['set-cookie'] = `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`;
-    }
     const index = staticDir ? path.join(staticDir, 'index.html') : null;
     if (!staticDir || !index || !fs.existsSync(index)) {
       send(res, 200, PLACEHOLDER, { ...headers, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': PAGE_CSP, 'cache-control': 'no-store' });
@@ -203,7 +251,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       const p = url.pathname;
 
       if (p.startsWith('/api/')) {
-        if (!authorised(req, url)) return json(res, 401, { ok: false, error: { code: 'FORBIDDEN', message: 'missing or wrong token' } });
+        const ok = authorised(req) || (p === '/api/events' && tokenMatches(token, url.searchParams.get('token')));
+        if (!ok) return json(res, 401, { ok: false, error: { code: 'FORBIDDEN', message: 'missing or wrong token' } });
         if (p === '/api/events') {
           if (req.method !== 'GET') return send(res, 405, 'GET only');
           res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -221,7 +270,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         if (!isChannel(channel)) return json(res, 404, { ok: false, error: { code: 'BAD_INPUT', message: `unknown call '${channel.slice(0, 60)}'` } });
         if (!(req.headers['content-type'] ?? '').toLowerCase().startsWith('application/json')) return json(res, 415, { ok: false, error: { code: 'BAD_INPUT', message: 'send the request as application/json' } });
         const body = await readBody(req, maxBody);
-        if (body === null) return json(res, 413, { ok: false, error: { code: 'BAD_INPUT', message: `the request is larger than ${maxBody} bytes` } });
+        if (body === null) {
+          res.setHeader('connection', 'close');
+          return json(res, 413, { ok: false, error: { code: 'BAD_INPUT', message: `the request is larger than ${maxBody} bytes` } });
+        }
         let request: unknown;
         try {
           request = body.length ? JSON.parse(body.toString('utf8')) : {};
@@ -233,13 +285,13 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       }
 
       if (p === '/upload') {
-        if (!authorised(req, url)) return json(res, 401, { ok: false, error: { code: 'FORBIDDEN', message: 'missing or wrong token' } });
+        if (!authorised(req)) return json(res, 401, { ok: false, error: { code: 'FORBIDDEN', message: 'missing or wrong token' } });
         if (req.method !== 'POST') return json(res, 405, { ok: false, error: { code: 'BAD_INPUT', message: 'uploads are POST requests' } });
         return upload(req, res, url);
       }
 
       if (p.startsWith('/img/')) {
-        if (!authorised(req, url)) return send(res, 401, 'missing or wrong token');
+        if (!authorised(req) && !tokenMatches(imgKey, url.searchParams.get('key'))) return send(res, 401, 'missing or wrong token');
         if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'GET only');
         const target = parseImageTarget(p.slice('/img/'.length), url.searchParams.get('size'));
         if (!target) return send(res, 400, 'bad image address');
@@ -250,7 +302,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'GET only');
       return serveStatic(req, res, url);
     })().catch((err: unknown) => {
-      ctx.log('error', `HTTP ${req.method} ${req.url} failed`, err);
+      ctx.log('error', `HTTP ${req.method} ${(req.url ?? '').split('?')[0]} failed`, err); // the query may hold a token or key
       if (!res.headersSent) send(res, 500, 'internal error');
       else res.end();
     });

@@ -10,7 +10,8 @@ import path from 'node:path';
 import type { Library } from '../db/index';
 import type { MetricWriter } from '../db/repos/metrics';
 import type { AppErrorPayload, BackendInfo, EventName, Events, RunPhase, RunStatus } from '../preload/contract';
-import { AppError, mapCode, toErrorPayload } from './errors';
+import { isDiskFull } from '../ml/errors';
+import { AppError, diskFullPayload, mapCode, toErrorPayload } from './errors';
 import type { ClassifyJob, ClassifyOutcome, DownloadWeightsJob, ExportJob, ExportOutcome, FromWorker, ImportWeightsJob, ProbeJob, TrainEventMsg, TrainJob, TrainOutcome, WeightsOutcome } from './worker/protocol';
 import type { Spawner, WorkerHandle } from './worker/spawn';
 
@@ -29,6 +30,7 @@ export type TrainingHostOptions = {
 
 type Active = {
   runId: number;
+  job: TrainJob;
   worker: WorkerHandle;
   writer: MetricWriter;
   answered: boolean; // a result or an error arrived
@@ -78,8 +80,10 @@ export class TrainingHost {
     const done = new Promise<RunStatus>((r) => (resolve = r));
     const a: Active = {
       runId: job.runId,
+      job,
       worker,
-      writer: lib.metrics.writer(job.runId, { maxRows: 500, maxDelayMs: 1000 }),
+      // a timed commit that fails (a full disk) ends the run instead of escaping as an uncaught error
+      writer: lib.metrics.writer(job.runId, { maxRows: 500, maxDelayMs: 1000, onError: (err) => this.onStorageError(a, err) }),
       answered: false,
       cancelRequested: false,
       killTimer: null,
@@ -167,8 +171,18 @@ export class TrainingHost {
         }
       }
     } catch (err) {
-      this.log('error', `run ${a.runId}: could not record a worker message (${m.type})`, err);
+      if (isDiskFull(err)) this.onStorageError(a, err);
+      else this.log('error', `run ${a.runId}: could not record a worker message (${m.type})`, err);
     }
+  }
+
+  /** The library could not take the run's records (a full disk most often): the run fails now. */
+  private onStorageError(a: Active, err: unknown): void {
+    if (this.active !== a) return;
+    a.answered = true;
+    const payload = isDiskFull(err) ? diskFullPayload(err, this.opts.lib.file) : { code: 'INTERNAL' as const, message: `the run's records could not be written: ${(err as Error).message}` };
+    this.log('error', `run ${a.runId}: ${payload.message}`, err);
+    this.finish(a, null, payload);
   }
 
   private onTrainEvent(a: Active, e: TrainEventMsg): void {
@@ -223,19 +237,26 @@ export class TrainingHost {
       return;
     }
     const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
-    this.finish(a, null, { code: 'INTERNAL', message: `the training process stopped unexpectedly: it ${how}; its last checkpoint is kept` });
+    this.finish(a, null, { code: 'INTERNAL', message: `the training process stopped unexpectedly: it ${how}; its last checkpoint is kept and Resume continues from it` });
   }
 
   private finish(a: Active, outcome: TrainOutcome | null, error: AppErrorPayload | null): void {
     if (this.active !== a) return;
     this.active = null;
+    a.worker.kill('SIGKILL'); // it exits by itself after answering; make sure, before its files are swept
     if (a.killTimer) clearTimeout(a.killTimer);
     this.flushProgress(a);
     const { lib } = this.opts;
     let status: RunStatus = error ? 'failed' : outcome?.stopped === 'cancelled' ? 'cancelled' : 'finished';
+    if (error?.code === 'DISK_FULL') {
+      // free what a half-done write of ours holds, so that the run's end can be recorded
+      sweepTemporaryFiles(a.job, a.worker.pid);
+      a.writer.discard();
+    }
     try {
       a.writer.close();
     } catch (err) {
+      a.writer.discard();
       this.log('error', `run ${a.runId}: metrics could not be written`, err);
     }
     try {
@@ -247,7 +268,6 @@ export class TrainingHost {
       this.log('error', `run ${a.runId}: could not record its end`, err);
     }
     this.status(a, status, 'done', error, null);
-    a.worker.kill('SIGKILL'); // it exits by itself after answering; make sure
     a.resolve(status);
   }
 
@@ -264,9 +284,9 @@ export class TrainingHost {
     if (!dir) return;
     const best = path.join(dir, 'best.ckpt');
     const last = path.join(dir, 'last.ckpt');
-    if (fs.existsSync(best)) lib.models.add(runId, { kind: 'final', path: best, format: 'alexnet-studio', epoch: outcome?.bestEpoch ?? null });
+    if (fs.existsSync(best)) lib.models.put(runId, { kind: 'final', path: best, format: 'alexnet-studio', epoch: outcome?.bestEpoch ?? null });
     // last.ckpt may be older than the run's last epoch (a cancelled run: see ml/train.ts): its own epoch
-    if (fs.existsSync(last)) lib.models.add(runId, { kind: 'checkpoint', path: last, format: 'alexnet-studio', epoch: checkpointEpoch(last) ?? outcome?.epochs ?? null });
+    if (fs.existsSync(last)) lib.models.put(runId, { kind: 'checkpoint', path: last, format: 'alexnet-studio', epoch: checkpointEpoch(last) ?? outcome?.epochs ?? null });
   }
 
   private status(a: Active, status: RunStatus, phase: RunPhase, error: AppErrorPayload | null, message: string | null): void {
@@ -326,5 +346,24 @@ function checkpointEpoch(dir: string): number | null {
     return typeof e === 'number' ? e : null;
   } catch {
     return null;
+  }
+}
+
+/**
+ * Removes the temporary files a killed or failed training worker can leave: `<ckpt>.tmp` folders
+ * in the run's folder (ml/checkpoint.ts) and the feature cache's `<entry>.<pid>.tmp` files.
+ */
+export function sweepTemporaryFiles(job: Pick<TrainJob, 'outDir' | 'cacheDir'>, pid: number | undefined): void {
+  const rm = (p: string) => fs.rmSync(p, { recursive: true, force: true });
+  try {
+    for (const f of fs.readdirSync(job.outDir)) if (f.endsWith('.tmp')) rm(path.join(job.outDir, f));
+  } catch {
+    // no run folder yet
+  }
+  if (pid === undefined) return;
+  try {
+    for (const f of fs.readdirSync(job.cacheDir, { recursive: true, encoding: 'utf8' })) if (f.endsWith(`.${pid}.tmp`)) rm(path.join(job.cacheDir, f));
+  } catch {
+    // no feature cache yet
   }
 }

@@ -78,10 +78,11 @@ export function obj<S extends Shape>(shape: S): Validator<Out<S>> {
   return (v, at) => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return bad(at, `must be an object, got ${describe(v)}`);
     const input = v as Record<string, unknown>;
-    for (const k of Object.keys(input)) if (!(k in shape)) bad(`${at}.${k}`, 'is not a known field');
+    // own names only: 'constructor', '__proto__' or 'toString' are not fields because objects inherit them
+    for (const k of Object.keys(input)) if (!Object.hasOwn(shape, k)) bad(`${at}.${k}`, 'is not a known field');
     const out: Record<string, unknown> = {};
     for (const [k, spec] of Object.entries(shape)) {
-      const value = input[k];
+      const value = Object.hasOwn(input, k) ? input[k] : undefined;
       if (typeof spec === 'function') out[k] = spec(value, `${at}.${k}`);
       else if (value !== undefined) out[k] = spec.check(value, `${at}.${k}`);
     }

@@ -1,10 +1,10 @@
 // The main window, locked down as the Electron security checklist asks: context isolation,
 // sandbox, no Node in the page, web security on, a strict Content-Security-Policy sent as a
 // response header for every page of the session, no navigation away from our page, no new
-// windows (https links open in the user's browser), no webviews, no permission but the camera
-// (video only: Classify's live camera; the window never navigates away from our page).
+// windows (https links to a few known sites open in the user's browser), no webviews, no permission but
+// the camera (video only: Classify's live camera; the window never navigates away from our page).
 import { BrowserWindow, session, shell } from 'electron';
-import { ELECTRON_CSP, webPreferences } from './security';
+import { ELECTRON_CSP, externalAllowed, webPreferences } from './security';
 
 export type WindowOptions = { preload: string; indexHtml: string | null; devUrl: string | null; isTrusted: (url: string) => boolean; icon?: string };
 
@@ -39,7 +39,7 @@ export function createMainWindow(o: WindowOptions): BrowserWindow {
   });
   wc.on('will-attach-webview', (event) => event.preventDefault());
   wc.setWindowOpenHandler(({ url }) => {
-    if (url.startsWith('https://')) void shell.openExternal(url);
+    if (externalAllowed(url)) void shell.openExternal(url);
     return { action: 'deny' };
   });
   win.once('ready-to-show', () => win.show());

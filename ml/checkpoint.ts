@@ -22,10 +22,10 @@ import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { PARAM_NAMES, makeConfig, paramShapes, type AlexNetConfig, type ParamName, type Params } from './config';
-import { EngineError } from './errors';
+import { EngineError, diskFullError } from './errors';
 import { ownVariable, paramsFromArrays } from './model';
 import type { SgdState } from './optimizer';
-import type { Preprocessing } from './preprocess';
+import { parsePreprocessing, type Preprocessing } from './preprocess';
 
 export const MODEL_FORMAT = 'alexnet-studio-model';
 export const FORMAT_VERSION = 1; // bump when a reader of the old version could not read the new one
@@ -163,6 +163,56 @@ export type SaveOptions = {
 };
 
 /**
+ * Makes sure a model can be written to `dir` before any work is spent on it: creates it and writes
+ * (then removes) a probe file. Fails with one line naming the path and the real cause.
+ */
+export function ensureWritableFolder(dir: string): void {
+  const abs = path.resolve(dir);
+  const probe = path.join(abs, `.alexnet-write-test-${process.pid}`);
+  try {
+    // one level at a time from the deepest existing folder: Node's recursive mkdir spins forever
+    // where a folder cannot be made under an existing one (/proc/nope)
+    const base = nearestExisting(abs);
+    let cur = base;
+    for (const part of path.relative(base, abs).split(path.sep).filter(Boolean)) {
+      cur = path.join(cur, part);
+      mkdirSync(cur);
+    }
+    writeFileSync(probe, 'x');
+    rmSync(probe, { force: true });
+  } catch (err) {
+    try {
+      rmSync(probe, { force: true });
+    } catch {
+      // no folder, no probe
+    }
+    const e = err as NodeJS.ErrnoException;
+    const where = e.path ?? abs;
+    const cause =
+      e.code === 'ENOSPC' || e.code === 'EDQUOT'
+        ? null
+        : e.code === 'EACCES' || e.code === 'EPERM'
+          ? `permission denied on ${where}`
+          : e.code === 'EROFS'
+            ? `${where} is on a read-only file system`
+            : e.code === 'ENOTDIR' || e.code === 'EEXIST'
+              ? `${nearestExisting(abs)} is a file, not a folder`
+              : e.code === 'ENOENT'
+                ? `folders cannot be created in ${nearestExisting(abs)}`
+                : e.message;
+    if (cause === null) throw new EngineError('DISK_FULL', `the disk is full (${abs})`);
+    throw new EngineError('NOT_WRITABLE', `cannot write to ${abs}: ${cause}`);
+  }
+}
+
+/** The longest leading part of `p` that exists. */
+function nearestExisting(p: string): string {
+  let cur = p;
+  while (!existsSync(cur) && path.dirname(cur) !== cur) cur = path.dirname(cur);
+  return cur;
+}
+
+/**
  * Writes a checkpoint folder atomically (see the header). `params` may be a snapshotParams result.
  * Few waits on the event loop (one writev per binary file, the fsyncs together, the removal of the
  * previous folder), so that a save running beside a training loop that yields once per step
@@ -174,7 +224,6 @@ export async function saveCheckpoint(dir: string, input: CheckpointInput, opts: 
   const tmp = `${target}.tmp`;
   const old = `${target}.old`;
   rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
 
   const shapes = paramShapes(rest.config);
   const weightEntries: Entry[] = [];
@@ -190,6 +239,7 @@ export async function saveCheckpoint(dir: string, input: CheckpointInput, opts: 
     return fd;
   };
   try {
+    mkdirSync(tmp, { recursive: true });
     let weights: BinaryManifest | null = null;
     if (opts.weightsFrom) weights = linkWeights(opts.weightsFrom, path.join(tmp, 'weights.bin'), manifestOf(weightEntries, 'weights.bin'));
     weights ??= await writeArrays(openNew('weights.bin'), weightEntries, 'weights.bin');
@@ -223,6 +273,12 @@ export async function saveCheckpoint(dir: string, input: CheckpointInput, opts: 
     renameSync(tmp, target);
     await rm(old, { recursive: true, force: true });
     return meta;
+  } catch (err) {
+    // a failed save (a full disk most often) leaves nothing of ours behind: the previous
+    // checkpoint is untouched and the half-written copy is freed at once
+    for (const fd of fds.splice(0)) closeSync(fd);
+    rmSync(tmp, { recursive: true, force: true });
+    throw diskFullError(err, tmp);
   } finally {
     for (const fd of fds) closeSync(fd);
   }
@@ -309,13 +365,57 @@ export async function readModelMeta(ckptDir: string): Promise<ModelMeta> {
   }
   try {
     m.config = makeConfig(m.config);
+    m.preprocessing = parsePreprocessing(m.preprocessing);
   } catch (e) {
     throw bad(`${file} has an invalid config: ${(e as Error).message}`);
   }
-  if (m.classNames.length !== m.config.numClasses) {
+  const limit = configOutOfBounds(m.config, m.preprocessing);
+  if (limit) throw bad(`${file} asks for ${limit}: not a model this app makes or loads`);
+  if (m.classNames.length !== m.config.numClasses || !m.classNames.every((c) => typeof c === 'string')) {
     throw bad(`${file} names ${m.classNames.length} classes but the network has ${m.config.numClasses} outputs`);
   }
+  checkManifest(file, m.weights, m.config);
+  if (m.optimizer) checkManifest(file, m.optimizer, m.config);
   return m as ModelMeta;
+}
+
+// What a model file may ask for. Far above every network this app makes (the paper's is 227 px,
+// 4096 units, 1000 classes, 61 M parameters); a file past them is damaged or hostile, and would
+// otherwise ask for tens of GiB before anything could check it.
+const MODEL_BOUNDS = { inputSize: 1024, channels: 4096, fcUnits: 16_384, numClasses: 100_000, parameters: 2 ** 28 } as const;
+
+/** The first bound `config` (and its preprocessing) exceeds, in words; null when within all. */
+function configOutOfBounds(config: AlexNetConfig, prep: Preprocessing): string | null {
+  if (config.inputSize > MODEL_BOUNDS.inputSize) return `inputSize ${config.inputSize} (at most ${MODEL_BOUNDS.inputSize})`;
+  if (prep.resize > 4 * MODEL_BOUNDS.inputSize) return `a resize to ${prep.resize} px (at most ${4 * MODEL_BOUNDS.inputSize})`;
+  if (config.channels.some((c) => c > MODEL_BOUNDS.channels)) return `conv channels ${config.channels.join(', ')} (at most ${MODEL_BOUNDS.channels} each)`;
+  if (config.fcUnits > MODEL_BOUNDS.fcUnits) return `fcUnits ${config.fcUnits} (at most ${MODEL_BOUNDS.fcUnits})`;
+  if (config.numClasses > MODEL_BOUNDS.numClasses) return `${config.numClasses} classes (at most ${MODEL_BOUNDS.numClasses})`;
+  const n = Object.values(paramShapes(config)).reduce((sum, shape) => sum + shape.reduce((a, b) => a * b, 1), 0);
+  if (n > MODEL_BOUNDS.parameters) return `${n} parameters (at most ${MODEL_BOUNDS.parameters})`;
+  return null;
+}
+
+const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+
+/**
+ * A binary file's manifest: a bare file name inside the checkpoint folder (no path, no '..'),
+ * whole non-negative byte and element counts, every tensor inside the file.
+ */
+function checkManifest(file: string, m: Partial<BinaryManifest>, config: AlexNetConfig): void {
+  const name = m.file;
+  if (typeof name !== 'string' || name === '' || name === '.' || name === '..' || name !== path.basename(name) || /[\\/:\0]/.test(name)) {
+    throw bad(`${file} names the weights file ${JSON.stringify(name)}: only a file name inside the model folder is allowed`);
+  }
+  if (!isCount(m.bytes) || m.bytes % 4 !== 0) throw bad(`${file}: ${name} has a bad byte count ${JSON.stringify(m.bytes)}`);
+  if (typeof m.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.sha256)) throw bad(`${file}: ${name} has no valid SHA-256`);
+  if (!Array.isArray(m.tensors)) throw bad(`${file}: ${name} lists no tensors`);
+  const shapes = paramShapes(config) as Record<string, number[]>;
+  for (const t of m.tensors as Partial<TensorEntry>[]) {
+    if (typeof t !== 'object' || t === null || typeof t.name !== 'string' || !Object.hasOwn(shapes, t.name)) throw bad(`${file}: ${name} holds an unknown tensor ${JSON.stringify(t?.name)}`);
+    if (!isCount(t.offset) || !isCount(t.length) || !Array.isArray(t.shape) || !t.shape.every(isCount)) throw bad(`${file}: tensor ${t.name} has a bad offset, length or shape`);
+    if ((t.offset + t.length) * 4 > m.bytes) throw bad(`${file}: tensor ${t.name} lies outside ${name}`);
+  }
 }
 
 async function readBinary(ckptDir: string, manifest: BinaryManifest): Promise<Map<string, { shape: number[]; data: Float32Array }>> {

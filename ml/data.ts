@@ -11,7 +11,7 @@
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readdir, realpath, stat } from 'node:fs/promises';
+import { lstat, open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { EngineError } from './errors';
 import {
@@ -94,23 +94,26 @@ const isHidden = (name: string): boolean => name.startsWith('.') || name === 'Th
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** All non-hidden files under `dir`, recursively, symlinks followed once, in sorted order. */
-async function walkFiles(dir: string, seen: Set<string>): Promise<string[]> {
-  const real = await realpath(dir);
-  if (seen.has(real)) return []; // a symlink loop
-  seen.add(real);
+// The library's import (db/import.ts) follows the same rule: links to files are followed, links
+// to folders are not (a `ln -s . loop` would otherwise become a class holding every photo again).
+export const FOLDER_LINK_REASON = 'link to a folder (not followed)';
+
+async function walkFiles(dir: string, skipped: Skipped[]): Promise<string[]> {
   const entries = (await readdir(dir, { withFileTypes: true })).filter((e) => !isHidden(e.name));
   entries.sort((a, b) => byName(a.name, b.name));
   const out: string[] = [];
   for (const e of entries) {
     const p = path.join(dir, e.name);
-    let isDir = e.isDirectory();
     let isFile = e.isFile();
     if (e.isSymbolicLink()) {
       const s = await stat(p).catch(() => null); // a dangling link is ignored
-      isDir = s?.isDirectory() ?? false;
+      if (s?.isDirectory()) {
+        skipped.push({ path: p, reason: FOLDER_LINK_REASON });
+        continue;
+      }
       isFile = s?.isFile() ?? false;
     }
-    if (isDir) for (const f of await walkFiles(p, seen)) out.push(f); // (no spread: folders can hold 100k+ photos)
+    if (e.isDirectory()) for (const f of await walkFiles(p, skipped)) out.push(f); // (no spread: folders can hold 100k+ photos)
     else if (isFile) out.push(p);
   }
   return out;
@@ -147,7 +150,9 @@ export async function scanImageFolder(dir: string): Promise<ImageFolder> {
   for (const name of top) {
     const p = path.join(root, name);
     const s = await stat(p).catch(() => null);
-    if (s?.isDirectory()) classDirs.push(name);
+    const link = (await lstat(p).catch(() => null))?.isSymbolicLink() ?? false;
+    if (s?.isDirectory() && link) skipped.push({ path: p, reason: FOLDER_LINK_REASON });
+    else if (s?.isDirectory()) classDirs.push(name);
     else if (s?.isFile()) {
       const kind = sniffImage(await readHead(p).catch(() => new Uint8Array()));
       if (kind.image) looseImages++;
@@ -158,7 +163,7 @@ export async function scanImageFolder(dir: string): Promise<ImageFolder> {
   const classes: string[] = [];
   const items: Item[] = [];
   for (const name of classDirs) {
-    const files = await walkFiles(path.join(root, name), new Set());
+    const files = await walkFiles(path.join(root, name), skipped);
     const images: string[] = [];
     // at most 64 files open at once: still quick for thousands of photos
     const kinds = await mapPool(files, 64, (f) =>

@@ -18,7 +18,9 @@ export type EngineErrorCode =
   | 'OFFLINE' // the weights' host cannot be reached (no network, DNS, refused connection)
   | 'DOWNLOAD_FAILED' // the host answered with an error (404, 5xx) or the transfer broke off
   | 'CANCELLED' // an operation stopped by the user (AbortSignal)
-  | 'NO_WEIGHTS'; // ImageNet weights asked for but not imported/downloaded yet
+  | 'NO_WEIGHTS' // ImageNet weights asked for but not imported/downloaded yet
+  | 'DISK_FULL' // a write failed because the disk (or the user's quota) is full
+  | 'NOT_WRITABLE'; // an output folder that cannot be created or written (read-only, a file in the way)
 
 export class EngineError extends Error {
   constructor(
@@ -28,4 +30,19 @@ export class EngineError extends Error {
     super(message);
     this.name = 'EngineError';
   }
+}
+
+const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
+
+/** True for the errors of a full disk: fs's ENOSPC / EDQUOT, SQLite's SQLITE_FULL. */
+export function isDiskFull(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && DISK_FULL_CODES.has(code);
+}
+
+/** A full-disk error as the one line the user reads ("the disk is full (<path>)"); others unchanged. */
+export function diskFullError(e: unknown, where: string): unknown {
+  if (!isDiskFull(e)) return e;
+  const p = (e as { path?: unknown }).path;
+  return new EngineError('DISK_FULL', `the disk is full (${typeof p === 'string' ? p : where})`);
 }

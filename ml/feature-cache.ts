@@ -24,13 +24,13 @@
 // float16 halves the disk footprint (9,216 x 6 x 2 = 110 KB per training image; memory keeps float32); pool5
 // values are post-ReLU maxima whose relative precision (1e-3) is far below the head's noise.
 
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import { PARAM_NAMES, pool5Features, type AlexNetConfig, type Params } from './config';
 import { decodeViews, epochOrder, hashFile, type Item } from './data';
-import { EngineError } from './errors';
+import { EngineError, diskFullError } from './errors';
 import { forward } from './model';
 import { tenCropViews, type Preprocessing, type View } from './preprocess';
 import { createRng } from './rng';
@@ -297,8 +297,13 @@ export class FeatureCache {
         if (this.dtype === 'float16') f = decodeFeatures(buf, 'float16'); // hits and misses see the same values
         await mkdir(path.dirname(m.file), { recursive: true });
         const tmp = `${m.file}.${process.pid}.tmp`;
-        await writeFile(tmp, buf);
-        await rename(tmp, m.file); // atomic: a reader sees a whole entry or none
+        try {
+          await writeFile(tmp, buf);
+          await rename(tmp, m.file); // atomic: a reader sees a whole entry or none
+        } catch (err) {
+          await rm(tmp, { force: true }); // a full disk keeps no half-written entry of ours
+          throw diskFullError(err, tmp);
+        }
         this.stats.misses++;
         this.remember(m.file, f);
         out[m.i] = { path: paths[m.i], x: f, views: views.length };

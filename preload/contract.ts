@@ -43,6 +43,7 @@ export type ErrorCode =
   | 'OUT_OF_MEMORY' // the backend cannot hold the model and a batch of this size
   | 'BACKEND_UNAVAILABLE' // the forced compute backend could not be loaded
   | 'LIBRARY_ERROR' // the library file cannot be opened, is from a newer app, or is not a library
+  | 'DISK_FULL' // a write failed because the disk is full: nothing committed is lost
   | 'UNSUPPORTED' // not available in this mode (e.g. a native folder dialog in browser mode)
   | 'FORBIDDEN' // a call from a page that is not ours
   | 'INTERNAL'; // a bug: the details are in the log, not in the message
@@ -69,6 +70,7 @@ export const ERROR_TEXT = {
   OUT_OF_MEMORY: 'Not enough memory for this batch size.',
   BACKEND_UNAVAILABLE: 'The compute backend could not be loaded.',
   LIBRARY_ERROR: 'The library file cannot be used.',
+  DISK_FULL: 'The disk is full: free some space and try again.',
   UNSUPPORTED: 'Not available here.',
   FORBIDDEN: 'Not allowed.',
   INTERNAL: 'Something went wrong inside the app.',
@@ -365,6 +367,8 @@ export type Calls = {
 
   'runs:start': { req: { datasetId: number; name?: string; settings?: RunSettings }; res: RunInfo };
   'runs:cancel': { req: { runId: number }; res: { cancelled: boolean } };
+  // continues an interrupted, cancelled or failed run from its last checkpoint, same settings and split
+  'runs:resume': { req: { runId: number }; res: RunInfo };
   'runs:list': { req: { datasetId?: number; limit?: number }; res: RunInfo[] };
   'runs:get': { req: { runId: number }; res: RunDetail };
   'runs:metrics': { req: { runId: number }; res: RunMetrics };
@@ -420,6 +424,7 @@ export const CHANNELS = [
   'suggestions:list',
   'runs:start',
   'runs:cancel',
+  'runs:resume',
   'runs:list',
   'runs:get',
   'runs:metrics',

@@ -17,6 +17,15 @@ function checkColour(colour: string): string {
   return c;
 }
 
+/** A class name, trimmed: 1-200 characters, no slash, backslash or NUL, not '.' or '..' (it becomes a folder name on export). */
+function checkName(name: string): string {
+  const clean = name.trim();
+  if (!clean || clean.length > 200 || /[/\\\0]/.test(clean) || clean === '.' || clean === '..') {
+    throw new DbError('BAD_CLASS', `a class name must be 1-200 characters without / or \\, and not '.' or '..', got '${name}'`);
+  }
+  return clean;
+}
+
 function checkHotkey(hotkey: string | null): string | null {
   if (hotkey !== null && !/^[1-9]$/.test(hotkey)) throw new DbError('BAD_CLASS', `a class hotkey must be one digit 1-9, got '${hotkey}'`);
   return hotkey;
@@ -64,8 +73,7 @@ export class ClassesRepo {
 
   /** A new class at the end of the list; colour from the palette and the first free hotkey by default. */
   create(datasetId: number, name: string, opts: ClassOptions = {}): LabelClass {
-    const clean = name.trim();
-    if (!clean || clean.length > 200 || /[/\\\0]/.test(clean)) throw new DbError('BAD_CLASS', `a class name must be 1-200 characters without / or \\, got '${name}'`);
+    const clean = checkName(name);
     if (this.byName(datasetId, clean)) throw new DbError('CLASS_EXISTS', `the dataset already has a class '${clean}'`);
     const position = this.st.nextPos.get(datasetId)!.n;
     const colour = checkColour(opts.colour ?? CLASS_PALETTE[position % CLASS_PALETTE.length]);
@@ -87,8 +95,7 @@ export class ClassesRepo {
 
   rename(id: number, name: string): LabelClass {
     const c = this.get(id);
-    const clean = name.trim();
-    if (!clean || /[/\\\0]/.test(clean)) throw new DbError('BAD_CLASS', `a class name must be non-empty without / or \\, got '${name}'`);
+    const clean = checkName(name);
     const other = this.byName(c.datasetId, clean);
     if (other && other.id !== id) throw new DbError('CLASS_EXISTS', `the dataset already has a class '${clean}'`);
     this.st.rename.run(clean, id);

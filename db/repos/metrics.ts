@@ -11,6 +11,9 @@ export type WriterOptions = {
   maxRows?: number; // commit when this many rows are waiting (default 500)
   maxDelayMs?: number; // ...or when the oldest waiting row is this old (default 1000 ms)
   onCommit?: (committed: number) => void; // called after each commit with the total so far
+  // a timed commit that failed (a full disk): the rows stay buffered for close() to retry or
+  // discard(); without it the error is thrown by the next add() or flush() instead of escaping a timer
+  onError?: (err: unknown) => void;
 };
 
 export class MetricsRepo {
@@ -72,6 +75,7 @@ export class MetricWriter {
   private buffer: MetricPoint[] = [];
   private timer: NodeJS.Timeout | null = null;
   private committedRows = 0;
+  private failed: unknown = null; // a timed commit's error, not yet reported
   private readonly maxRows: number;
   private readonly maxDelayMs: number;
 
@@ -93,10 +97,15 @@ export class MetricWriter {
   }
 
   add(p: MetricPoint): void {
+    if (this.failed !== null) {
+      const err = this.failed;
+      this.failed = null;
+      throw err;
+    }
     this.buffer.push({ ...p, at: p.at ?? now() });
     if (this.buffer.length >= this.maxRows) this.flush();
     else if (!this.timer) {
-      this.timer = setTimeout(() => this.flush(), this.maxDelayMs);
+      this.timer = setTimeout(() => this.timedFlush(), this.maxDelayMs);
       this.timer.unref(); // a pending flush must not keep the process alive
     }
   }
@@ -112,9 +121,31 @@ export class MetricWriter {
     if (this.buffer.length === 0) return;
     const batch = this.buffer;
     this.buffer = [];
-    this.repo.write(this.runId, batch);
+    try {
+      this.repo.write(this.runId, batch);
+    } catch (err) {
+      this.buffer = batch.concat(this.buffer); // not committed: kept for a retry or discard()
+      throw err;
+    }
     this.committedRows += batch.length;
     this.opts.onCommit?.(this.committedRows);
+  }
+
+  /** Drops the rows not yet committed (a run that failed for a full disk). */
+  discard(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.buffer = [];
+    this.failed = null;
+  }
+
+  private timedFlush(): void {
+    try {
+      this.flush();
+    } catch (err) {
+      if (this.opts.onError) this.opts.onError(err);
+      else this.failed = err;
+    }
   }
 
   close(): void {

@@ -19,6 +19,7 @@ export class ModelsRepo {
       get: db.prepare<[number], Row>(`SELECT ${COLS} FROM models WHERE id = ?`),
       list: db.prepare<[number], Row>(`SELECT ${COLS} FROM models WHERE run_id = ? ORDER BY id`),
       runExists: db.prepare<[number], { id: number }>('SELECT id FROM runs WHERE id = ?'),
+      dropPath: db.prepare<[number, string]>('DELETE FROM models WHERE run_id = ? AND path = ?'),
     };
   }
 
@@ -26,6 +27,14 @@ export class ModelsRepo {
     if (!this.st.runExists.get(runId)) throw new DbError('RUN_NOT_FOUND', `no run with id ${runId}`);
     const id = this.st.insert.get(runId, m.kind, m.format ?? 'tfjs', m.path, m.epoch ?? null, m.step ?? null, JSON.stringify(m.metrics ?? {}), now())!.id;
     return this.get(id)!;
+  }
+
+  /** Records a model file, replacing the row of the same path (a resumed run rewrites its checkpoints). */
+  put(runId: number, m: NewModel): Model {
+    return this.db.transaction(() => {
+      this.st.dropPath.run(runId, m.path);
+      return this.add(runId, m);
+    })();
   }
 
   get(id: number): Model | undefined {

@@ -98,6 +98,7 @@ export class PhotosRepo {
     this.st = {
       byId: db.prepare<[number], Photo>(`SELECT ${COLS} FROM photos WHERE id = ?`),
       byPath: db.prepare<[number, string], Photo>(`SELECT ${COLS} FROM photos WHERE dataset_id = ? AND path = ?`),
+      pathsUnder: db.prepare<[number, string], { path: string }>('SELECT DISTINCT path FROM photos WHERE substr(path, 1, ?) = ?'),
       byHash: db.prepare<[number, string], Photo>(`SELECT ${COLS} FROM photos WHERE dataset_id = ? AND hash = ? ORDER BY status = 'missing' DESC, id LIMIT 1`),
       inDataset: db.prepare<[number], Photo>(`SELECT ${COLS} FROM photos WHERE dataset_id = ? ORDER BY id`),
       insert: db.prepare<Record<string, unknown>, { id: number }>(
@@ -135,6 +136,11 @@ export class PhotosRepo {
     const p = this.st.byId.get(id);
     if (!p) throw new DbError('PHOTO_NOT_FOUND', `no photo with id ${id}`);
     return p;
+  }
+
+  /** The paths of every dataset's photos that lie under `prefix` (a folder path ending in its separator). */
+  pathsUnder(prefix: string): string[] {
+    return this.st.pathsUnder.all(prefix.length, prefix).map((r) => r.path);
   }
 
   byPath(datasetId: number, file: string): Photo | undefined {
@@ -359,7 +365,10 @@ function encodeCursor(v: [string | number | null, number]): string {
 function decodeCursor(s: string): [string | number | null, number] {
   try {
     const v = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(v) && v.length === 2 && typeof v[1] === 'number') return v as [string | number | null, number];
+    // exactly what encodeCursor writes: a sort key (text, number or null) and a photo id
+    const key: unknown = Array.isArray(v) ? v[0] : undefined;
+    const keyOk = key === null || (typeof key === 'string' && key.length <= 4096) || (typeof key === 'number' && Number.isFinite(key));
+    if (Array.isArray(v) && v.length === 2 && keyOk && Number.isSafeInteger(v[1])) return v as [string | number | null, number];
   } catch {
     // fall through to the error below
   }

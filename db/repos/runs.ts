@@ -78,6 +78,9 @@ export class RunsRepo {
       ),
       end: db.prepare<[string, number, string | null, number]>("UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ? AND status = 'running'"),
       backend: db.prepare<[string, number]>('UPDATE runs SET backend = ? WHERE id = ?'),
+      resume: db.prepare<[number, string, number]>(
+        "UPDATE runs SET status = 'running', ended_at = NULL, error = NULL, pid = ?, host = ? WHERE id = ? AND status IN ('interrupted', 'cancelled', 'failed')",
+      ),
       running: db.prepare<[], { id: number; pid: number | null; host: string | null }>("SELECT id, pid, host FROM runs WHERE status = 'running'"),
       interrupt: db.prepare<[number, string, number]>("UPDATE runs SET status = 'interrupted', ended_at = ?, error = ? WHERE id = ? AND status = 'running'"),
       lastMetricAt: db.prepare<[number], { at: number | null }>('SELECT max(at) AS at FROM metrics WHERE run_id = ?'),
@@ -134,6 +137,13 @@ export class RunsRepo {
     return this.get(id);
   }
 
+  /** Puts an interrupted, cancelled or failed run back to 'running', owned by this process (a resume). */
+  resume(id: number): Run {
+    const run = this.get(id);
+    if (this.st.resume.run(process.pid, os.hostname(), id).changes !== 1) throw new DbError('BAD_RUN_STATUS', `run ${id} is ${run.status}: only an interrupted, cancelled or failed run can be resumed`);
+    return this.get(id);
+  }
+
   /**
    * Marks as 'interrupted' every run left 'running' by a process that no longer exists (same host,
    * dead pid) or by another host (we cannot check it; its run cannot be ours to continue either).
@@ -147,7 +157,7 @@ export class RunsRepo {
         const live = r.pid !== null && r.host === host && (r.pid === process.pid || alive(r.pid));
         if (live) continue;
         const lastAt = this.st.lastMetricAt.get(r.id)?.at ?? null;
-        this.st.interrupt.run(lastAt ?? now(), 'the process running it stopped without finishing it (killed or crashed)', r.id);
+        this.st.interrupt.run(lastAt ?? now(), 'the process running it stopped without finishing it (killed or crashed); Resume continues from its last checkpoint', r.id);
         marked.push(r.id);
       }
     }).immediate();

@@ -9,11 +9,27 @@ export function parse<T extends Options>(argv: string[], options: T, help: strin
     process.stdout.write(help.trimEnd() + '\n');
     process.exit(0);
   }
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new CliError(`${(err as Error).message.split('\n')[0]}\n${help.trimEnd()}`);
+  // `--epochs -1`: a value that looks like a flag but is a number belongs to its option (parseArgs
+  // would call it ambiguous); the option's own check then says what range it takes
+  const args = [...argv];
+  for (let i = 0; i + 1 < args.length; i++) {
+    const name = args[i].startsWith('--') ? args[i].slice(2) : null;
+    if (name && Object.hasOwn(options, name) && options[name].type === 'string' && /^-\d|^-\.\d/.test(args[i + 1])) {
+      args.splice(i, 2, `--${name}=${args[i + 1]}`);
+    }
   }
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    // parseArgs's first sentence names the problem ("Unknown option '--x'"); its advice about '--' does not apply here
+    const first = (err as Error).message.split('\n')[0].split(/\.\s/)[0].replace(/\.$/, '');
+    throw new CliError(`${first}; see '${commandOf(help)} --help'`);
+  }
+}
+
+/** 'alexnet train' from a help text's first line ("usage: alexnet train <dir> ..."). */
+function commandOf(help: string): string {
+  return /^usage: (alexnet(?: [a-z][a-z-]*)*)/.exec(help)?.[1] ?? 'alexnet';
 }
 
 export function intOption(value: string | undefined, name: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { importFolder, type ImportSummary } from '../../db/import';
+import { hasPhotos, importFolder, noPhotos, type ImportSummary } from '../../db/import';
 import type { Events, ImportSummaryInfo } from '../../preload/contract';
 import { absPath, bool, check, id, obj, opt, str } from '../validate';
 import type { AppContext } from '../context';
@@ -43,7 +43,9 @@ export function importHandlers(ctx: AppContext): HandlerMap<'import:start' | 'im
       const st = fs.statSync(r.folder, { throwIfNoEntry: false });
       if (!st) throw new AppError('FOLDER_NOT_FOUND', `no such folder: ${r.folder}`);
       if (!st.isDirectory()) throw new AppError('FOLDER_NOT_FOUND', `not a folder: ${r.folder}`);
-      const dataset = r.datasetId !== undefined ? requireDataset(ctx, r.datasetId) : lib.datasets.ensure(r.datasetName ?? (path.basename(r.folder) || 'Photos'), r.folder);
+      const name = r.datasetName ?? (path.basename(r.folder) || 'Photos');
+      if (r.datasetId === undefined && !lib.datasets.byName(name) && !hasPhotos(r.folder)) throw noPhotos(r.folder); // no empty dataset
+      const dataset = r.datasetId !== undefined ? requireDataset(ctx, r.datasetId) : lib.datasets.ensure(name, r.folder);
       const importId = randomUUID();
       const controller = new AbortController();
       ctx.imports.set(importId, controller);

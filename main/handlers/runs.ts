@@ -8,6 +8,7 @@ import { trainingSet } from '../../db/training';
 import { EXPORT_FORMATS, LIMITS, type ClassifyResultInfo, type Tta, type Evaluation, type PhotoItem, type RunInfo, type RunSettings, type Series } from '../../preload/contract';
 import { absPath, bool, check, id, int, list, num, obj, oneOf, opt, str } from '../validate';
 import { dataPaths, setBackend, type AppContext } from '../context';
+import { ensureWritableFolder } from '../../ml/checkpoint';
 import { AppError } from '../errors';
 import { runWorkerJob } from '../training-host';
 import { haveWeights, imagenetDir } from '../weights';
@@ -56,6 +57,12 @@ const settingsV = obj({
   backend: opt(oneOf('auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu')),
 });
 
+/** A recorded run's settings (its config as runs:start stored it), checked again: the file may be old. */
+function settingsOf(config: Record<string, unknown>): typeof DEFAULT_SETTINGS {
+  const known = Object.fromEntries(Object.keys(DEFAULT_SETTINGS).concat('lr').filter((k) => Object.hasOwn(config, k) && config[k] !== null).map((k) => [k, config[k]]));
+  return { ...DEFAULT_SETTINGS, ...check(settingsV, known) };
+}
+
 type Flat = Record<string, string | number | boolean | null>;
 
 function flat(config: Record<string, unknown>): Flat {
@@ -91,40 +98,14 @@ export function runInfo(r: RunSummary): RunInfo {
   };
 }
 
-const FS_CAUSE: Record<string, string> = {
-  ENOENT: 'a folder on the way does not exist',
-  ENOTDIR: 'a file is in the way',
-  EACCES: 'permission denied',
-  EPERM: 'not permitted',
-  EROFS: 'the disk is read-only',
-  ENOSPC: 'the disk is full',
-};
-
-/** Makes `folder` (and parents) and then `target` inside it, or says in one line why not. */
+/** Makes `folder` (checked writable, ml/checkpoint's rule) and then `target` inside it, or says in one line why not. */
 function makeExportFolder(folder: string, target: string): void {
-  const fail = (p: string, err: unknown): never => {
-    const code = (err as NodeJS.ErrnoException).code ?? '';
-    if (code === 'EEXIST' && p === target) throw new AppError('CONFLICT', `${target} already exists: choose another folder or remove it`);
-    if (code === 'ENOENT' && fs.existsSync(path.dirname(p))) throw new AppError('FOLDER_NOT_FOUND', `cannot create ${p}: ${path.dirname(p)} does not allow new folders (ENOENT)`);
-    throw new AppError(code === 'ENOENT' || code === 'ENOTDIR' ? 'FOLDER_NOT_FOUND' : 'BAD_INPUT', `cannot create ${p}: ${FS_CAUSE[code] ?? (err as Error).message}${code ? ` (${code})` : ''}`);
-  };
-  // level by level, not mkdirSync's `recursive`: Node's recursive mkdir never returns under /proc
-  const missing: string[] = [];
-  for (let p = folder; !fs.existsSync(p); p = path.dirname(p)) {
-    missing.unshift(p);
-    if (path.dirname(p) === p) break;
-  }
-  for (const p of missing) {
-    try {
-      fs.mkdirSync(p);
-    } catch (err) {
-      fail(p, err);
-    }
-  }
+  ensureWritableFolder(folder);
   try {
     fs.mkdirSync(target);
   } catch (err) {
-    fail(target, err);
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new AppError('CONFLICT', `${target} already exists: choose another folder or remove it`);
+    throw err;
   }
 }
 
@@ -207,7 +188,7 @@ function readFrozenEvaluation(ctx: AppContext, runId: number, subset: 'val' | 'a
 
 export function runHandlers(
   ctx: AppContext,
-): HandlerMap<'runs:start' | 'runs:cancel' | 'runs:list' | 'runs:get' | 'runs:metrics' | 'runs:evaluation' | 'runs:delete' | 'models:export' | 'classify:files'> {
+): HandlerMap<'runs:start' | 'runs:resume' | 'runs:cancel' | 'runs:list' | 'runs:get' | 'runs:metrics' | 'runs:evaluation' | 'runs:delete' | 'models:export' | 'classify:files'> {
   const { lib } = ctx;
 
   /** Checks, creates the split and the run, hands the job to the training host. */
@@ -236,7 +217,6 @@ export function runHandlers(
     const classNames = set.classes;
     const train = set.train.map((m) => ({ path: m.path, label: m.classIndex }));
     const val = set.val.map((m) => ({ path: m.path, label: m.classIndex }));
-    const predict = lib.photos.all(datasetId).filter((p) => p.status === 'ok').map((p) => ({ photoId: p.id, path: p.path }));
 
     // the run's folder, named before the run exists (its id is not known yet), recorded with it
     const outDir = path.join(dataPaths(ctx).runs, `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`);
@@ -249,14 +229,30 @@ export function runHandlers(
       classes: classNames,
       weightsSource: finetune ? 'imagenet' : 'none',
     });
+    launch(run.id, datasetId, classNames, { train, val }, s, outDir, false);
+    return runInfo(lib.runs.summary(run.id));
+  };
+
+  /** The split's members of the run's classes, as the worker's items. */
+  const splitItems = (splitId: number, classNames: string[]) => {
+    const members = lib.splits.members(splitId);
+    const index = new Map(classNames.map((n, i) => [n, i]));
+    const items = (subset: 'train' | 'val') => members.filter((m) => m.subset === subset && index.has(m.className)).map((m) => ({ path: m.path, label: index.get(m.className)! }));
+    return { train: items('train'), val: items('val') };
+  };
+
+  /** Hands a run's job to the training host (a new run, or a resumed one). */
+  const launch = (runId: number, datasetId: number, classNames: string[], items: { train: TrainJob['train']; val: TrainJob['val'] }, s: typeof DEFAULT_SETTINGS, outDir: string, resume: boolean) => {
+    const finetune = s.recipe === 'finetune' && s.architecture === 'alexnet';
+    const predict = lib.photos.all(datasetId).filter((p) => p.status === 'ok').map((p) => ({ photoId: p.id, path: p.path }));
     const job: TrainJob = {
       kind: 'train',
-      runId: run.id,
+      runId,
       recipe: s.recipe,
       architecture: s.architecture,
       classNames,
-      train,
-      val,
+      train: items.train,
+      val: items.val,
       predict,
       outDir,
       cacheDir: dataPaths(ctx).featureCache,
@@ -272,19 +268,35 @@ export function runHandlers(
       seed: s.seed,
       network: { activation: s.activation, groups: s.groups, lrn: s.lrn, overlappingPool: s.overlappingPool },
       backend: s.backend,
+      resume,
     };
     void ctx.training.start(job).then((status) => {
       // what the run measured is kept as it is now: later relabels change "today's" view only
       if (status === 'finished') {
         try {
-          freezeEvaluation(ctx, run.id);
+          freezeEvaluation(ctx, runId);
         } catch (err) {
-          ctx.log?.('warn', `run ${run.id}: its evaluation could not be kept`, err);
+          ctx.log?.('warn', `run ${runId}: its evaluation could not be kept`, err);
         }
       }
       ctx.bus.emit('library:changed', { datasetId, what: 'runs' });
     });
-    return runInfo(lib.runs.summary(run.id));
+  };
+
+  /** Continues a run that stopped before its end from its last checkpoint: same settings, same split. */
+  const resume = (runId: number): RunInfo => {
+    const run = lib.runs.get(runId);
+    const running = ctx.training.runningRunId;
+    if (running !== null) throw new AppError('BUSY', `run ${running} is still training; cancel it or wait for it to finish`);
+    if (!['interrupted', 'cancelled', 'failed'].includes(run.status)) throw new AppError('CONFLICT', `run ${runId} is ${run.status}: only an interrupted, cancelled or failed run can be resumed`);
+    const outDir = typeof run.config.outDir === 'string' ? run.config.outDir : null;
+    if (!outDir || !fs.existsSync(path.join(outDir, 'last.ckpt', 'model.json'))) throw new AppError('BAD_MODEL', `run ${runId} has no checkpoint to resume from; start a new run instead`);
+    if (run.datasetId === null || run.splitId === null) throw new AppError('NOT_FOUND', `the dataset or split of run ${runId} was deleted`);
+    const s = settingsOf(run.config);
+    if (s.recipe === 'finetune' && s.architecture === 'alexnet' && !haveWeights(ctx)) throw new AppError('NO_WEIGHTS', 'the ImageNet weights are not installed yet: download or import them to resume this run');
+    lib.runs.resume(runId);
+    launch(runId, run.datasetId, run.classes, splitItems(run.splitId, run.classes), s, outDir, true);
+    return runInfo(lib.runs.summary(runId));
   };
 
   return {
@@ -292,6 +304,7 @@ export function runHandlers(
       const r = check(obj({ datasetId: id, name: opt(str()), settings: opt(settingsV) }), req);
       return start(r.datasetId, r.name, { ...DEFAULT_SETTINGS, ...(r.settings ?? {}) });
     },
+    'runs:resume': (req) => resume(check(obj({ runId: id }), req).runId),
     'runs:cancel': (req) => {
       const r = check(obj({ runId: id }), req);
       lib.runs.get(r.runId);

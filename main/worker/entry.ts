@@ -2,16 +2,21 @@
 // exits. Runs as a Node child (process.send) or an Electron utilityProcess (process.parentPort).
 import { env } from '@tensorflow/tfjs-core';
 import { initBackend } from '../../ml/backend';
+import { diskFullError } from '../../ml/errors';
 import { runClassify, runDownloadWeights, runExport, runImportWeights, runTrain, type Send } from './jobs';
 import type { FromWorker, Job, ToWorker } from './protocol';
 
 type ParentPort = { on(ev: 'message', cb: (e: { data: unknown }) => void): void; postMessage(msg: unknown): void };
 const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
 
+// The parent can go away at any moment (killed, or it killed us after a cancel): a message that
+// cannot be delivered ends this process quietly, never with an EPIPE stack trace.
 const send: Send = (msg: FromWorker) => {
   if (parentPort) parentPort.postMessage(msg);
-  else process.send?.(msg);
+  else if (process.connected) process.send?.(msg, undefined, {}, (err) => err && process.exit(0));
+  else process.exit(0);
 };
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => process.exit(0));
 
 // TF.js's advice to scripts ("install the node backend") is not for the app's log: the app picks
 // its backend itself and says which one runs (app:backend) and why the better ones did not load
@@ -35,7 +40,8 @@ async function run(job: Job): Promise<void> {
                 ? await runDownloadWeights(job, send, controller.signal)
                 : await initBackend('auto');
     send({ type: 'result', value });
-  } catch (err) {
+  } catch (thrown) {
+    const err = diskFullError(thrown, 'the data folder'); // a raw ENOSPC becomes "the disk is full (<path>)"
     const e = err as { code?: unknown; message?: unknown; stack?: unknown };
     const code = typeof e?.code === 'string' ? e.code : 'INTERNAL';
     const message = typeof e?.message === 'string' ? e.message : String(err);

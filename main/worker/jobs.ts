@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../../ml/backend';
-import { loadModel, readModelMeta, resolveCheckpointDir, snapshotParams, type LoadedModel } from '../../ml/checkpoint';
+import { ensureWritableFolder, loadModel, readModelMeta, resolveCheckpointDir, snapshotParams, type LoadedModel } from '../../ml/checkpoint';
 import { runRecipe } from '../../ml/recipe';
 import { classify } from '../../ml/infer';
 import { disposeParams } from '../../ml/model';
@@ -39,7 +39,7 @@ function toMsg(e: TrainEvent | TransferEvent, stage: string): TrainEventMsg | nu
 export async function runTrain(job: TrainJob, send: Send, signal: AbortSignal): Promise<TrainOutcome> {
   const transfer = job.recipe === 'finetune' && job.architecture !== 'tiny' && job.fineTune !== 'all';
   send({ type: 'backend', info: await initBackend(job.backend, { pooledAllocator: transfer }) });
-  fs.mkdirSync(job.outDir, { recursive: true });
+  ensureWritableFolder(job.outDir);
   const k = job.classNames.length;
   let lastCaching = 0;
   const onEvent = (stage: string) => (e: TrainEvent | TransferEvent) => {
@@ -79,6 +79,7 @@ export async function runTrain(job: TrainJob, send: Send, signal: AbortSignal): 
       network: job.network,
       outDir: job.outDir,
       cacheDir: job.cacheDir,
+      resume: job.resume,
       signal,
       onEvent: onEvent(scratch ? 'main' : 'head'),
     });

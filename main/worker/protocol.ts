@@ -31,6 +31,7 @@ export type TrainJob = {
   seed: number;
   network: NetworkSwitches; // the paper's switches, for runs from scratch
   backend: 'auto' | BackendName; // initBackend's preference
+  resume: boolean; // continue from outDir/last.ckpt (runs:resume)
 };
 
 export type ClassifyJob = { kind: 'classify'; modelDir: string; files: string[]; topK: number; tta: Tta };

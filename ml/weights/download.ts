@@ -7,8 +7,12 @@
 //   <dest>        appears (rename) only once the SHA-256 of the whole file is the expected one; a
 //                 mismatch deletes the file and throws EngineError 'BAD_CHECKSUM'.
 //
+// https only, after every redirect too (plain http only to a loopback address), and never more
+// bytes than the expected size.
+//
 // Errors: 'OFFLINE' when the host cannot be reached at all (the message names the import-from-file
-// alternative), 'DOWNLOAD_FAILED' for an HTTP error or a transfer that keeps breaking, 'CANCELLED'
+// alternative), 'DOWNLOAD_FAILED' for an HTTP error, a transfer that keeps breaking, plain http or
+// too many bytes, 'CANCELLED'
 // when the AbortSignal fires (the .part file is kept for a later resume).
 
 import { createHash, type Hash } from 'node:crypto';
@@ -95,17 +99,46 @@ function totalFrom(res: Response, offset: number): number | null {
   return len !== null && /^\d+$/.test(len) ? Number(len) + offset : null;
 }
 
+const MAX_REDIRECTS = 5;
+
+/**
+ * Only https travels the network: plain http would let anyone on the path swap the weights (the
+ * SHA-256 check catches a changed file only where a digest is given). Loopback addresses are the
+ * exception (a local mirror, the tests): nothing between us and them to tamper with.
+ */
+function checkScheme(u: URL, what: string): void {
+  const loopback = u.hostname === 'localhost' || u.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(u.hostname);
+  if (u.protocol === 'https:' || (u.protocol === 'http:' && loopback)) return;
+  throw new EngineError('DOWNLOAD_FAILED', `${what} ${u.href} is not https; the weights are downloaded over https only`);
+}
+
+/** fetch with redirects followed by hand, each hop checked by checkScheme. */
+async function fetchChecked(url: string, init: RequestInit): Promise<Response> {
+  let cur = new URL(url);
+  for (let hop = 0; ; hop++) {
+    checkScheme(cur, hop === 0 ? 'the address' : 'a redirect to');
+    const res = await fetch(cur, { ...init, redirect: 'manual' });
+    const location = res.headers.get('location');
+    if (res.status < 300 || res.status > 399 || location === null) return res;
+    await res.body?.cancel();
+    if (hop >= MAX_REDIRECTS) throw new EngineError('DOWNLOAD_FAILED', `${cur.host} redirects more than ${MAX_REDIRECTS} times`);
+    cur = new URL(location, cur);
+  }
+}
+
 /** Downloads `url` to `dest` (see the header for the rules). */
 export async function downloadFile(opts: DownloadOptions): Promise<DownloadResult> {
   const { url, dest, signal } = opts;
   const part = `${dest}.part`;
-  const host = (() => {
+  const parsed = (() => {
     try {
-      return new URL(url).host;
+      return new URL(url);
     } catch {
       throw new EngineError('DOWNLOAD_FAILED', `not a valid URL: ${url}`);
     }
   })();
+  checkScheme(parsed, 'the address');
+  const host = parsed.host;
   await mkdir(path.dirname(dest), { recursive: true });
   const retries = opts.retries ?? 3;
   const interval = opts.progressIntervalMs ?? 100;
@@ -119,12 +152,12 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
     attempts++;
     let res: Response;
     try {
-      res = await fetch(url, {
+      res = await fetchChecked(url, {
         headers: offset > 0 ? { Range: `bytes=${offset}-` } : {},
         signal,
-        redirect: 'follow',
       });
     } catch (e) {
+      if (e instanceof EngineError) throw e;
       if (isAbort(e, signal)) throw new EngineError('CANCELLED', `download cancelled; ${offset} bytes kept in ${part} for a later resume`);
       const code = errorCode(e);
       if (attempts === 1 || OFFLINE_CODES.has(code))
@@ -156,6 +189,8 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
       throw new EngineError('DOWNLOAD_FAILED', `${host} answered HTTP ${res.status} ${res.statusText} for ${url}`);
     }
     const total = totalFrom(res, start) ?? opts.expectedBytes ?? null;
+    // never more than the file should have: the caller's size first, else the server's own
+    const limit = opts.expectedBytes ?? total;
 
     const hash = createHash('sha256');
     if (start > 0) await hashFile(part, hash);
@@ -180,6 +215,10 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
       for (;;) {
         const { done, value: b } = await reader.read();
         if (done) break;
+        if (limit !== null && bytes + b.length > limit) {
+          await reader.cancel();
+          throw new EngineError('DOWNLOAD_FAILED', `${host} sent more than the expected ${limit} bytes; the download was stopped and deleted`);
+        }
         await fh.write(b);
         hash.update(b);
         bytes += b.length;
@@ -191,6 +230,10 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
       await fh.close();
     }
     if (broken !== null) {
+      if (broken instanceof EngineError) {
+        await rm(part, { force: true });
+        throw broken;
+      }
       if (isAbort(broken, signal)) throw new EngineError('CANCELLED', `download cancelled; ${bytes} bytes kept in ${part} for a later resume`);
       lastError = errorCode(broken) === 'unknown' ? (broken as Error).message : errorCode(broken);
       if (attempts > retries) throw new EngineError('DOWNLOAD_FAILED', `download from ${host} broke off ${attempts} times (${lastError}); ${bytes} bytes kept, run it again to resume`);

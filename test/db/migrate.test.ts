@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DbError, openLibrary } from '../../db/index';
+import { DbError, backupFile, openLibrary } from '../../db/index';
 import { defaultMigrationsDir, loadMigrations, migrate, schemaVersion } from '../../db/migrate';
 import { defaultDataDir, defaultDbFile } from '../../db/paths';
 import { tempDir } from './helpers';
@@ -109,6 +109,62 @@ describe('migrations', () => {
     expect((err as Error).message).toContain(String(latest));
     expect(fs.readFileSync(file).equals(before)).toBe(true);
     expect(() => openLibrary(file, { readonly: true })).toThrow(/schema version/);
+  });
+
+  it('refuse a newer database written in rollback-journal mode without changing a byte of it (no switch to WAL)', () => {
+    const file = path.join(tmp(), 'library.sqlite');
+    const db = new Database(file);
+    db.exec('CREATE TABLE future (x); INSERT INTO future VALUES (1)');
+    db.pragma(`user_version = ${loadMigrations().length + 1}`);
+    db.close();
+    const before = fs.readFileSync(file);
+    expect(() => openLibrary(file)).toThrow(expect.objectContaining({ code: 'SCHEMA_TOO_NEW' }));
+    expect(fs.readFileSync(file).equals(before)).toBe(true); // header bytes 18-19 still say rollback journal
+    expect(fs.existsSync(`${file}-wal`)).toBe(false);
+  });
+
+  it('refuse a damaged library with its path and what to do, in every mode, and keep a backup before each migration', () => {
+    const dir = tmp();
+    const file = path.join(dir, 'library.sqlite');
+    // a library at version 1 with enough rows for many pages, then upgraded: the upgrade keeps a copy
+    const db = new Database(file);
+    const all = loadMigrations();
+    migrate(db, all.slice(0, 1));
+    db.prepare('INSERT INTO datasets (name, created_at) VALUES (?, ?)').run('old', 1);
+    const insert = db.prepare("INSERT INTO photos (dataset_id, path, name, size, imported_at) VALUES (1, ?, 'p.jpg', 1, 1)");
+    db.transaction(() => {
+      for (let i = 0; i < 3000; i++) insert.run(`/photos/${i}/${'x'.repeat(40)}.jpg`);
+    })();
+    db.close();
+    openLibrary(file).close();
+    const bak = backupFile(file);
+    const copy = new Database(bak, { readonly: true });
+    expect(schemaVersion(copy)).toBe(1);
+    expect(copy.prepare('SELECT count(*) FROM photos').pluck().get()).toBe(3000);
+    copy.close();
+    // opening at the latest version makes no new copy
+    const stamp = fs.statSync(bak).mtimeMs;
+    openLibrary(file).close();
+    expect(fs.statSync(bak).mtimeMs).toBe(stamp);
+
+    // garbage over a page in the middle
+    const bytes = fs.readFileSync(file);
+    const pages = bytes.length / 4096;
+    expect(pages).toBeGreaterThan(10);
+    const fd = fs.openSync(file, 'r+');
+    fs.writeSync(fd, Buffer.alloc(4096, 0xa5), 0, 4096, Math.floor(pages / 2) * 4096);
+    fs.closeSync(fd);
+    for (const readonly of [false, true]) {
+      let err: unknown;
+      try {
+        openLibrary(file, { readonly });
+      } catch (e) {
+        err = e;
+      }
+      expect((err as DbError).code).toBe('DAMAGED');
+      expect((err as Error).message).toContain(file);
+      expect((err as Error).message).toContain(bak);
+    }
   });
 
   it('refuse a file that is not a database with NOT_A_DATABASE', () => {

@@ -98,11 +98,11 @@ describe('models:export', () => {
   it('a folder that cannot be made fails at once with its cause, and leaves nothing running', async () => {
     const t0 = Date.now();
     const proc = await h.call('models:export', { runId, format: 'tfjs', folder: '/proc/nope' });
-    expect(proc.ok ? null : proc.error).toEqual({ code: 'FOLDER_NOT_FOUND', message: 'cannot create /proc/nope: /proc does not allow new folders (ENOENT)' });
+    expect(proc.ok ? null : proc.error).toEqual({ code: 'BAD_INPUT', message: 'cannot write to /proc/nope: folders cannot be created in /proc' });
     const file = path.join(out, 'a-file');
     fs.writeFileSync(file, 'x');
     const under = await h.call('models:export', { runId, format: 'onnx', folder: path.join(file, 'sub') });
-    expect(under.ok ? null : under.error).toEqual({ code: 'FOLDER_NOT_FOUND', message: `cannot create ${path.join(file, 'sub')}: a file is in the way (ENOTDIR)` });
+    expect(under.ok ? null : under.error).toEqual({ code: 'BAD_INPUT', message: `cannot write to ${path.join(file, 'sub')}: ${file} is a file, not a folder` });
     expect(Date.now() - t0).toBeLessThan(1000); // answered before any worker started
   });
 });

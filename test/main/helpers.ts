@@ -42,8 +42,8 @@ export type Harness = {
   close(): Promise<void>;
 };
 
-export function harness(opts: { progressIntervalMs?: number; cancelGraceMs?: number } = {}): Harness {
-  const dataDir = tempDir();
+export function harness(opts: { progressIntervalMs?: number; cancelGraceMs?: number; dataDir?: string } = {}): Harness {
+  const dataDir = opts.dataDir ?? tempDir();
   const lib = openLibrary(path.join(dataDir, 'library.sqlite'));
   const logs: string[] = [];
   const ctx = createContext({
@@ -53,7 +53,8 @@ export function harness(opts: { progressIntervalMs?: number; cancelGraceMs?: num
     // wasm unless told otherwise: same numbers on every machine, and 20x faster than the cpu backend
     spawn: nodeSpawner({ env: { ALEXNET_BACKEND: process.env.ALEXNET_BACKEND ?? 'wasm' } }),
     log: (level, message, err) => logs.push(`${level} ${message} ${err instanceof Error ? err.stack : ''}`),
-    ...opts,
+    progressIntervalMs: opts.progressIntervalMs,
+    cancelGraceMs: opts.cancelGraceMs,
   });
   const handlers = createHandlers(ctx);
   const events: Harness['events'] = [];

@@ -98,17 +98,37 @@ describe('token', () => {
     expect(broken.status).toBe(400);
   });
 
-  it('opening /?token= sets an HttpOnly cookie that then authorises calls', async () => {
+  it('sets no cookie and takes none: a cookie reaches every local port, so only the header opens the API', async () => {
     const page = await request(srv.port, `/?token=${srv.token}`);
     expect(page.status).toBe(200);
     expect(page.body.toString()).toContain('<title>app</title>');
     expect(page.headers['content-security-policy']).toContain("default-src 'self'");
-    const cookie = String(page.headers['set-cookie']);
-    expect(cookie).toMatch(/HttpOnly/);
-    expect(cookie).toMatch(/SameSite=Strict/);
-    const r = await post('app:info', {}, { cookie: cookie.split(';')[0] });
-    expect(r.status).toBe(200);
-    expect((await request(srv.port, '/?token=wrong')).headers['set-cookie']).toBeUndefined();
+    expect(page.headers['set-cookie']).toBeUndefined();
+    expect((await post('app:info', {}, { cookie: `alexnet_token=${srv.token}` })).status).toBe(401);
+    // the token in a query opens the event stream only; the image key opens images only
+    expect((await request(srv.port, `/api/datasets:list?token=${srv.token}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
+    const info = JSON.parse((await post('app:info', {})).body.toString()).value as { imageUrl: { thumb: string } };
+    const key = new URL(info.imageUrl.thumb, 'http://x').searchParams.get('key')!;
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    expect(key).not.toBe(srv.token);
+    expect((await post('datasets:list', {}, { authorization: `Bearer ${key}` })).status).toBe(401);
+    expect((await request(srv.port, `/api/events?token=${key}`)).status).toBe(401);
+  });
+
+  it('never writes a token or key into the log', async () => {
+    const logs: string[] = [];
+    const broken = tempDir('alexnet-static-broken-');
+    fs.mkdirSync(path.join(broken, 'index.html')); // reading the page fails: the failure is logged
+    const ctx = { ...h.ctx, log: (_l: string, m: string) => void logs.push(m) };
+    const other = await startServer({ ctx, handlers: createHandlers(ctx), staticDir: broken, token: 'secret-token-123' });
+    try {
+      expect((await request(other.port, '/?token=secret-token-123')).status).toBe(500);
+    } finally {
+      await other.close();
+      fs.rmSync(broken, { recursive: true, force: true });
+    }
+    expect(logs.join('\n')).toContain('HTTP GET / failed');
+    expect(logs.join('\n')).not.toContain('secret-token-123');
   });
 
   it('refuses a Host header that is not this server (DNS rebinding)', async () => {
@@ -147,7 +167,9 @@ describe('images', () => {
     expect(thumb.status).toBe(200);
     expect(thumb.headers['content-type']).toBe('image/webp');
     expect(thumb.body.subarray(8, 12).toString()).toBe('WEBP');
-    const full = await request(srv.port, `/img/${photoId}?size=full&token=${srv.token}`);
+    expect((await request(srv.port, `/img/${photoId}?size=full&token=${srv.token}`)).status).toBe(401); // the token is not an image key
+    const info = JSON.parse((await post('app:info', {})).body.toString()).value as { imageUrl: { full: string } };
+    const full = await request(srv.port, info.imageUrl.full.replace('{id}', String(photoId)));
     expect(full.status).toBe(200);
     expect(full.headers['content-type']).toBe('image/jpeg');
     expect(full.body.equals(fs.readFileSync(photoPath))).toBe(true);
@@ -243,6 +265,14 @@ describe('upload (files dropped on the page in browser mode)', () => {
     // and the stored path is what classify/add calls accept
     const add = await post('photos:add', { datasetId: ds, files: [stored] });
     expect(add.status, add.body.toString()).toBe(200);
+  });
+
+  it('keeps only an image extension of the real format', async () => {
+    const bytes = fs.readFileSync(photoPath);
+    const r = await request(srv.port, '/upload?name=page.html', { method: 'POST', headers: auth(), body: bytes });
+    const stored: string = JSON.parse(r.body.toString()).value.path;
+    expect(path.basename(stored)).toMatch(/^[0-9a-f]{12}-page\.html\.jpg$/);
+    fs.rmSync(stored);
   });
 
   it('refuses without the token, a non-image, and GET', async () => {

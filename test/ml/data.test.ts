@@ -83,6 +83,7 @@ describe('scanImageFolder', () => {
     }
     mkdirSync(path.join(root, 'empty-class'));
     symlinkSync(path.join(root, 'dog'), path.join(root, 'dog', 'loop')); // a symlink loop must not hang
+    symlinkSync('.', path.join(root, 'loop')); // `ln -s . loop`: not a class holding every photo again
     const f = await scanImageFolder(root);
     expect(f.classes).toEqual(['cat', 'dog']);
     const rel = (p: string): string => path.relative(root, p);
@@ -95,7 +96,9 @@ describe('scanImageFolder', () => {
       ['dog/e.jpeg', 1],
     ]);
     const why = Object.fromEntries(f.skipped.map((s) => [rel(s.path), s.reason]));
-    expect(Object.keys(why).sort()).toEqual(['README.md', 'cat/empty.jpeg', 'cat/fake.jpg', 'cat/notes.txt', 'empty-class', 'loose.jpg']);
+    expect(Object.keys(why).sort()).toEqual(['README.md', 'cat/empty.jpeg', 'cat/fake.jpg', 'cat/notes.txt', 'dog/loop', 'empty-class', 'loop', 'loose.jpg']);
+    expect(why.loop).toBe('link to a folder (not followed)'); // the words of the library's import
+    expect(why['dog/loop']).toBe('link to a folder (not followed)');
     expect(why['cat/fake.jpg']).toMatch(/not an image.*\.jpg/);
     expect(why['cat/empty.jpeg']).toMatch(/empty/);
     expect(why['loose.jpg']).toMatch(/class sub-folder/);

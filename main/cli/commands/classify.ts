@@ -39,12 +39,12 @@ async function collect(inputs: string[]): Promise<string[]> {
     if (st.isDirectory()) await walk(p);
     else files.push(p); // named explicitly: classified (or reported) whatever its extension
   }
-  return files;
+  return [...new Set(files)]; // `classify a.jpg .` classifies a.jpg once
 }
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { top: { type: 'string' }, tta: { type: 'string' }, json: { type: 'boolean' } }, HELP);
-  if (positionals.length < 2) throw new CliError(`classify takes a model folder and at least one image or folder\n${HELP.trimEnd()}`);
+  if (positionals.length < 2) throw new CliError("classify takes a model folder and at least one image or folder; see 'alexnet classify --help'");
   const tta = values.tta ?? 'center';
   if (tta !== 'center' && tta !== '10crop') throw new CliError(`--tta must be center or 10crop, got '${tta}'`);
   const topK = intOption(values.top, 'top', 5, 1, 1000);
@@ -61,7 +61,7 @@ export async function run(argv: string[]): Promise<number> {
       for (const r of results) {
         if ('error' in r) failed++;
         if (values.json) process.stdout.write(JSON.stringify(r) + '\n');
-        else if ('error' in r) process.stderr.write(`warning: ${r.file}: ${r.error.message}\n`);
+        else if ('error' in r) process.stderr.write(`warning: ${r.error.message.startsWith(r.file) ? r.error.message : `${r.file}: ${r.error.message}`}\n`); // the engine's messages name the file already
         else process.stdout.write(`${r.file}\t${r.predictions.map((p) => `${p.label} ${(p.p * 100).toFixed(1)}%`).join(', ')}\n`);
       }
       bar?.update(Math.min(files.length, i + CHUNK));

@@ -20,7 +20,7 @@ const HELP = `usage: alexnet eval <model-dir> <dir> [--tta center|10crop] [--bat
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { tta: { type: 'string' }, batch: { type: 'string' }, worst: { type: 'string' }, json: { type: 'boolean' } }, HELP);
-  if (positionals.length !== 2) throw new CliError(`eval takes a model folder and an image folder\n${HELP.trimEnd()}`);
+  if (positionals.length !== 2) throw new CliError("eval takes a model folder and an image folder; see 'alexnet eval --help'");
   const tta = (values.tta ?? 'center') as Tta;
   if (tta !== 'center' && tta !== '10crop') throw new CliError(`--tta must be center or 10crop, got '${values.tta}'`);
   await initBackend('auto');

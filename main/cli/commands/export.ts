@@ -19,9 +19,9 @@ preprocessing.json says how to turn a photo into the input (resize, crop, channe
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { format: { type: 'string' }, json: { type: 'boolean' } }, HELP);
-  if (positionals.length !== 2) throw new CliError(`export takes a model folder and an output folder\n${HELP}`);
+  if (positionals.length !== 2) throw new CliError("export takes a model folder and an output folder; see 'alexnet export --help'");
   const format = values.format;
-  if (format !== 'onnx' && format !== 'tfjs') throw new CliError(`--format must be onnx or tfjs\n${HELP}`);
+  if (format !== 'onnx' && format !== 'tfjs') throw new CliError("--format must be onnx or tfjs");
   const [modelDir, outDir] = positionals;
   await initBackend('auto'); // (ALEXNET_BACKEND overrides) the weights only pass through it
   const loaded = await loadModel(modelDir);

@@ -62,7 +62,7 @@ function printImport(s: ImportSummary, lib: Library): void {
 
 async function cmdImport(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { ...COMMON, dataset: { type: 'string' }, 'no-classes': { type: 'boolean' }, 'no-thumbnails': { type: 'boolean' } }, HELP);
-  if (positionals.length !== 1) throw new CliError(`library import needs exactly one folder, got ${positionals.length}\n${HELP}`);
+  if (positionals.length !== 1) throw new CliError(`library import needs exactly one folder, got ${positionals.length}; see 'alexnet library --help'`);
   if (!values.dataset) throw new CliError('library import needs --dataset <name> (created if it does not exist)');
   const lib = open(values.db, false);
   const ac = new AbortController();

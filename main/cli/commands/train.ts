@@ -2,10 +2,11 @@
 // from ImageNet weights. A progress bar with ETA on stderr, one line per epoch; with --json one
 // JSON object per line on stdout, the last one the final metrics. Ctrl+C cancels cleanly: the last
 // checkpoint (every improving epoch, else at most 30 s old) stays valid and `--resume` continues from it.
+import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../../../ml/backend';
 import { scanImageFolder, type Item } from '../../../ml/data';
-import { readModelMeta, resolveCheckpointDir } from '../../../ml/checkpoint';
+import { ensureWritableFolder, readModelMeta, resolveCheckpointDir } from '../../../ml/checkpoint';
 import { EngineError } from '../../../ml/errors';
 import { disposeParams } from '../../../ml/model';
 import { describeRecipe, runRecipe, type RecipeEvent } from '../../../ml/recipe';
@@ -14,7 +15,7 @@ import { defaultDataDir } from '../../../db/paths';
 import { intOption, numberOption, parse } from '../args';
 import { CliError } from '../errors';
 import { ProgressBar, formatDuration } from '../progress';
-import { loadWeights } from '../lib/model-source';
+import { checkWeightsSpec, loadWeights } from '../lib/model-source';
 import { trainDataset } from '../lib/train-dataset';
 
 type Values = Record<string, string | string[] | boolean | undefined>;
@@ -22,7 +23,12 @@ type Values = Record<string, string | string[] | boolean | undefined>;
 function runOnDataset(values: Values, positionals: string[]): Promise<number> {
   if (positionals.length) throw new CliError('give a folder or --dataset <name>, not both');
   for (const flag of ['stop-at', 'train-error'] as const) if (values[flag] !== undefined) throw new CliError(`--${flag} applies to training on a folder, not to --dataset`);
-  for (const flag of ['out', 'val', 'resume'] as const) if (values[flag] !== undefined) throw new CliError(`--${flag} does not apply to --dataset (the library keeps the run's model and split)`);
+  for (const flag of ['out', 'val', 'force'] as const) if (values[flag] !== undefined) throw new CliError(`--${flag} does not apply to --dataset (the library keeps the run's model and split)`);
+  if (values.resume) {
+    const given = ['weights', 'freeze', 'epochs', 'head-epochs', 'batch', 'lr', 'no-augment', 'val-split', 'seed', 'tiny'].filter((k) => values[k] !== undefined);
+    if (given.length) throw new CliError(`--resume continues a run with its own settings: drop --${given.join(', --')}`);
+    return trainDataset({ dataset: values.dataset as string, db: typeof values.db === 'string' ? values.db : undefined, json: Boolean(values.json), settings: {}, resume: true });
+  }
   const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
   const weights = str('weights') ?? (values.tiny ? 'none' : 'imagenet');
   if (weights !== 'imagenet' && weights !== 'none') throw new CliError("with --dataset, --weights must be 'imagenet' or 'none'");
@@ -69,6 +75,8 @@ const HELP = `usage: alexnet train <dir> --out <model-dir> [options]
   --train-error          after each epoch, the training error with its final weights (one more
                          pass over the training images, centre crops; train_err turns it on)
   --resume               continue an interrupted run from <model-dir>/last.ckpt
+                         (with --dataset: the dataset's latest interrupted, cancelled or failed run)
+  --force                replace a model already in <model-dir> (else refused)
   --tiny                 a tiny AlexNet-shaped network (for tests and demos; with --weights none)
   --json                 one JSON object per line on stdout
 
@@ -96,6 +104,7 @@ export async function run(argv: string[]): Promise<number> {
       'stop-at': { type: 'string', multiple: true },
       'train-error': { type: 'boolean' },
       resume: { type: 'boolean' },
+      force: { type: 'boolean' },
       tiny: { type: 'boolean' },
       json: { type: 'boolean' },
       dataset: { type: 'string' },
@@ -104,7 +113,7 @@ export async function run(argv: string[]): Promise<number> {
     HELP,
   );
   if (values.dataset !== undefined) return runOnDataset(values, positionals);
-  if (positionals.length !== 1) throw new CliError(`train takes one folder of <class>/<image> sub-folders\n${HELP.trimEnd()}`);
+  if (positionals.length !== 1) throw new CliError("train takes one folder of <class>/<image> sub-folders; see 'alexnet train --help'");
   if (!values.out) throw new CliError('--out <model-dir> is required: the folder the model is written to');
   if (values.val && values['val-split']) throw new CliError('give --val or --val-split, not both');
   const weights = values.weights ?? (values.tiny ? 'none' : 'imagenet');
@@ -120,6 +129,11 @@ export async function run(argv: string[]): Promise<number> {
       throw new CliError(`--${(e as Error).message}`);
     }
   });
+  // a model already there is kept unless asked: --resume continues it, --force replaces it
+  const existing = ['best.ckpt', 'last.ckpt'].filter((c) => fs.existsSync(path.join(out, c, 'model.json')));
+  if (existing.length && !values.resume && !values.force) throw new CliError(`${out} already holds a model (${existing.join(', ')}): --resume continues it, --force replaces it, or choose another --out`);
+  ensureWritableFolder(out); // a read-only folder, a file in the way or a full disk is found now, not after training
+  if (weights !== 'imagenet' && weights !== 'none') checkWeightsSpec(weights);
 
   const emit = (obj: Record<string, unknown>) => json && process.stdout.write(JSON.stringify(obj) + '\n');
   const say = (line: string) => !json && process.stderr.write(line + '\n');
@@ -174,7 +188,8 @@ export async function run(argv: string[]): Promise<number> {
     const stage = 'stage' in e ? e.stage : 'train';
     switch (e.type) {
       case 'start':
-        say(`[${stage}] epochs ${e.startEpoch}-${e.epochs} of ${e.stepsPerEpoch} steps, ${e.trainCount} train / ${e.valCount} val images, lr ${e.lr}`);
+        if (e.startEpoch > e.epochs) say(`[${stage}] already done (epochs 1-${e.epochs} are in the checkpoint)`);
+        else say(`[${stage}] ${e.startEpoch === e.epochs ? `epoch ${e.epochs}` : `epochs ${e.startEpoch}-${e.epochs}`}${e.startEpoch > 1 ? ' (resumed)' : ''} of ${e.stepsPerEpoch} steps, ${e.trainCount} train / ${e.valCount} val images, lr ${e.lr}`);
         emit({ ...e, stage });
         break;
       case 'step': {

@@ -46,14 +46,14 @@ export async function run(argv: string[]): Promise<number> {
   };
   switch (sub) {
     case 'import': {
-      if (rest.length !== 1) throw new CliError(`weights import takes one file\n${HELP}`);
+      if (rest.length !== 1) throw new CliError("weights import takes one file; see 'alexnet weights --help'");
       if (!values.json) process.stderr.write(`importing ${rest[0]} into ${dataDir} ...\n`);
       await initBackend('auto'); // holds the converted weights while they are written
       out(await importWeights(rest[0], dataDir));
       return 0;
     }
     case 'download': {
-      if (rest.length) throw new CliError(`weights download takes no file\n${HELP}`);
+      if (rest.length) throw new CliError("weights download takes no file; see 'alexnet weights --help'");
       const url = values.url ?? weightsUrl();
       await initBackend('auto');
       const ac = new AbortController();
@@ -88,6 +88,6 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new CliError(sub ? `unknown weights command '${sub}'\n${HELP}` : HELP);
+      throw new CliError(sub ? `unknown weights command '${sub}'; see 'alexnet weights --help'` : HELP);
   }
 }

@@ -3,6 +3,7 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { loadModel } from '../../../ml/checkpoint';
+import { EngineError } from '../../../ml/errors';
 import type { BaseModel } from '../../../ml/transfer';
 import { paramsFromArrays } from '../../../ml/model';
 import { CAFFE_PREPROCESSING } from '../../../ml/preprocess';
@@ -24,7 +25,7 @@ export async function loadWeights(spec: string, dataDir: string, quiet: boolean)
     });
     return asBase(await loadModel(dir, 'best'));
   }
-  const file = path.resolve(spec);
+  const file = checkWeightsSpec(spec);
   const st = statSync(file, { throwIfNoEntry: false });
   if (st?.isFile() && file.toLowerCase().endsWith('.onnx')) {
     const { buf, sha256 } = await readFileWithHash(file);
@@ -33,6 +34,16 @@ export async function loadWeights(spec: string, dataDir: string, quiet: boolean)
     return { params, config: imported.config, preprocessing: imported.preprocessing ?? { ...CAFFE_PREPROCESSING }, source: `onnx:${sha256}` };
   }
   return asBase(await loadModel(file, 'best')); // EngineError 'BAD_MODEL_DIR' names what is wrong
+}
+
+/** A --weights file or folder that exists and can be one (checked before any slow work); its absolute path. */
+export function checkWeightsSpec(spec: string): string {
+  const file = path.resolve(spec);
+  const st = statSync(file, { throwIfNoEntry: false });
+  const kinds = 'give imagenet, none, a bvlcalexnet .onnx file or a model folder';
+  if (!st) throw new EngineError('BAD_MODEL_DIR', `--weights ${spec}: no such file or folder (${kinds})`);
+  if (st.isFile() && !file.toLowerCase().endsWith('.onnx')) throw new EngineError('BAD_MODEL_DIR', `--weights ${spec}: not a .onnx file (${kinds})`);
+  return file;
 }
 
 function asBase(m: Awaited<ReturnType<typeof loadModel>>): BaseModel {

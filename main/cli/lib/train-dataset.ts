@@ -17,6 +17,7 @@ export type DatasetTrainOptions = {
   db?: string;
   settings: RunSettings;
   json: boolean;
+  resume?: boolean; // continue the dataset's latest run that stopped before its end (runs:resume)
 };
 
 export async function trainDataset(o: DatasetTrainOptions): Promise<number> {
@@ -51,10 +52,15 @@ export async function trainDataset(o: DatasetTrainOptions): Promise<number> {
         if (p.status !== 'running') finished(p.status);
       }
     });
-    const started = await dispatch(handlers, 'runs:start', { datasetId: ds.id, settings: o.settings });
+    let started;
+    if (o.resume) {
+      const stopped = lib.runs.list({ datasetId: ds.id }).find((r) => r.status === 'interrupted' || r.status === 'cancelled' || r.status === 'failed');
+      if (!stopped) throw new CliError(`dataset '${ds.name}' has no interrupted, cancelled or failed run to resume`, 1);
+      started = await dispatch(handlers, 'runs:resume', { runId: stopped.id });
+    } else started = await dispatch(handlers, 'runs:start', { datasetId: ds.id, settings: o.settings });
     if (!started.ok) throw new CliError(started.error.message, 1);
     runId = (started.value as { id: number }).id;
-    say(`run ${runId} on dataset '${ds.name}' started`);
+    say(`run ${runId} on dataset '${ds.name}' ${o.resume ? 'resumed from its last checkpoint' : 'started'}`);
     const onSigint = () => {
       say('\ncancelling after this step...');
       void dispatch(handlers, 'runs:cancel', { runId });

@@ -51,9 +51,18 @@ export function toAppError(err: unknown): AppError {
 // -------------------------------------------------------------------------------------------------
 // Browser mode: HTTP + server-sent events
 
-/** The token from the page's address (?token=), remembered for the tab so reloads keep working. */
+/**
+ * The token from the page's address (?token=), remembered for the tab so reloads keep working, and
+ * taken out of the address bar at once (no history entry, bookmark or screen share shows it).
+ */
 export function pageToken(loc: Pick<Location, 'search'> = location): string | null {
-  const fromUrl = new URLSearchParams(loc.search).get('token');
+  const params = new URLSearchParams(loc.search);
+  const fromUrl = params.get('token');
+  if (fromUrl && typeof history !== 'undefined' && loc === location) {
+    params.delete('token');
+    const rest = params.toString();
+    history.replaceState(history.state, '', `${location.pathname}${rest ? `?${rest}` : ''}${location.hash}`);
+  }
   try {
     if (fromUrl) sessionStorage.setItem('alexnet-token', fromUrl);
     return fromUrl ?? sessionStorage.getItem('alexnet-token');
@@ -71,8 +80,8 @@ export function httpApi(base = '', token: string | null = pageToken()): AlexNetA
 
   const connect = () => {
     if (source) return;
-    // EventSource cannot send headers: the server's cookie (set when the page opened with ?token=)
-    // authenticates it; the token in the query covers a page whose cookie was not set.
+    // EventSource cannot send headers: the token goes in the query (the server accepts it there for
+    // the event stream only)
     const q = token ? `?token=${encodeURIComponent(token)}` : '';
     source = new EventSource(`${base}/api/events${q}`);
     for (const name of EVENTS) {
@@ -94,7 +103,7 @@ export function httpApi(base = '', token: string | null = pageToken()): AlexNetA
     async invoke<C extends Channel>(channel: C, req: Req<C>): Promise<Reply<Res<C>>> {
       let res: Response;
       try {
-        res = await fetch(`${base}/api/${channel}`, { method: 'POST', headers, body: JSON.stringify(req), credentials: 'same-origin' });
+        res = await fetch(`${base}/api/${channel}`, { method: 'POST', headers, body: JSON.stringify(req), credentials: 'omit' });
       } catch (err) {
         return { ok: false, error: { code: 'INTERNAL', message: `the app's server cannot be reached (${err instanceof Error ? err.message : String(err)})` } };
       }
@@ -172,7 +181,7 @@ export async function uploadFiles(files: File[], base = '', token: string | null
     if (token) headers.authorization = `Bearer ${token}`;
     let res: Response;
     try {
-      res = await fetch(`${base}/upload?name=${encodeURIComponent(f.name)}`, { method: 'POST', headers, body: f, credentials: 'same-origin' });
+      res = await fetch(`${base}/upload?name=${encodeURIComponent(f.name)}`, { method: 'POST', headers, body: f, credentials: 'omit' });
     } catch (err) {
       throw new AppError('INTERNAL', `the app's server cannot be reached (${err instanceof Error ? err.message : String(err)})`);
     }

@@ -209,6 +209,17 @@ export class Runs {
     return run;
   }
 
+  /** Continues a run that stopped before its end from its last checkpoint (runs:resume). */
+  async resume(runId: number): Promise<RunInfo> {
+    const run = await this.api.call('runs:resume', { runId });
+    await this.watch(run.id); // the curves so far; live events extend them
+    this.phase = 'starting';
+    this.progress = null;
+    this.lastError = null;
+    this.list = this.list.map((r) => (r.id === run.id ? run : r));
+    return run;
+  }
+
   async cancel(): Promise<void> {
     if (this.liveId !== null) await this.api.call('runs:cancel', { runId: this.liveId });
   }
