@@ -180,7 +180,7 @@ describe('the everyday loop', () => {
       expect(JSON.parse(fs.readFileSync(path.join(out, `alexnet-run-${runId}-tfjs`, 'model.json'), 'utf8')).format).toBe('graph-model');
       await page.getByLabel('Export folder').fill('/proc/nope');
       await page.getByRole('button', { name: `Export run ${runId} as TF.js` }).click();
-      const err = page.locator('.toast.error').filter({ hasText: 'cannot create /proc/nope' });
+      const err = page.locator('.toast.error').filter({ hasText: 'cannot write to /proc/nope: folders cannot be created in /proc' });
       await err.waitFor({ timeout: 5000 });
       expect(await err.textContent()).not.toMatch(/Something went wrong/);
       expect(await page.getByRole('button', { name: `Export run ${runId} as TF.js` }).isEnabled()).toBe(true);
