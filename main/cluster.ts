@@ -28,7 +28,7 @@ import { createRng } from '../ml/rng';
 import { computePca, loadImage, parsePreprocessing, PAPER_PREPROCESSING, type DecodedImage, type Pca, type Preprocessing } from '../ml/preprocess';
 import { imagenetModelDir } from '../ml/weights/imagenet';
 import { AppError } from './errors';
-import { runWorkerJob } from './training-host';
+import { runWorkerJob, type Log } from './training-host';
 import type { Spawner } from './worker/spawn';
 
 export const JOB_FORMAT = 'alexnet-studio-cluster-job';
@@ -224,6 +224,7 @@ export type ClusterImportOptions = {
   name?: string; // the run's name
   runsDir: string; // where the run's model folder goes (the data folder's runs/)
   spawn: Spawner; // the worker that predicts the dataset's photos with our engine
+  log?: Log;
   signal?: AbortSignal;
   onProgress?: (phase: string, done: number, total: number) => void;
 };
@@ -329,7 +330,7 @@ export async function importClusterResult(lib: Library, o: ClusterImportOptions)
     for (let i = 0; i < photos.length; i += CHUNK) {
       if (o.signal?.aborted) throw new AppError('CANCELLED', 'import cancelled');
       const chunk = photos.slice(i, i + CHUNK);
-      const res = await runWorkerJob(o.spawn, { kind: 'classify', modelDir: runDir, files: chunk.map((p) => p.path), topK: Math.min(5, labels.length), tta: 'center' }, { signal: o.signal });
+      const res = await runWorkerJob(o.spawn, { kind: 'classify', modelDir: runDir, files: chunk.map((p) => p.path), topK: Math.min(5, labels.length), tta: 'center' }, { signal: o.signal, log: o.log });
       const rows = res.results.flatMap((r, j) => ('predictions' in r ? [{ photoId: chunk[j].id, topk: r.predictions }] : []));
       lib.predictions.write(run.id, rows);
       predicted += rows.length;

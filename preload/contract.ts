@@ -352,10 +352,18 @@ export type Calls = {
 
   'classify:files': { req: { runId: number; files: string[]; topK?: number; tta?: Tta }; res: { results: ClassifyResultInfo[] } };
 
+  // Train on a cluster: a PyTorch DDP job folder (torchrun, SLURM, Ray Train) written into `folder`
+  // (settings as runs:start's: finetune = the transfer recipe from ImageNet or run `fromRunId`,
+  // scratch = every layer); its result/ folder imported back as a run (main/cluster.ts).
+  'cluster:export': { req: { datasetId: number; folder: string; settings?: RunSettings; fromRunId?: number; shardSize?: number }; res: ClusterJobInfo };
+  'cluster:import': { req: { datasetId: number; folder: string; name?: string }; res: { run: RunInfo; predicted: number } };
+
   'weights:status': { req: NoArgs; res: WeightsStatus };
   'weights:download': { req: NoArgs; res: WeightsStatus }; // progress as weights:progress, end as weights:done
   'weights:import': { req: { file: string }; res: WeightsStatus };
 };
+
+export type ClusterJobInfo = { folder: string; files: number; bytes: number; train: number; val: number; shards: { train: number; val: number } };
 
 export type Channel = keyof Calls;
 export type Req<C extends Channel> = Calls[C]['req'];
@@ -397,6 +405,8 @@ export const CHANNELS = [
   'runs:delete',
   'models:export',
   'classify:files',
+  'cluster:export',
+  'cluster:import',
   'weights:status',
   'weights:download',
   'weights:import',

@@ -4,6 +4,7 @@ import type { Channel } from '../../preload/contract';
 import type { AppContext } from '../context';
 import { appHandlers } from './app';
 import { classHandlers } from './classes';
+import { clusterHandlers } from './cluster';
 import type { Handler } from './common';
 import { datasetHandlers } from './datasets';
 import { importHandlers } from './import';
@@ -24,5 +25,6 @@ export function createHandlers(ctx: AppContext): Handlers {
     ...labelHandlers(ctx),
     ...runHandlers(ctx),
     ...weightsHandlers(ctx),
+    ...clusterHandlers(ctx),
   };
 }

@@ -28,7 +28,7 @@ export const DEFAULT_SETTINGS: Required<Omit<RunSettings, 'lr'>> & Pick<RunSetti
   seed: 0, // same seed, same run
 };
 
-const settingsV = obj({
+export const settingsV = obj({
   recipe: opt(oneOf('finetune', 'scratch')),
   architecture: opt(oneOf('alexnet', 'tiny')),
   headEpochs: opt(int(0, LIMITS.epochs)),

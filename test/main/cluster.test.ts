@@ -10,13 +10,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exportClusterJob, importClusterResult } from '../../main/cluster';
-import { dataPaths } from '../../main/context';
+import { exportClusterJob } from '../../main/cluster';
 import { initBackend } from '../../ml/backend';
 import { loadModel } from '../../ml/checkpoint';
 import { disposeParams, forward } from '../../ml/model';
 import { centerView, loadImage, toInput } from '../../ml/preprocess';
-import { harness, importDataset, photoFolder, tempDir, type Harness } from './helpers';
+import { harness, importDataset, photoFolder, repoRoot, tempDir, type Harness } from './helpers';
 import { torchPython } from '../helpers/torch-python';
 
 const py = torchPython();
@@ -59,9 +58,25 @@ afterAll(async () => {
 });
 
 describe.skipIf(!py)('a library trained with torchrun (2 processes, gloo, CPU) and brought back', () => {
-  it('exports a self-contained job folder from the library and a run', async () => {
-    job = path.join(tmp, 'job');
-    const r = await exportClusterJob(h.lib, h.dataDir, { dataset: 'hym', out: job, recipe: 'transfer', from: String(baseRun), shardSize: 32, headEpochs: 1, epochs: 1, batchSize: 16 });
+  it('refuses malformed requests with BAD_INPUT naming the field', async () => {
+    for (const [channel, req, field] of [
+      ['cluster:export', { datasetId: ds, folder: 'relative/job' }, 'request.folder'],
+      ['cluster:export', { datasetId: ds, folder: tmp, shardSize: 0 }, 'request.shardSize'],
+      ['cluster:import', { datasetId: ds, folder: tmp, extra: 1 }, 'request.extra'],
+    ] as const) {
+      const r = await h.raw(channel, req);
+      expect(r.ok ? null : r.error.code).toBe('BAD_INPUT');
+      expect(r.ok ? '' : r.error.message.split(' ')[0]).toBe(field);
+    }
+  });
+
+  it('exports a self-contained job folder from the library and a run (cluster:export, as the app)', async () => {
+    const info = await h.ok('cluster:export', { datasetId: ds, folder: tmp, fromRunId: baseRun, shardSize: 32, settings: { recipe: 'finetune', headEpochs: 1, fineTuneEpochs: 1, batchSize: 16 } });
+    job = info.folder;
+    const files: string[] = [];
+    const walk = (d: string, rel = ''): void => fs.readdirSync(path.join(d, rel), { withFileTypes: true }).forEach((e) => (e.isDirectory() ? walk(d, path.join(rel, e.name)) : files.push(path.join(rel, e.name))));
+    walk(job);
+    const r = { ...info, files, classes: JSON.parse(fs.readFileSync(path.join(job, 'labels.json'), 'utf8')) as string[] };
     expect(r.classes).toEqual(['ants', 'bees']);
     const ok = h.lib.photos.all(ds).filter((p) => p.status === 'ok').length; // 244: hymenoptera has one duplicate
     expect(r.train + r.val).toBe(ok);
@@ -83,6 +98,25 @@ describe.skipIf(!py)('a library trained with torchrun (2 processes, gloo, CPU) a
     expect(tar.subarray(512, 512 + bytes.length).equals(bytes)).toBe(true);
     // a second export into the same folder is refused, and the folder is left as it was
     await expect(exportClusterJob(h.lib, h.dataDir, { dataset: 'hym', out: job, from: String(baseRun) })).rejects.toThrow(/not empty/);
+    expect(fs.readdirSync(job).sort()).toEqual(['README.md', 'alexnet.py', 'job.json', 'labels.json', 'preprocessing.json', 'ray_train.py', 'shards', 'train.py', 'weights']);
+  }, 120_000);
+
+  it('alexnet cluster export writes the same job from the command line; bad options get one line', () => {
+    const cli = (args: string[]) => spawnSync(path.join(repoRoot, 'bin/alexnet'), ['cluster', ...args, '--db', path.join(h.dataDir, 'library.sqlite')], { encoding: 'utf8', env: { ...process.env, ALEXNET_HOME: h.dataDir } });
+    const out = path.join(tmp, 'cli-job');
+    const r = cli(['export', '--dataset', 'hym', '--out', out, '--from', String(baseRun), '--shard-size', '64', '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const res = JSON.parse(r.stdout) as { train: number; val: number; shards: { train: number } };
+    expect(res.shards.train).toBe(Math.ceil(res.train / 64));
+    const split = (dir: string) => (({ dataset, classCounts }) => ({ dataset, classCounts }))(JSON.parse(fs.readFileSync(path.join(dir, 'job.json'), 'utf8')));
+    expect(split(out)).toEqual(split(job)); // the library's own split, both ways
+    const bad = cli(['export', '--dataset', 'hym', '--out', path.join(tmp, 'x'), '--recipe', 'bogus']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr.trim().split('\n')).toEqual(["alexnet: --recipe must be transfer or full, got 'bogus'"]);
+    const none = cli(['import', path.join(tmp, 'nope'), '--dataset', 'hym']);
+    expect(none.status).toBe(1);
+    expect(none.stderr.trim().split('\n')).toEqual([`alexnet: result folder not found: ${path.join(tmp, 'nope')}`]);
   }, 120_000);
 
   it('runs one epoch under torchrun, every rank reading its own shards, stopped as if preempted', () => {
@@ -119,9 +153,9 @@ describe.skipIf(!py)('a library trained with torchrun (2 processes, gloo, CPU) a
 
   let runId: number;
   it('imports the result as a run: per-epoch metrics, confusion matrix and most-wrong photos by our engine', async () => {
-    const r = await importClusterResult(h.lib, { result: path.join(job, 'result'), dataset: 'hym', runsDir: dataPaths(h.ctx).runs, spawn: h.ctx.spawn });
-    runId = r.runId;
-    expect(r.epochs).toBe(2);
+    const r = await h.ok('cluster:import', { datasetId: ds, folder: path.join(job, 'result') });
+    runId = r.run.id;
+    expect(r.run.epochs).toBe(2);
     expect(r.predicted).toBe(h.lib.photos.all(ds).filter((p) => p.status === 'ok').length);
     const run = await h.ok('runs:get', { runId });
     expect(run.status).toBe('finished');
@@ -138,7 +172,8 @@ describe.skipIf(!py)('a library trained with torchrun (2 processes, gloo, CPU) a
     expect(ev.mostWrong.every((p) => p.classId !== p.predictedClassId)).toBe(true);
     // nothing half-made on a bad result folder: one line, no run
     const runs = (await h.ok('runs:list', {})).length;
-    await expect(importClusterResult(h.lib, { result: path.join(tmp, 'nope'), dataset: 'hym', runsDir: dataPaths(h.ctx).runs, spawn: h.ctx.spawn })).rejects.toThrow(/result folder not found/);
+    const none = await h.call('cluster:import', { datasetId: ds, folder: path.join(tmp, 'nope') });
+    expect(none.ok ? null : none.error).toEqual({ code: 'FOLDER_NOT_FOUND', message: `result folder not found: ${path.join(tmp, 'nope')}` });
     expect((await h.ok('runs:list', {})).length).toBe(runs);
   }, 240_000);
 
