@@ -26,7 +26,7 @@ import { disposeParams, forward, initParams, paramsFromArrays, type Stage } from
 import { Sgd } from '../ml/optimizer';
 import { trainStep, type SourceBatch } from '../ml/train';
 import { stageMultipliers } from '../ml/transfer';
-import { parseBvlcAlexNet } from '../ml/weights/onnx';
+import { parseOnnxAlexNet } from '../ml/weights/onnx';
 import { bvlcFixture } from '../test/helpers/bvlc-fixture';
 
 export const BATCH = 32; // the training and large-batch inference batch
@@ -90,7 +90,7 @@ function labels(n: number, k: number): Int32Array {
 
 /** The BVLC fixture (seed 2012, the same file ORT's baseline generates), imported as the app does. */
 export function fixtureModel(): { params: Params; config: AlexNetConfig } {
-  const imported = parseBvlcAlexNet(readFileSync(bvlcFixture()));
+  const imported = parseOnnxAlexNet(readFileSync(bvlcFixture()));
   return { params: paramsFromArrays(imported.config, imported.arrays), config: imported.config };
 }
 

@@ -20,7 +20,7 @@ import { disposeParams, paramsFromArrays } from '../ml/model';
 import { CAFFE_PREPROCESSING } from '../ml/preprocess';
 import { runRecipe, type RecipeEvent } from '../ml/recipe';
 import type { BaseModel } from '../ml/transfer';
-import { parseBvlcAlexNet } from '../ml/weights/onnx';
+import { parseOnnxAlexNet } from '../ml/weights/onnx';
 import { bvlcFixture } from '../test/helpers/bvlc-fixture';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -41,7 +41,7 @@ export type FineTuneFigure = {
 
 export async function benchFineTune(opts: { headEpochs?: number; epochs?: number; log?: (l: string) => void } = {}): Promise<FineTuneFigure[]> {
   await initBackend('auto', { pooledAllocator: true }); // as the product's transfer recipe (ml/backend.ts)
-  const imported = parseBvlcAlexNet(readFileSync(bvlcFixture()));
+  const imported = parseOnnxAlexNet(readFileSync(bvlcFixture()));
   const base: BaseModel = {
     params: paramsFromArrays(imported.config, imported.arrays),
     config: imported.config,

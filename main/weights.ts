@@ -12,6 +12,7 @@ import { runWorkerJob } from './training-host';
 
 const PROGRESS_MS = 250; // at most four weights:progress a second
 let downloading: AbortController | null = null;
+let importing: AbortController | null = null;
 
 /** The converted ImageNet model's folder (it exists once imported). */
 export function imagenetDir(ctx: Pick<AppContext, 'dataDir'>): string {
@@ -33,8 +34,21 @@ export async function importWeightsFile(ctx: AppContext, file: string): Promise<
   const st = fs.statSync(file, { throwIfNoEntry: false });
   if (!st || !st.isFile()) throw new AppError('FOLDER_NOT_FOUND', `no such file: ${file}`);
   if (downloading) throw new AppError('BUSY', 'the weights are being downloaded; wait for the download to finish');
-  await runWorkerJob(ctx.spawn, { kind: 'import-weights', file, dataDir: ctx.dataDir }, { log: ctx.log });
+  if (importing) throw new AppError('BUSY', 'a weights file is being imported; wait for it or cancel it');
+  const controller = new AbortController();
+  importing = controller;
+  try {
+    await runWorkerJob(ctx.spawn, { kind: 'import-weights', file, dataDir: ctx.dataDir }, { log: ctx.log, signal: controller.signal });
+  } finally {
+    importing = null;
+  }
   return weightsStatus(ctx);
+}
+
+/** Stops an import or a download in progress (each then ends with CANCELLED); nothing running: nothing to do. */
+export function cancelWeights(): void {
+  importing?.abort();
+  downloading?.abort();
 }
 
 /** Starts the download in a worker (once); progress and the end arrive as events. */

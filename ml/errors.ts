@@ -13,7 +13,7 @@ export type EngineErrorCode =
   | 'NO_IMAGES' // an image folder with no readable images
   | 'BAD_MODEL_DIR' // a model directory that is missing, incomplete, corrupt or from a newer version
   | 'TOO_FEW_IMAGES' // a class with too few images to train on or to validate
-  | 'NOT_ALEXNET' // an ONNX file that is not (or no longer) the BVLC AlexNet: damaged, or another network
+  | 'NOT_ALEXNET' // an ONNX file that is not an AlexNet (damaged, or another network), or not ImageNet's where that is asked for
   | 'BAD_CHECKSUM' // a downloaded or imported weights file whose SHA-256 is not the expected one
   | 'OFFLINE' // the weights' host cannot be reached (no network, DNS, refused connection)
   | 'DOWNLOAD_FAILED' // the host answered with an error (404, 5xx) or the transfer broke off

@@ -361,6 +361,7 @@ export type Calls = {
   'weights:status': { req: NoArgs; res: WeightsStatus };
   'weights:download': { req: NoArgs; res: WeightsStatus }; // progress as weights:progress, end as weights:done
   'weights:import': { req: { file: string }; res: WeightsStatus };
+  'weights:cancel': { req: NoArgs; res: WeightsStatus }; // stops an import or a download in progress (it ends with CANCELLED)
 };
 
 export type ClusterJobInfo = { folder: string; files: number; bytes: number; train: number; val: number; shards: { train: number; val: number } };
@@ -410,6 +411,7 @@ export const CHANNELS = [
   'weights:status',
   'weights:download',
   'weights:import',
+  'weights:cancel',
 ] as const satisfies readonly Channel[];
 
 // -------------------------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 // weights:* — the ImageNet weights the one-click fine-tune starts from.
 import { absPath, check, obj } from '../validate';
 import type { AppContext } from '../context';
-import { importWeightsFile, startDownload, weightsStatus } from '../weights';
+import { cancelWeights, importWeightsFile, startDownload, weightsStatus } from '../weights';
 import type { HandlerMap } from './common';
 
-export function weightsHandlers(ctx: AppContext): HandlerMap<'weights:status' | 'weights:download' | 'weights:import'> {
+export function weightsHandlers(ctx: AppContext): HandlerMap<'weights:status' | 'weights:download' | 'weights:import' | 'weights:cancel'> {
   return {
     'weights:status': (req) => {
       check(obj({}), req);
@@ -19,6 +19,11 @@ export function weightsHandlers(ctx: AppContext): HandlerMap<'weights:status' | 
       const status = await importWeightsFile(ctx, r.file);
       ctx.bus.emit('weights:done', { status, error: null });
       return status;
+    },
+    'weights:cancel': (req) => {
+      check(obj({}), req);
+      cancelWeights();
+      return weightsStatus(ctx);
     },
   };
 }

@@ -25,7 +25,7 @@ async function run(job: Job): Promise<void> {
           : job.kind === 'export-onnx'
             ? await runExport(job)
             : job.kind === 'import-weights'
-              ? await runImportWeights(job)
+              ? await runImportWeights(job, controller.signal)
               : job.kind === 'download-weights'
                 ? await runDownloadWeights(job, send, controller.signal)
                 : await initBackend('auto');

@@ -119,8 +119,8 @@ export async function runClassify(job: ClassifyJob, send: Send, signal: AbortSig
 const weightsOutcome = (w: WeightsInfo): WeightsOutcome => ({ modelDir: w.modelDir, verified: w.verified, sha256: w.sha256, bytes: w.bytes, importedFrom: w.importedFrom, notes: w.notes });
 
 /** Imports a bvlcalexnet .onnx file into the data folder (checked, converted: ml/weights/imagenet.ts). */
-export async function runImportWeights(job: ImportWeightsJob): Promise<WeightsOutcome> {
-  return weightsOutcome(await importWeights(job.file, job.dataDir));
+export async function runImportWeights(job: ImportWeightsJob, signal: AbortSignal): Promise<WeightsOutcome> {
+  return weightsOutcome(await importWeights(job.file, job.dataDir, { signal }));
 }
 
 /** Downloads (resumable, SHA-256 checked) and imports the zoo file. */

@@ -23,7 +23,7 @@ import { disposeParams, paramsFromArrays } from '../model';
 import { CAFFE_PREPROCESSING } from '../preprocess';
 import { downloadFile, weightsUrl, type DownloadProgress } from './download';
 import classes from './imagenet-classes.json' with { type: 'json' };
-import { parseBvlcAlexNet, readFileWithHash } from './onnx';
+import { importOnnxAlexNet, readFileWithHash } from './onnx';
 
 /** The 1000 ILSVRC-2012 class names, in the order of the network's outputs (see the JSON's source). */
 export const IMAGENET_CLASSES: readonly string[] = Object.freeze(classes.labels);
@@ -57,25 +57,33 @@ export type WeightsInfo = {
 };
 
 /**
- * Imports a bvlcalexnet .onnx file into `dataDir`: checks its structure (EngineError 'NOT_ALEXNET'
- * otherwise), computes its SHA-256 (the zoo file's marks it 'imagenet'; any other is accepted by
+ * Imports a bvlcalexnet .onnx file into `dataDir`: checks its structure and 1000 classes (EngineError
+ * 'NOT_ALEXNET' otherwise), computes its SHA-256 (the zoo file's marks it 'imagenet'; any other is accepted by
  * structure, with a note), converts the weights and writes the model directory + info file.
  */
 export async function importWeights(
   file: string,
   dataDir: string,
-  opts: { onStage?: (stage: 'read' | 'convert' | 'write') => void; source?: string } = {},
+  opts: { onStage?: (stage: 'read' | 'convert' | 'write') => void; source?: string; signal?: AbortSignal } = {},
 ): Promise<WeightsInfo> {
+  const { signal } = opts;
+  if (signal?.aborted) throw new EngineError('CANCELLED', 'the weights import was cancelled');
   opts.onStage?.('read');
-  const { buf, sha256 } = await readFileWithHash(file);
+  const { buf, sha256 } = await readFileWithHash(file, signal);
   opts.onStage?.('convert');
-  const imported = parseBvlcAlexNet(buf);
+  const imported = await importOnnxAlexNet(buf, signal);
+  if (imported.config.numClasses !== IMAGENET_CLASSES.length)
+    throw new EngineError(
+      'NOT_ALEXNET',
+      `not the ImageNet AlexNet: ${path.basename(file)} has ${imported.config.numClasses} classes, ImageNet's has ${IMAGENET_CLASSES.length} (use it with 'train --weights <file.onnx>' instead)`,
+    );
   const verified = sha256 === IMAGENET_ONNX.sha256 ? 'imagenet' : 'structure';
   const notes = [...imported.notes];
   if (verified === 'structure')
     notes.unshift(
       `SHA-256 ${sha256.slice(0, 12)}... is not the zoo file's (${IMAGENET_ONNX.sha256.slice(0, 12)}...): accepted because it has the BVLC AlexNet structure, but these are not known to be the ImageNet weights`,
     );
+  if (signal?.aborted) throw new EngineError('CANCELLED', 'the weights import was cancelled'); // the last moment before anything is written
   opts.onStage?.('write');
   const modelDir = imagenetModelDir(dataDir);
   const params = paramsFromArrays(imported.config, imported.arrays);
@@ -144,7 +152,7 @@ export async function downloadWeights(dataDir: string, opts: DownloadWeightsOpti
       signal: opts.signal,
       hint: IMPORT_HINT,
     });
-  const info = await importWeights(dest, dataDir, { source: url });
+  const info = await importWeights(dest, dataDir, { source: url, signal: opts.signal });
   if (!opts.keepOnnx) await rm(dest, { force: true });
   return info;
 }

@@ -107,9 +107,12 @@ class Reader {
     return new Reader(this.buf, s, e);
   }
 
+  private view: DataView | null = null;
+
   float32(): number {
     if (this.pos + 4 > this.end) this.fail('float past the end');
-    const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, 4).getFloat32(0, true);
+    this.view ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    const v = this.view.getFloat32(this.pos, true);
     this.pos += 4;
     return v;
   }
@@ -236,26 +239,44 @@ export type OnnxModel = {
 
 function decodeTensor(r: Reader): OnnxTensor {
   const t: OnnxTensor = { name: '', dims: [], dataType: 0, raw: null, floatData: null, int64Data: [], int32Data: [], external: false };
+  // float_data arrives packed (one run, kept as a view) or unpacked (one field per value, legal and
+  // unusual: gathered into a buffer that doubles when full, so n values cost O(n)); the runs concatenate.
+  const runs: Uint8Array[] = [];
+  let loose = new Float32Array(0);
+  let nLoose = 0;
+  const flushLoose = (): void => {
+    if (nLoose) runs.push(new Uint8Array(loose.buffer, 0, nLoose * 4));
+    loose = new Float32Array(0);
+    nLoose = 0;
+  };
   while (!r.done) {
     const { field, wire } = r.tag();
     if (field === 1) r.ints(wire, t.dims);
     else if (field === 2 && wire === WIRE_VARINT) t.dataType = r.uvarint();
-    else if (field === 4 && wire === WIRE_BYTES) t.floatData = r.bytes(); // packed floats
-    else if (field === 4 && wire === WIRE_FIXED32) {
-      // Unpacked float_data (legal, unusual): gather into bytes.
-      const vals: number[] = [];
-      r.floats(wire, vals);
-      const prev = t.floatData ?? new Uint8Array(0);
-      const next = new Uint8Array(prev.length + 4);
-      next.set(prev);
-      new DataView(next.buffer).setFloat32(prev.length, vals[0], true);
-      t.floatData = next;
+    else if (field === 4 && wire === WIRE_BYTES) {
+      flushLoose();
+      runs.push(r.bytes());
+    } else if (field === 4 && wire === WIRE_FIXED32) {
+      if (nLoose === loose.length) {
+        const grown = new Float32Array(Math.max(256, loose.length * 2));
+        grown.set(loose);
+        loose = grown;
+      }
+      loose[nLoose++] = r.float32();
     } else if (field === 5) r.ints(wire, t.int32Data);
     else if (field === 7) r.ints(wire, t.int64Data);
     else if (field === 8 && wire === WIRE_BYTES) t.name = r.string();
     else if (field === 9 && wire === WIRE_BYTES) t.raw = r.bytes();
     else if (field === 14 && wire === WIRE_VARINT) t.external = r.uvarint() === 1;
     else r.skip(wire);
+  }
+  flushLoose();
+  if (runs.length === 1) t.floatData = runs[0];
+  else if (runs.length > 1) {
+    const all = new Uint8Array(runs.reduce((n, b) => n + b.length, 0));
+    let at = 0;
+    for (const b of runs) all.set(b, (at += b.length) - b.length);
+    t.floatData = all;
   }
   return t;
 }

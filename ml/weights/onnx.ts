@@ -1,11 +1,13 @@
 // ONNX in and out.
 //
-// Import: the ONNX Model Zoo's BVLC AlexNet (bvlcalexnet-12.onnx, Caffe's bvlc_alexnet converted by
-// onnx-caffe2), the network of the 2012 paper with its two-GPU groups and LRN. The importer walks the
-// graph node by node, checks every op and attribute against the paper's network, and maps the
-// weights from ONNX's layouts (NCHW activations, OIHW filters, Gemm B [out, in]) to ours (NHWC, HWIO
-// filters, fc w [in, out], fc6 rows in NHWC (h, w, c) order). Anything else is refused with
-// EngineError 'NOT_ALEXNET' and a message that says what differs.
+// Import: any AlexNet of the 2012 paper's shape (two-GPU groups or one, LRN or none, any class count):
+// the ONNX Model Zoo's bvlcalexnet-12.onnx (Caffe's bvlc_alexnet converted by onnx-caffe2), our own
+// export, or PyTorch's torch.onnx.export of the same network. The importer follows the graph from
+// input to output, matches its ops and its tensors' shapes against the network (never the tensors'
+// names), reads the config from them, and maps the weights from ONNX's layouts (NCHW activations,
+// OIHW filters, Gemm B [out, in] or [in, out]) to ours (NHWC, HWIO filters, fc w [in, out], fc6 rows
+// in NHWC (h, w, c) order). Anything else is refused with EngineError 'NOT_ALEXNET' and a message
+// that says what differs.
 //
 // Export: any of our models as an NCHW graph like the zoo's (our LRN, groups, pooling, activation and
 // class count; softmax output), with labels.json and preprocessing.json beside it.
@@ -15,21 +17,24 @@
 //   [0,0,1,1]) -> Reshape [N, 9216] -> Gemm(transB) Relu Dropout -> Gemm Relu Dropout -> Gemm -> Softmax
 
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   CONV_SPECS,
+  DEFAULT_CONFIG,
   PARAM_NAMES,
   layerShapes,
   makeConfig,
   paramShapes,
+  pool5Features,
   pool5Shape,
   poolSpec,
   type AlexNetConfig,
+  type LrnConfig,
   type ParamName,
 } from '../config';
 import { EngineError } from '../errors';
-import type { Preprocessing } from '../preprocess';
+import { parsePreprocessing, type Preprocessing } from '../preprocess';
 import {
   AT_FLOAT,
   AT_INT,
@@ -47,6 +52,7 @@ import {
   type OnnxModel,
   type OnnxNode,
   type OnnxTensor,
+  type OnnxValueInfo,
 } from './onnx-proto';
 
 export type ParamArrays = Record<ParamName, Float32Array>;
@@ -119,37 +125,34 @@ export function fc6ToNchw(src: Float32Array, out: number, c: number, h: number, 
 }
 
 // -------------------------------------------------------------------------------------------------
-// Import: the zoo's BVLC AlexNet
-
-// Tensor names and ONNX shapes of the zoo file, in graph order (OIHW filters, Gemm B [out, in]).
-const ZOO_CONVS = [
-  { name: 'conv1', param: 1, shape: [96, 3, 11, 11], group: 1 },
-  { name: 'conv2', param: 2, shape: [256, 48, 5, 5], group: 2 },
-  { name: 'conv3', param: 3, shape: [384, 256, 3, 3], group: 1 },
-  { name: 'conv4', param: 4, shape: [384, 192, 3, 3], group: 2 },
-  { name: 'conv5', param: 5, shape: [256, 192, 3, 3], group: 2 },
-] as const;
-const ZOO_FCS = [
-  { name: 'fc6', shape: [4096, 9216] },
-  { name: 'fc7', shape: [4096, 4096] },
-  { name: 'fc8', shape: [1000, 4096] },
-] as const;
-const EXPECTED_TENSORS = new Set([...ZOO_CONVS, ...ZOO_FCS].flatMap((l) => [`${l.name}_w_0`, `${l.name}_b_0`]));
-// The sizes the zoo graph may declare for its input: 224 (as published) or 227 (Caffe's crop).
-const ZOO_INPUT_SIZES = [224, 227];
+// Import: any AlexNet in ONNX
+//
+// The zoo's bvlcalexnet-12 (tensors conv1_w_0..., Reshape, Dropout, Softmax), our own export, or
+// PyTorch's torch.onnx.export of the same network (conv1.weight..., Flatten, no Dropout in eval mode):
+// nothing is matched by name. Two steps:
+//   walkOnnx    follows the data from the graph's one input to its output and returns the chain of
+//               nodes it passed (Identity skipped; Constant nodes and the few ops that compute a
+//               Reshape's target shape are allowed beside it; anything else is refused);
+//   readAlexNet matches that chain against the network (conv act [LRN] pool, twice; conv act, three
+//               times; pool; flatten; Gemm act [Dropout], twice; Gemm [Softmax]), derives the config
+//               from the weights' shapes and the attributes (channels, groups, fc width, class count,
+//               LRN constants, pooling, activation, dropout, input size), checks every shape against
+//               that config, then converts the weights to our layouts.
 
 export type ImportedAlexNet = {
-  config: AlexNetConfig; // the paper's network with the file's LRN (BVLC: k=1) and dropout ratio
+  config: AlexNetConfig; // the network the file holds (its class count, LRN, groups, pooling, activation)
   arrays: ParamArrays; // our layouts, ready for paramsFromArrays
-  declaredInputSize: number; // what the graph's input says (224 in the zoo file)
+  declaredInputSize: number | null; // what the graph's input says (224 in the zoo file); null if symbolic
   pool5Pads: number[]; // MaxPool pool5's [top, left, bottom, right] (zoo: [0, 0, 1, 1])
-  producer: string; // e.g. 'onnx-caffe2'
+  producer: string; // e.g. 'onnx-caffe2', 'pytorch', 'alexnet-studio'
   opset: number;
+  classNames: string[] | null; // from the file's 'labels' metadata (our export writes it), else null
+  preprocessing: Preprocessing | null; // from its 'preprocessing' metadata (our export), else null
+  metadata: Record<string, string>; // the file's metadata_props (our export: labels, preprocessing)
   notes: string[]; // what the importer decided, for the user (one line each)
 };
 
-const notAlexNet = (what: string): EngineError =>
-  new EngineError('NOT_ALEXNET', `not the BVLC AlexNet ONNX file: ${what}`);
+const notAlexNet = (what: string): EngineError => new EngineError('NOT_ALEXNET', `not an AlexNet ONNX file: ${what}`);
 
 /** The shortest decimal that is the same float32 (1e-4, not 9.99999974e-05). */
 function cleanFloat32(f: number): number {
@@ -189,40 +192,318 @@ function floatAttr(node: OnnxNode, name: string, fallback: number, where: string
 }
 
 const same = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
-const fmt = (a: readonly number[]): string => `[${a.join(',')}]`;
+const fmt = (a: readonly (number | string)[]): string => `[${a.join(',')}]`;
+
+/** The graph's main chain: its nodes from the input to the output, in data order. */
+export type OnnxWalk = {
+  model: OnnxModel;
+  input: OnnxValueInfo; // the one graph input that is not a constant
+  steps: { index: number; node: OnnxNode }[]; // index: the node's 1-based position in the file
+  consts: Map<string, OnnxTensor>; // initializers and Constant nodes' values, by name
+};
+
+// Ops that may compute a Reshape's target shape beside the chain (torch's x.view(x.size(0), -1)).
+const SHAPE_OPS = new Set(['Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Concat', 'Slice', 'Cast', 'Constant']);
+
+/** Follows the data from the input to the output. Throws NOT_ALEXNET on branches, stray nodes, odd domains. */
+export function walkOnnx(model: OnnxModel): OnnxWalk {
+  const g = model.graph;
+  const consts = new Map<string, OnnxTensor>();
+  for (const t of g.initializers) consts.set(t.name, t);
+  const producer = new Map<string, number>();
+  g.nodes.forEach((n, i) => {
+    for (const o of n.outputs) producer.set(o, i);
+    const value = n.opType === 'Constant' ? getAttr(n, 'value') : undefined;
+    if (value?.t && n.outputs[0]) consts.set(n.outputs[0], value.t);
+  });
+  const inputs = g.inputs.filter((v) => !consts.has(v.name));
+  if (inputs.length !== 1)
+    throw notAlexNet(`the graph has ${inputs.length} inputs (${inputs.map((v) => v.name).join(', ') || 'none'}), expected one image batch`);
+  const input = inputs[0];
+
+  const readers = new Map<string, number[]>();
+  g.nodes.forEach((n, i) => {
+    if (n.opType === 'Constant' || n.opType === 'Shape') return; // Shape reads only the size
+    for (const name of new Set(n.inputs)) if (name) readers.set(name, [...(readers.get(name) ?? []), i]);
+  });
+  const onChain = new Set<number>();
+  const steps: OnnxWalk['steps'] = [];
+  let current = input.name;
+  for (;;) {
+    const next = readers.get(current) ?? [];
+    if (next.length === 0) break;
+    if (next.length > 1)
+      throw notAlexNet(`'${current}' feeds ${next.length} nodes (${next.map((i) => `${i + 1} ${g.nodes[i].opType}`).join(', ')}); AlexNet is one chain`);
+    const i = next[0];
+    const n = g.nodes[i];
+    if (onChain.has(i)) throw notAlexNet(`node ${i + 1} (${n.opType}) closes a cycle`);
+    onChain.add(i);
+    if (n.inputs[0] !== current) throw notAlexNet(`node ${i + 1} (${n.opType}) reads '${current}' other than as its first input`);
+    if (n.domain && n.domain !== 'ai.onnx') throw notAlexNet(`node ${i + 1} (${n.opType}) is in domain ${n.domain}`);
+    if (n.opType !== 'Identity') steps.push({ index: i + 1, node: n });
+    current = n.outputs[0];
+  }
+  if (!g.outputs.some((o) => o.name === current)) throw notAlexNet(`the graph's output is not the end of its chain ('${current}')`);
+
+  // Nodes off the chain: Constants, and what computes a Reshape's target from the chain's shape.
+  const allowed = new Set<number>();
+  const mark = (name: string): void => {
+    const i = producer.get(name);
+    if (i === undefined || onChain.has(i) || allowed.has(i) || !SHAPE_OPS.has(g.nodes[i].opType)) return;
+    allowed.add(i);
+    for (const x of g.nodes[i].inputs) mark(x);
+  };
+  for (const s of steps) if (s.node.opType === 'Reshape' && s.node.inputs[1]) mark(s.node.inputs[1]);
+  g.nodes.forEach((n, i) => {
+    if (!onChain.has(i) && !allowed.has(i) && n.opType !== 'Constant')
+      throw notAlexNet(`node ${i + 1} (${n.opType}) is not on the chain from '${input.name}' to the output`);
+  });
+  return { model, input, steps, consts };
+}
+
+type ConvRead = { node: OnnxNode; w: OnnxTensor; b: OnnxTensor; kernel: number[]; strides: number[]; pads: number[]; dilations: number[]; group: number };
+type FcRead = { node: OnnxNode; w: OnnxTensor; b: OnnxTensor; transB: boolean };
+
+/** What matchAlexNet found: everything but the weights, and one conversion per parameter to run. */
+export type MatchedAlexNet = Omit<ImportedAlexNet, 'arrays'> & { conversions: { name: ParamName; run: () => Float32Array }[] };
 
 /**
- * Reads a bvlcalexnet ONNX file's bytes into our config + weights. Checks the whole graph (ops in
- * order, each fed by the one before, attributes, tensor names, shapes and types) and throws
- * EngineError 'NOT_ALEXNET' naming the first difference. One pass; the big tensors are copied once
- * into their converted layouts.
+ * Matches a walked chain against AlexNet: throws EngineError 'NOT_ALEXNET' naming the first
+ * difference, else returns the config and the conversions of the weights to our layouts (each copies
+ * its tensor once, into the new layout; run them in order).
  */
-export function parseBvlcAlexNet(buf: Uint8Array): ImportedAlexNet {
-  let model: OnnxModel;
-  try {
-    model = decodeModel(buf);
-  } catch (e) {
-    if (e instanceof ProtoError)
-      throw new EngineError('NOT_ALEXNET', `not a readable ONNX file (damaged or truncated? ${buf.length} bytes): ${e.message}`);
-    throw e;
-  }
-  const g = model.graph;
-  const notes: string[] = [];
+export function matchAlexNet(walk: OnnxWalk): MatchedAlexNet {
+  const { model, input, steps, consts } = walk;
   const opset = model.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0;
-
-  // Initializers by name.
-  const inits = new Map<string, OnnxTensor>();
-  for (const t of g.initializers) inits.set(t.name, t);
-  const tensor = (name: string, shape: readonly number[]): OnnxTensor => {
-    const t = inits.get(name);
+  const notes: string[] = [];
+  let k = 0;
+  const take = (ops: readonly string[], where: string): OnnxNode => {
+    const s = steps[k];
+    if (!s) throw notAlexNet(`the graph ends before ${where} (${ops.join(' or ')}) after ${k} layers`);
+    if (!ops.includes(s.node.opType)) throw notAlexNet(`node ${s.index} is ${s.node.opType}, expected ${ops.join(' or ')} (${where})`);
+    k++;
+    return s.node;
+  };
+  const peek = (): string | undefined => steps[k]?.node.opType;
+  const tensor = (n: OnnxNode, slot: number, where: string): OnnxTensor => {
+    const name = n.inputs[slot];
+    if (!name) throw notAlexNet(`${where} has no ${slot === 1 ? 'weights' : 'bias'}`);
+    const t = consts.get(name);
     if (!t) {
-      const near = [...inits.keys()].filter((k) => k.split('_')[0] === name.split('_')[0] && !EXPECTED_TENSORS.has(k));
-      throw notAlexNet(`missing tensor ${name}${near.length ? ` (found ${near.join(', ')})` : ''}`);
+      const stem = name.split(/[._]/)[0];
+      const read = new Set(model.graph.nodes.flatMap((x) => x.inputs));
+      const near = [...consts.keys()].filter((c) => !read.has(c) && c.split(/[._]/)[0] === stem); // unread tensors of that layer
+      throw notAlexNet(`${where} reads ${slot === 1 ? 'weights' : 'bias'} '${name}', which is not a tensor in the file${near.length ? ` (found ${near.join(', ')})` : ''}`);
     }
-    if (!same(t.dims, shape)) throw notAlexNet(`tensor ${name} has shape ${fmt(t.dims)}, expected ${fmt(shape)}`);
     if (t.dataType !== DT_FLOAT) throw notAlexNet(`tensor ${name} has data type ${t.dataType}, expected FLOAT (1)`);
     return t;
   };
+
+  const acts: string[] = [];
+  const act = (where: string): void => void acts.push(take(['Relu', 'Tanh'], `${where} activation`).opType);
+  const lrns: LrnConfig[] = [];
+  const maybeLrn = (where: string): void => {
+    if (peek() !== 'LRN') return;
+    const n = take(['LRN'], where);
+    if (!getAttr(n, 'size')) throw notAlexNet(`${where} LRN has no 'size'`);
+    lrns.push({
+      size: intAttr(n, 'size', 0, where),
+      k: floatAttr(n, 'bias', 1, where), // ONNX's default bias is 1
+      alpha: floatAttr(n, 'alpha', 1e-4, where),
+      beta: floatAttr(n, 'beta', 0.75, where),
+    });
+  };
+  const pools: { where: string; kernel: number[]; strides: number[]; pads: number[] }[] = [];
+  const pool = (where: string): void => {
+    const n = take(['MaxPool'], where);
+    const p = { where, kernel: intsAttr(n, 'kernel_shape', null, where), strides: intsAttr(n, 'strides', [1, 1], where), pads: intsAttr(n, 'pads', [0, 0, 0, 0], where) };
+    if (intAttr(n, 'ceil_mode', 0, where) !== 0) throw notAlexNet(`${where} uses ceil_mode`);
+    if (!same(intsAttr(n, 'dilations', [1, 1], where), [1, 1])) throw notAlexNet(`${where} has dilations`);
+    const autoPad = getAttr(n, 'auto_pad');
+    if (autoPad && new TextDecoder().decode(autoPad.s) !== 'NOTSET') throw notAlexNet(`${where} uses auto_pad`);
+    pools.push(p);
+  };
+  const convs: ConvRead[] = [];
+  const conv = (i: number): void => {
+    const where = `conv${i + 1}`;
+    const n = take(['Conv'], where);
+    const w = tensor(n, 1, where);
+    const b = tensor(n, 2, where);
+    if (w.dims.length !== 4) throw notAlexNet(`${where} weights ${w.name} have shape ${fmt(w.dims)}, expected [out, in, kh, kw]`);
+    convs.push({
+      node: n,
+      w,
+      b,
+      kernel: intsAttr(n, 'kernel_shape', w.dims.slice(2), where),
+      strides: intsAttr(n, 'strides', [1, 1], where),
+      pads: intsAttr(n, 'pads', [0, 0, 0, 0], where),
+      dilations: intsAttr(n, 'dilations', [1, 1], where),
+      group: intAttr(n, 'group', 1, where),
+    });
+    act(where);
+  };
+  const fcs: FcRead[] = [];
+  const gemm = (where: string): void => {
+    const n = take(['Gemm'], where);
+    if (intAttr(n, 'transA', 0, where) !== 0) throw notAlexNet(`${where} Gemm has transA=1`);
+    if (floatAttr(n, 'alpha', 1, where) !== 1 || floatAttr(n, 'beta', 1, where) !== 1) throw notAlexNet(`${where} Gemm has alpha/beta other than 1`);
+    const w = tensor(n, 1, where);
+    if (w.dims.length !== 2) throw notAlexNet(`${where} weights ${w.name} have shape ${fmt(w.dims)}, expected a matrix`);
+    fcs.push({ node: n, w, b: tensor(n, 2, where), transB: intAttr(n, 'transB', 0, where) === 1 });
+  };
+  const ratios: number[] = [];
+  const maybeDropout = (where: string): void => {
+    if (peek() !== 'Dropout') return;
+    const n = take(['Dropout'], where);
+    const ratioAttr = getAttr(n, 'ratio'); // opset < 12: an attribute; 12+: an optional input
+    const ratioInput = n.inputs[1] ? consts.get(n.inputs[1]) : undefined;
+    if (ratioAttr) ratios.push(cleanFloat32(ratioAttr.f));
+    else if (ratioInput) ratios.push(cleanFloat32(tensorFloats(ratioInput)[0]));
+    else ratios.push(0.5); // ONNX's default ratio
+  };
+  let flatten: OnnxNode | null = null;
+
+  // The chain, in the network's order.
+  conv(0);
+  maybeLrn('norm1');
+  pool('pool1');
+  conv(1);
+  if (lrns.length === 1) maybeLrn('norm2');
+  pool('pool2');
+  conv(2);
+  conv(3);
+  conv(4);
+  pool('pool5');
+  flatten = take(['Reshape', 'Flatten'], 'flatten before fc6');
+  gemm('fc6');
+  act('fc6');
+  maybeDropout('drop6');
+  gemm('fc7');
+  act('fc7');
+  maybeDropout('drop7');
+  gemm('fc8');
+  if (peek() === 'Softmax') {
+    const n = take(['Softmax'], 'prob');
+    const axis = intAttr(n, 'axis', opset >= 13 ? -1 : 1, 'Softmax');
+    if (axis !== 1 && axis !== -1) throw notAlexNet(`the Softmax has axis ${axis}, expected 1`);
+  }
+  if (k !== steps.length) throw notAlexNet(`extra node ${steps[k].index} (${steps[k].node.opType}) after fc8`);
+
+  // The switches the chain shows.
+  if (lrns.length === 1) throw notAlexNet('norm1 has an LRN but norm2 does not');
+  const [l1, l2] = lrns;
+  if (l1 && (l1.size !== l2.size || l1.k !== l2.k || l1.alpha !== l2.alpha || l1.beta !== l2.beta))
+    throw notAlexNet(`norm1 and norm2 differ (${JSON.stringify(l1)} vs ${JSON.stringify(l2)})`);
+  if (l1 && l1.size % 2 !== 1) throw notAlexNet(`LRN size ${l1.size} is even`);
+  if (new Set(acts).size !== 1) throw notAlexNet(`the activations are mixed (${[...new Set(acts)].join(', ')})`);
+  const overlapping = same(pools[0].kernel, [3, 3]) && same(pools[0].strides, [2, 2]);
+  const classic = same(pools[0].kernel, [2, 2]) && same(pools[0].strides, [2, 2]);
+  for (const p of pools) {
+    if (!(overlapping || classic) || !same(p.kernel, pools[0].kernel) || !same(p.strides, pools[0].strides))
+      throw notAlexNet(`${p.where} pools ${fmt(p.kernel)} stride ${fmt(p.strides)}, expected [3,3] stride [2,2] (or [2,2] stride [2,2] in every pool)`);
+    const okPads = p.where === 'pool5' ? [[0, 0, 0, 0], [0, 0, 1, 1]] : [[0, 0, 0, 0]];
+    if (!okPads.some((o) => same(o, p.pads))) throw notAlexNet(`${p.where} has pads ${fmt(p.pads)}, expected ${okPads.map(fmt).join(' or ')}`);
+  }
+  if (new Set(ratios).size > 1) throw notAlexNet(`drop6 and drop7 differ (${ratios.join(' vs ')})`);
+
+  // The sizes the weights show. conv2's weights take c1 / groups of conv1's channels.
+  const channels = convs.map((c) => c.w.dims[0]) as AlexNetConfig['channels'];
+  const inPerGroup2 = convs[1].w.dims[1];
+  const groups = channels[0] % inPerGroup2 === 0 ? channels[0] / inPerGroup2 : 0;
+  if (groups !== 1 && groups !== 2)
+    throw notAlexNet(`conv2's weights take ${inPerGroup2} of conv1's ${channels[0]} channels per group; AlexNet has 1 or 2 groups`);
+  convs.forEach((c, i) => {
+    const spec = CONV_SPECS[i];
+    const where = `conv${i + 1}`;
+    const group = spec.grouped ? groups : 1;
+    if (c.group !== group) throw notAlexNet(`${where} has group=${c.group}, expected group=${group}`);
+    if (!same(c.kernel, [spec.kernel, spec.kernel])) throw notAlexNet(`${where} kernel ${fmt(c.kernel)}, expected [${spec.kernel},${spec.kernel}]`);
+    if (!same(c.strides, [spec.stride, spec.stride])) throw notAlexNet(`${where} strides ${fmt(c.strides)}, expected [${spec.stride},${spec.stride}]`);
+    const pad = spec.pad;
+    if (!same(c.pads, [pad, pad, pad, pad])) throw notAlexNet(`${where} pads ${fmt(c.pads)}, expected [${pad},${pad},${pad},${pad}]`);
+    if (!same(c.dilations, [1, 1])) throw notAlexNet(`${where} dilations ${fmt(c.dilations)}, expected [1,1]`);
+  });
+  const fcOut = (f: FcRead): number => f.w.dims[f.transB ? 0 : 1];
+  const fcIn = (f: FcRead): number => f.w.dims[f.transB ? 1 : 0];
+  const [fc6, fc7, fc8] = fcs;
+  const features = fcIn(fc6);
+
+  // The input: float [N, 3, S, S]. Our input size is the one whose (unpadded) pools give fc6's
+  // features: the declared S when it does, else the next that does (the zoo declares 224 and pads
+  // pool5 bottom and right; Caffe's 227 crop gives the same 6x6 without padding).
+  const ishape = input.shape ?? [];
+  if (input.elemType !== DT_FLOAT || ishape.length !== 4 || (typeof ishape[1] === 'number' && ishape[1] !== 3))
+    throw notAlexNet(`input ${input.name} is ${fmt(ishape)} of type ${input.elemType}, expected float [N,3,S,S]`);
+  const declaredInputSize = typeof ishape[2] === 'number' && ishape[2] === ishape[3] ? ishape[2] : null;
+  const pool5Pads = pools[2].pads;
+  const partial: Partial<AlexNetConfig> = {
+    numClasses: fcOut(fc8),
+    channels,
+    fcUnits: fcOut(fc6),
+    groups,
+    lrn: l1 ?? null,
+    overlappingPool: overlapping,
+    activation: acts[0] === 'Relu' ? 'relu' : 'tanh',
+    dropout: ratios[0] ?? DEFAULT_CONFIG.dropout,
+  };
+  const configAt = (inputSize: number): AlexNetConfig => {
+    try {
+      return makeConfig({ ...partial, inputSize });
+    } catch (e) {
+      throw e instanceof EngineError ? notAlexNet(e.message) : e;
+    }
+  };
+  configAt(DEFAULT_CONFIG.inputSize); // refuses what no input size mends (a class count of 1, odd grouped channels)
+  const fits = (s: number): boolean => {
+    try {
+      return pool5Features(configAt(s)) === features;
+    } catch {
+      return false; // too small for the network
+    }
+  };
+  const start = declaredInputSize ?? 67;
+  let inputSize = 0;
+  for (let s = start; s < start + 2048 && !inputSize; s++) if (fits(s)) inputSize = s;
+  if (!inputSize) throw notAlexNet(`fc6 takes ${features} features, which no input size gives with conv5's ${channels[4]} channels`);
+  const config = configAt(inputSize);
+
+  // Every tensor's shape, as the config needs it in ONNX's layouts.
+  const shapes = paramShapes(config);
+  const check = (t: OnnxTensor, want: number[], what: string): void => {
+    if (!same(t.dims, want)) throw notAlexNet(`tensor ${t.name} has shape ${fmt(t.dims)}, expected ${fmt(want)} (${what})`);
+  };
+  convs.forEach((c, i) => {
+    const [kh, kw, cin, cout] = shapes[`conv${i + 1}.w` as ParamName];
+    check(c.w, [cout, cin, kh, kw], `conv${i + 1} weights`);
+    check(c.b, [cout], `conv${i + 1} bias`);
+  });
+  fcs.forEach((f, i) => {
+    const name = `fc${i + 6}` as 'fc6' | 'fc7' | 'fc8';
+    const [fin, fout] = shapes[`${name}.w`];
+    check(f.w, f.transB ? [fout, fin] : [fin, fout], `${name} weights, Gemm transB=${f.transB ? 1 : 0}`);
+    check(f.b, [fout], `${name} bias`);
+  });
+  if (flatten.opType === 'Flatten') {
+    if (intAttr(flatten, 'axis', 1, 'Flatten') !== 1) throw notAlexNet(`the Flatten before fc6 has axis ${intAttr(flatten, 'axis', 1, 'Flatten')}, expected 1`);
+  } else {
+    const target = consts.get(flatten.inputs[1] ?? '');
+    const dims = target ? tensorInts(target) : null; // null: computed from the batch size (checked by fc6's shape)
+    if (dims && (dims.length !== 2 || !(dims[1] === features || (dims[1] === -1 && dims[0] !== -1))))
+      throw notAlexNet(`the Reshape before fc6 targets ${fmt(dims)}, expected [N, ${features}]`);
+  }
+
+  // Notes for the user.
+  const [ph, pw, pc] = pool5Shape(config);
+  notes.push(`${config.numClasses} classes, ${config.channels.join('/')} channels, fc ${config.fcUnits}, ${groups === 2 ? 'two groups' : 'one group'}`);
+  notes.push(l1 ? `LRN from the file: size ${l1.size}, k (bias) ${l1.k}, alpha ${l1.alpha}, beta ${l1.beta}` : 'no LRN in the file');
+  if (!ratios.length) notes.push(`no Dropout nodes (an inference export): dropout ${config.dropout} for training`);
+  if (declaredInputSize !== config.inputSize)
+    notes.push(
+      `the graph declares ${declaredInputSize === null ? 'a symbolic' : `${declaredInputSize}x${declaredInputSize}`} input; imported for ${config.inputSize}x${config.inputSize} crops ` +
+        `(${ph}x${pw}x${pc} after pool5${same(pool5Pads, [0, 0, 0, 0]) ? '' : `; pool5's padding ${fmt(pool5Pads)} never enters a window there`})`,
+    );
+
+  // The conversions of the weights, in PARAM_NAMES order.
   const floats = (t: OnnxTensor): Float32Array => {
     try {
       return tensorFloats(t);
@@ -230,190 +511,111 @@ export function parseBvlcAlexNet(buf: Uint8Array): ImportedAlexNet {
       throw notAlexNet((e as Error).message);
     }
   };
-  // Check every weight's presence and shape before converting any (a cheap, complete refusal).
-  for (const c of ZOO_CONVS) {
-    tensor(`${c.name}_w_0`, c.shape);
-    tensor(`${c.name}_b_0`, [c.shape[0]]);
-  }
-  for (const f of ZOO_FCS) {
-    tensor(`${f.name}_w_0`, f.shape);
-    tensor(`${f.name}_b_0`, [f.shape[0]]);
-  }
-
-  // The input: float [N, 3, S, S].
-  const inputs = g.inputs.filter((v) => !inits.has(v.name));
-  if (inputs.length !== 1) throw notAlexNet(`the graph has ${inputs.length} inputs, expected 1 image input`);
-  const input = inputs[0];
-  const ishape = input.shape ?? [];
-  if (input.elemType !== DT_FLOAT || ishape.length !== 4 || ishape[1] !== 3 || ishape[2] !== ishape[3] || !ZOO_INPUT_SIZES.includes(ishape[2] as number))
-    throw notAlexNet(`input ${input.name} is [${ishape.join(',')}] of type ${input.elemType}, expected float [N,3,224,224]`);
-  const declaredInputSize = ishape[2] as number;
-
-  // Walk the nodes in order: each takes the previous node's output.
-  const nodes = g.nodes;
-  let k = 0;
-  let current = input.name;
-  const next = (op: string, where: string): OnnxNode => {
-    const n = nodes[k];
-    if (!n) throw notAlexNet(`the graph ends before ${where} (${op}) after ${k} nodes`);
-    if (n.opType !== op) throw notAlexNet(`node ${k + 1} is ${n.opType}, expected ${op} (${where})`);
-    if (n.domain && n.domain !== 'ai.onnx') throw notAlexNet(`node ${k + 1} (${op}) is in domain ${n.domain}`);
-    if (n.inputs[0] !== current) throw notAlexNet(`${where} (${op}) reads '${n.inputs[0]}', expected the previous output '${current}'`);
-    current = n.outputs[0];
-    k++;
-    return n;
-  };
-  const lrns: { size: number; k: number; alpha: number; beta: number }[] = [];
-  let pool5Pads: number[] = [];
-  let dropout = 0.5;
-  const act = (where: string): void => void next('Relu', where);
-  const lrnNode = (where: string): void => {
-    const n = next('LRN', where);
-    const sizeAttr = getAttr(n, 'size');
-    if (!sizeAttr) throw notAlexNet(`${where} LRN has no 'size'`);
-    lrns.push({
-      size: intAttr(n, 'size', 0, where),
-      k: floatAttr(n, 'bias', 1, where), // ONNX default 1
-      alpha: floatAttr(n, 'alpha', 1e-4, where),
-      beta: floatAttr(n, 'beta', 0.75, where),
-    });
-  };
-  const maxPool = (where: string, okPads: number[][]): number[] => {
-    const n = next('MaxPool', where);
-    const kernel = intsAttr(n, 'kernel_shape', null, where);
-    const strides = intsAttr(n, 'strides', [1, 1], where);
-    const pads = intsAttr(n, 'pads', [0, 0, 0, 0], where);
-    if (!same(kernel, [3, 3]) || !same(strides, [2, 2])) throw notAlexNet(`${where} pools ${fmt(kernel)} stride ${fmt(strides)}, expected [3,3] stride [2,2]`);
-    if (!okPads.some((p) => same(p, pads))) throw notAlexNet(`${where} has pads ${fmt(pads)}, expected ${okPads.map(fmt).join(' or ')}`);
-    if (intAttr(n, 'ceil_mode', 0, where) !== 0) throw notAlexNet(`${where} uses ceil_mode`);
-    if (getAttr(n, 'auto_pad') && new TextDecoder().decode(getAttr(n, 'auto_pad')!.s) !== 'NOTSET') throw notAlexNet(`${where} uses auto_pad`);
-    return pads;
-  };
-  const conv = (c: (typeof ZOO_CONVS)[number]): void => {
-    const where = c.name;
-    const n = next('Conv', where);
-    if (n.inputs[1] !== `${c.name}_w_0` || n.inputs[2] !== `${c.name}_b_0`)
-      throw notAlexNet(`${where} uses tensors ${n.inputs.slice(1).join(', ')}, expected ${c.name}_w_0, ${c.name}_b_0`);
-    const spec = CONV_SPECS[c.param - 1];
-    const kernel = intsAttr(n, 'kernel_shape', [c.shape[2], c.shape[3]], where);
-    const strides = intsAttr(n, 'strides', [1, 1], where);
-    const pads = intsAttr(n, 'pads', [0, 0, 0, 0], where);
-    const dil = intsAttr(n, 'dilations', [1, 1], where);
-    const group = intAttr(n, 'group', 1, where);
-    if (!same(kernel, [spec.kernel, spec.kernel])) throw notAlexNet(`${where} kernel ${fmt(kernel)}, expected [${spec.kernel},${spec.kernel}]`);
-    if (!same(strides, [spec.stride, spec.stride])) throw notAlexNet(`${where} strides ${fmt(strides)}, expected [${spec.stride},${spec.stride}]`);
-    if (!same(pads, [spec.pad, spec.pad, spec.pad, spec.pad])) throw notAlexNet(`${where} pads ${fmt(pads)}, expected [${spec.pad},${spec.pad},${spec.pad},${spec.pad}]`);
-    if (!same(dil, [1, 1])) throw notAlexNet(`${where} dilations ${fmt(dil)}, expected [1,1]`);
-    if (group !== c.group) throw notAlexNet(`${where} has group=${group}, expected group=${c.group}`);
-    act(`${where} ReLU`);
-  };
-  const gemm = (name: 'fc6' | 'fc7' | 'fc8'): void => {
-    const n = next('Gemm', name);
-    if (n.inputs[1] !== `${name}_w_0` || n.inputs[2] !== `${name}_b_0`)
-      throw notAlexNet(`${name} uses tensors ${n.inputs.slice(1).join(', ')}, expected ${name}_w_0, ${name}_b_0`);
-    if (intAttr(n, 'transB', 0, name) !== 1) throw notAlexNet(`${name} Gemm has transB=${intAttr(n, 'transB', 0, name)}, expected 1`);
-    if (intAttr(n, 'transA', 0, name) !== 0) throw notAlexNet(`${name} Gemm has transA=1`);
-    if (floatAttr(n, 'alpha', 1, name) !== 1 || floatAttr(n, 'beta', 1, name) !== 1) throw notAlexNet(`${name} Gemm has alpha/beta other than 1`);
-  };
-  const drop = (where: string): void => {
-    const n = next('Dropout', where);
-    const ratioAttr = getAttr(n, 'ratio'); // opset < 12: an attribute; 12+: an optional input
-    const ratioInput = n.inputs[1] ? inits.get(n.inputs[1]) : undefined;
-    if (ratioAttr) dropout = cleanFloat32(ratioAttr.f);
-    else if (ratioInput) dropout = cleanFloat32(tensorFloats(ratioInput)[0]);
-  };
-
-  conv(ZOO_CONVS[0]);
-  lrnNode('norm1');
-  maxPool('pool1', [[0, 0, 0, 0]]);
-  conv(ZOO_CONVS[1]);
-  lrnNode('norm2');
-  maxPool('pool2', [[0, 0, 0, 0]]);
-  conv(ZOO_CONVS[2]);
-  conv(ZOO_CONVS[3]);
-  conv(ZOO_CONVS[4]);
-  pool5Pads = maxPool('pool5', [[0, 0, 1, 1], [0, 0, 0, 0]]);
-  // Flatten: Reshape to [N, 9216] (or Flatten axis 1).
-  const flat = nodes[k];
-  if (flat?.opType === 'Reshape') {
-    const n = next('Reshape', 'flatten before fc6');
-    const target = inits.get(n.inputs[1] ?? '');
-    if (!target) throw notAlexNet(`the Reshape before fc6 takes its shape from '${n.inputs[1]}', which is not a constant`);
-    const dims = tensorInts(target);
-    if (dims.length !== 2 || !(dims[1] === 9216 || (dims[1] === -1 && dims[0] !== -1)))
-      throw notAlexNet(`the Reshape before fc6 targets ${fmt(dims)}, expected [N, 9216]`);
-  } else if (flat?.opType === 'Flatten') {
-    const n = next('Flatten', 'flatten before fc6');
-    if (intAttr(n, 'axis', 1, 'Flatten') !== 1) throw notAlexNet(`the Flatten before fc6 has axis ${intAttr(n, 'axis', 1, 'Flatten')}, expected 1`);
-  } else throw notAlexNet(`node ${k + 1} is ${flat?.opType ?? 'missing'}, expected Reshape (flatten before fc6)`);
-  gemm('fc6');
-  act('fc6 ReLU');
-  drop('drop6');
-  gemm('fc7');
-  act('fc7 ReLU');
-  drop('drop7');
-  gemm('fc8');
-  if (nodes[k]?.opType === 'Softmax') {
-    const n = next('Softmax', 'prob');
-    const axis = intAttr(n, 'axis', opset >= 13 ? -1 : 1, 'Softmax');
-    if (axis !== 1 && axis !== -1) throw notAlexNet(`the Softmax has axis ${axis}, expected 1`);
-  }
-  if (k !== nodes.length) throw notAlexNet(`extra node ${k + 1} (${nodes[k].opType}) after fc8`);
-  if (!g.outputs.some((o) => o.name === current)) throw notAlexNet(`the graph's output is not the last node's ('${current}')`);
-
-  // LRN: both layers must agree (our config has one LRN setting).
-  const [l1, l2] = lrns;
-  if (l1.size !== l2.size || l1.k !== l2.k || l1.alpha !== l2.alpha || l1.beta !== l2.beta)
-    throw notAlexNet(`norm1 and norm2 differ (${JSON.stringify(l1)} vs ${JSON.stringify(l2)})`);
-  if (l1.size % 2 !== 1) throw notAlexNet(`LRN size ${l1.size} is even`);
-
-  // Our config: the paper's network at Caffe's 227 crop, with the file's LRN and dropout.
-  const config = makeConfig({
-    numClasses: 1000,
-    inputSize: 227,
-    channels: [96, 256, 384, 384, 256],
-    fcUnits: 4096,
-    groups: 2,
-    lrn: { size: l1.size, k: l1.k, alpha: l1.alpha, beta: l1.beta },
-    overlappingPool: true,
-    activation: 'relu',
-    dropout,
+  const outIn = (f: FcRead): Float32Array => (f.transB ? floats(f.w) : transpose2d(floats(f.w), fcIn(f), fcOut(f))); // Gemm B as [out, in]
+  const inOut = (f: FcRead): Float32Array => (f.transB ? transpose2d(floats(f.w), fcOut(f), fcIn(f)) : floats(f.w));
+  const conversions: MatchedAlexNet['conversions'] = [];
+  convs.forEach((c, i) => {
+    const [o, ci, kh, kw] = c.w.dims;
+    conversions.push({ name: `conv${i + 1}.w` as ParamName, run: () => oihwToHwio(floats(c.w), o, ci, kh, kw) });
+    conversions.push({ name: `conv${i + 1}.b` as ParamName, run: () => floats(c.b) });
   });
-  const [ph, pw, pc] = pool5Shape(config); // 6, 6, 256
-  notes.push(`LRN from the file: size ${l1.size}, k (bias) ${l1.k}, alpha ${l1.alpha}, beta ${l1.beta}`);
-  if (declaredInputSize !== 227)
-    notes.push(
-      `the graph declares ${declaredInputSize}x${declaredInputSize} input; imported for Caffe's 227x227 crops ` +
-        `(both give ${ph}x${pw}x${pc} after pool5; at 227 pool5's padding ${fmt(pool5Pads)} never enters a window)`,
-    );
+  conversions.push({ name: 'fc6.w', run: () => fc6FromNchw(outIn(fc6), fcOut(fc6), pc, ph, pw) }, { name: 'fc6.b', run: () => floats(fc6.b) });
+  conversions.push({ name: 'fc7.w', run: () => inOut(fc7) }, { name: 'fc7.b', run: () => floats(fc7.b) });
+  conversions.push({ name: 'fc8.w', run: () => inOut(fc8) }, { name: 'fc8.b', run: () => floats(fc8.b) });
 
-  // Convert the weights.
-  const arrays = {} as ParamArrays;
-  for (const c of ZOO_CONVS) {
-    const [o, i, kh, kw] = c.shape;
-    arrays[`conv${c.param}.w` as ParamName] = oihwToHwio(floats(inits.get(`${c.name}_w_0`)!), o, i, kh, kw);
-    arrays[`conv${c.param}.b` as ParamName] = floats(inits.get(`${c.name}_b_0`)!);
+  const metadata: Record<string, string> = {};
+  for (const { key, value } of model.metadata) metadata[key] = value;
+  // Our export's labels and preprocessing; unreadable or unfitting ones are left to the caller.
+  let classNames: string[] | null = null;
+  let preprocessing: Preprocessing | null = null;
+  try {
+    const labels: unknown = metadata.labels === undefined ? null : JSON.parse(metadata.labels);
+    if (Array.isArray(labels) && labels.length === config.numClasses && labels.every((l) => typeof l === 'string')) classNames = labels;
+  } catch {
+    notes.push('the labels in the file\'s metadata are not readable JSON: ignored');
   }
-  arrays['fc6.w'] = fc6FromNchw(floats(inits.get('fc6_w_0')!), 4096, pc, ph, pw);
-  arrays['fc6.b'] = floats(inits.get('fc6_b_0')!);
-  arrays['fc7.w'] = transpose2d(floats(inits.get('fc7_w_0')!), 4096, 4096);
-  arrays['fc7.b'] = floats(inits.get('fc7_b_0')!);
-  arrays['fc8.w'] = transpose2d(floats(inits.get('fc8_w_0')!), 1000, 4096);
-  arrays['fc8.b'] = floats(inits.get('fc8_b_0')!);
-  const shapes = paramShapes(config);
+  try {
+    const prep = metadata.preprocessing === undefined ? null : parsePreprocessing(JSON.parse(metadata.preprocessing));
+    if (prep && prep.crop === config.inputSize) preprocessing = prep;
+  } catch {
+    notes.push('the preprocessing in the file\'s metadata is not readable: ignored');
+  }
+  return { config, declaredInputSize, pool5Pads, producer: model.producerName, opset, classNames, preprocessing, metadata, notes, conversions };
+}
+
+/** The largest ONNX file we read: the paper's AlexNet is 244 MB; protobuf itself stops at 2 GiB. */
+export const MAX_ONNX_BYTES = 2 ** 30;
+
+function checkSize(bytes: number, what: string): void {
+  if (bytes > MAX_ONNX_BYTES)
+    throw new EngineError('NOT_ALEXNET', `${what} is ${(bytes / 2 ** 20).toFixed(0)} MiB, larger than any AlexNet ONNX file we read (at most ${MAX_ONNX_BYTES / 2 ** 20} MiB)`);
+}
+
+const cancelled = (): EngineError => new EngineError('CANCELLED', 'the weights import was cancelled');
+
+function imported(m: MatchedAlexNet, arrays: ParamArrays): ImportedAlexNet {
+  const { conversions: _, ...rest } = m;
+  const shapes = paramShapes(m.config);
   for (const name of PARAM_NAMES) {
     const want = shapes[name].reduce((a, b) => a * b, 1);
     if (arrays[name].length !== want) throw notAlexNet(`${name} converts to ${arrays[name].length} values, the config needs ${want}`);
   }
-  return { config, arrays, declaredInputSize, pool5Pads, producer: model.producerName, opset, notes };
+  return { ...rest, arrays };
 }
 
-/** Reads a file once into a Buffer; returns it with its SHA-256. */
-export async function readFileWithHash(file: string): Promise<{ buf: Buffer; sha256: string }> {
+/** Decodes an ONNX file's bytes (NOT_ALEXNET when it is not readable protobuf). */
+export function decodeOnnx(buf: Uint8Array): OnnxModel {
+  try {
+    return decodeModel(buf);
+  } catch (e) {
+    if (e instanceof ProtoError)
+      throw new EngineError('NOT_ALEXNET', `not a readable ONNX file (damaged or truncated? ${buf.length} bytes): ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * Reads an AlexNet ONNX file's bytes (the zoo's, ours, PyTorch's) into our config + weights; throws
+ * EngineError 'NOT_ALEXNET' naming the first difference from the network.
+ */
+export function parseOnnxAlexNet(buf: Uint8Array): ImportedAlexNet {
+  checkSize(buf.length, 'the file');
+  const m = matchAlexNet(walkOnnx(decodeOnnx(buf)));
+  const arrays = {} as ParamArrays;
+  for (const c of m.conversions) arrays[c.name] = c.run();
+  return imported(m, arrays);
+}
+
+/**
+ * parseOnnxAlexNet that can be cancelled: between the steps and between the tensors it gives the
+ * event loop a turn (a worker hears its 'cancel' message there) and stops with EngineError
+ * 'CANCELLED' once `signal` is aborted.
+ */
+export async function importOnnxAlexNet(buf: Uint8Array, signal?: AbortSignal): Promise<ImportedAlexNet> {
+  const turn = async (): Promise<void> => {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (signal?.aborted) throw cancelled();
+  };
+  checkSize(buf.length, 'the file');
+  await turn();
+  const m = matchAlexNet(walkOnnx(decodeOnnx(buf)));
+  const arrays = {} as ParamArrays;
+  for (const c of m.conversions) {
+    await turn();
+    arrays[c.name] = c.run();
+  }
+  return imported(m, arrays);
+}
+
+/** Reads a file once into a Buffer (at most MAX_ONNX_BYTES; abortable); returns it with its SHA-256. */
+export async function readFileWithHash(file: string, signal?: AbortSignal): Promise<{ buf: Buffer; sha256: string }> {
   let buf: Buffer;
   try {
-    buf = await readFile(file);
+    checkSize((await stat(file)).size, file);
+    buf = await readFile(file, { signal });
   } catch (e) {
+    if (e instanceof EngineError) throw e;
+    if (signal?.aborted) throw cancelled();
     throw new EngineError('NOT_ALEXNET', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   return { buf, sha256: createHash('sha256').update(buf).digest('hex') };

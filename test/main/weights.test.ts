@@ -5,7 +5,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TINY_CONFIG, makeConfig } from '../../ml/config';
+import { PAPER_PREPROCESSING } from '../../ml/preprocess';
+import { exportOnnx } from '../../ml/weights/onnx';
 import { bvlcFixture } from '../helpers/bvlc-fixture';
+import { randomArrays } from '../helpers/random-model';
 import { harness, importDataset, photoFolder, type Harness } from './helpers';
 
 let fixture: string | null = null;
@@ -48,6 +52,19 @@ describe('ImageNet weights', () => {
     expect((await h.ok('weights:status', {})).state).toBe('missing');
     const missing = await h.call('weights:import', { file: path.join(folder, 'nope.onnx') });
     expect(missing.ok ? null : missing.error.code).toBe('FOLDER_NOT_FOUND');
+  }, 60_000);
+
+  it('an import in progress can be cancelled: it ends with CANCELLED and installs nothing', async () => {
+    const config = makeConfig({ ...TINY_CONFIG, numClasses: 1000 });
+    const out = path.join(folder, 'tiny-onnx');
+    await exportOnnx({ config, arrays: randomArrays(config, 4), classNames: Array.from({ length: 1000 }, (_, i) => `c${i}`), preprocessing: PAPER_PREPROCESSING }, out);
+    const pending = h.call('weights:import', { file: path.join(out, 'model.onnx') });
+    const during = await h.ok('weights:cancel', {});
+    expect(during.state).toBe('missing');
+    const r = await pending;
+    expect(r.ok ? null : r.error.code).toBe('CANCELLED');
+    expect((await h.ok('weights:status', {})).state).toBe('missing');
+    expect((await h.ok('weights:cancel', {})).state).toBe('missing'); // nothing running: nothing to do
   }, 60_000);
 
   it('a download whose host cannot be reached ends with OFFLINE, not a hang', async () => {

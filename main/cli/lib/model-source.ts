@@ -7,7 +7,7 @@ import type { BaseModel } from '../../../ml/transfer';
 import { paramsFromArrays } from '../../../ml/model';
 import { CAFFE_PREPROCESSING } from '../../../ml/preprocess';
 import { ensureImagenetWeights } from '../../../ml/weights/imagenet';
-import { parseBvlcAlexNet, readFileWithHash } from '../../../ml/weights/onnx';
+import { parseOnnxAlexNet, readFileWithHash } from '../../../ml/weights/onnx';
 import { ProgressBar } from '../progress';
 
 export async function loadWeights(spec: string, dataDir: string, quiet: boolean): Promise<BaseModel | null> {
@@ -28,9 +28,9 @@ export async function loadWeights(spec: string, dataDir: string, quiet: boolean)
   const st = statSync(file, { throwIfNoEntry: false });
   if (st?.isFile() && file.toLowerCase().endsWith('.onnx')) {
     const { buf, sha256 } = await readFileWithHash(file);
-    const imported = parseBvlcAlexNet(buf);
+    const imported = parseOnnxAlexNet(buf);
     const params = paramsFromArrays(imported.config, imported.arrays);
-    return { params, config: imported.config, preprocessing: { ...CAFFE_PREPROCESSING }, source: `onnx:${sha256}` };
+    return { params, config: imported.config, preprocessing: imported.preprocessing ?? { ...CAFFE_PREPROCESSING }, source: `onnx:${sha256}` };
   }
   return asBase(await loadModel(file, 'best')); // EngineError 'BAD_MODEL_DIR' names what is wrong
 }

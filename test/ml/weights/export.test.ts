@@ -12,7 +12,7 @@ import { PARAM_NAMES, TINY_CONFIG, makeConfig, paramShapes, type AlexNetConfig }
 import { disposeParams, forward, paramsFromArrays } from '../../../ml/model';
 import { PAPER_PREPROCESSING, centerView, loadImage, toInput, type Preprocessing } from '../../../ml/preprocess';
 import { exportTfjs, TFJS_WEIGHTS_FILE } from '../../../ml/weights/export-tfjs';
-import { exportOnnx, fc6FromNchw, fc6ToNchw, hwioToOihw, oihwToHwio, parseBvlcAlexNet, type ExportableModel } from '../../../ml/weights/onnx';
+import { exportOnnx, fc6FromNchw, fc6ToNchw, hwioToOihw, oihwToHwio, parseOnnxAlexNet, type ExportableModel } from '../../../ml/weights/onnx';
 import { datasetsDir } from '../../helpers/bvlc-fixture';
 import { randomArrays } from '../../helpers/random-model';
 
@@ -109,7 +109,7 @@ describe('exportOnnx', () => {
     const m: ExportableModel = { config, arrays, classNames: Array.from({ length: 1000 }, (_, i) => `c${i}`), preprocessing: PAPER_PREPROCESSING };
     const out = path.join(dir, 'full');
     await exportOnnx(m, out);
-    const back = parseBvlcAlexNet(readFileSync(path.join(out, 'model.onnx')));
+    const back = parseOnnxAlexNet(readFileSync(path.join(out, 'model.onnx')));
     expect(back.config).toEqual(config);
     // Bit-exact (byte comparison: toEqual on 37M-element arrays would take minutes).
     const bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);

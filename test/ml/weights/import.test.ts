@@ -1,4 +1,4 @@
-// importWeights into a data folder, and refusal of files that are not the BVLC AlexNet: truncated,
+// importWeights into a data folder, and refusal of files that are not AlexNet: truncated,
 // a tensor with a wrong shape, a renamed tensor, a wrong attribute. Uses the zoo-layout fixture.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -7,11 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../../ml/checkpoint';
 import { disposeParams } from '../../../ml/model';
 import { EngineError } from '../../../ml/errors';
-import { CAFFE_PREPROCESSING } from '../../../ml/preprocess';
+import { TINY_CONFIG, makeConfig } from '../../../ml/config';
+import { CAFFE_PREPROCESSING, PAPER_PREPROCESSING } from '../../../ml/preprocess';
 import { IMAGENET_CLASSES, IMAGENET_ONNX, imagenetModelDir, importWeights, weightsInfo } from '../../../ml/weights/imagenet';
-import { parseBvlcAlexNet } from '../../../ml/weights/onnx';
+import { exportOnnx, parseOnnxAlexNet } from '../../../ml/weights/onnx';
 import { AT_FLOAT, decodeModel, encodeModel, type OnnxModel } from '../../../ml/weights/onnx-proto';
 import { bvlcFixture } from '../../helpers/bvlc-fixture';
+import { randomArrays } from '../../helpers/random-model';
 
 let fixture = '';
 let buf: Buffer;
@@ -26,7 +28,7 @@ function mutated(change: (m: OnnxModel) => void): Buffer {
 
 function refusal(bytes: Uint8Array): EngineError {
   try {
-    parseBvlcAlexNet(bytes);
+    parseOnnxAlexNet(bytes);
   } catch (e) {
     expect(e).toBeInstanceOf(EngineError);
     expect((e as EngineError).code).toBe('NOT_ALEXNET');
@@ -59,7 +61,7 @@ describe('importWeights', () => {
       expect(loaded.classNames.length).toBe(1000);
       expect(loaded.preprocessing).toEqual(CAFFE_PREPROCESSING);
       expect(loaded.meta.weightsSource).toBe(`onnx:${info.sha256}`);
-      const direct = parseBvlcAlexNet(buf).arrays;
+      const direct = parseOnnxAlexNet(buf).arrays;
       for (const name of ['conv2.w', 'fc6.w', 'fc8.b'] as const) {
         const a = loaded.params[name].dataSync() as Float32Array;
         expect(Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(direct[name].buffer)), name).toBe(true);
@@ -78,9 +80,19 @@ describe('importWeights', () => {
     await expect(importWeights(path.join(other, 'missing.onnx'), other)).rejects.toMatchObject({ code: 'NOT_ALEXNET' });
     rmSync(other, { recursive: true, force: true });
   });
+
+  it('refuses an AlexNet with another class count as the ImageNet weights', async () => {
+    const other = mkdtempSync(path.join(os.tmpdir(), 'alexnet-data-'));
+    const config = makeConfig({ ...TINY_CONFIG, numClasses: 7 });
+    const classNames = Array.from({ length: 7 }, (_, i) => `c${i}`);
+    await exportOnnx({ config, arrays: randomArrays(config, 1), classNames, preprocessing: PAPER_PREPROCESSING }, other);
+    await expect(importWeights(path.join(other, 'model.onnx'), other)).rejects.toThrow(/model\.onnx has 7 classes, ImageNet's has 1000/);
+    expect(existsSync(imagenetModelDir(other))).toBe(false);
+    rmSync(other, { recursive: true, force: true });
+  });
 });
 
-describe('refusing what is not the BVLC AlexNet', () => {
+describe('refusing what is not AlexNet', () => {
   it('a truncated file', () => {
     const e = refusal(buf.subarray(0, Math.floor(buf.length * 0.6)));
     expect(e.message).toMatch(/truncated/);
@@ -92,7 +104,7 @@ describe('refusing what is not the BVLC AlexNet', () => {
         m.graph.initializers.find((t) => t.name === 'conv2_w_0')!.dims = [256, 48, 5, 4];
       }),
     );
-    expect(e.message).toContain('conv2_w_0 has shape [256,48,5,4], expected [256,48,5,5]');
+    expect(e.message).toContain('tensor conv2_w_0 has shape [256,48,5,4], expected [256,48,5,5] (conv2 weights)');
   });
 
   it('a renamed tensor', () => {
@@ -101,7 +113,7 @@ describe('refusing what is not the BVLC AlexNet', () => {
         m.graph.initializers.find((t) => t.name === 'fc7_w_0')!.name = 'fc7_weights';
       }),
     );
-    expect(e.message).toContain('missing tensor fc7_w_0 (found fc7_weights)');
+    expect(e.message).toContain("fc7 reads weights 'fc7_w_0', which is not a tensor in the file (found fc7_weights)");
   });
 
   it('a wrong attribute (conv2 without its two groups)', () => {
@@ -124,7 +136,7 @@ describe('refusing what is not the BVLC AlexNet', () => {
   });
 
   it('carries the LRN values of the file, not the paper\'s', () => {
-    const r = parseBvlcAlexNet(
+    const r = parseOnnxAlexNet(
       mutated((m) => {
         for (const n of m.graph.nodes.filter((x) => x.opType === 'LRN')) {
           const bias = n.attributes.find((a) => a.name === 'bias')!;

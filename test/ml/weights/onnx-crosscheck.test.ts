@@ -16,7 +16,7 @@ import { initBackend } from '../../../ml/backend';
 import { forward, paramsFromArrays, disposeParams, type Params } from '../../../ml/model';
 import { CAFFE_PREPROCESSING, centerView, loadImage, toInput } from '../../../ml/preprocess';
 import { IMAGENET_CLASSES } from '../../../ml/weights/imagenet';
-import { exportOnnx, parseBvlcAlexNet, type ImportedAlexNet } from '../../../ml/weights/onnx';
+import { exportOnnx, parseOnnxAlexNet, type ImportedAlexNet } from '../../../ml/weights/onnx';
 import { DT_FLOAT, decodeModel, encodeModel } from '../../../ml/weights/onnx-proto';
 import { bvlcFixture, datasetsDir } from '../../helpers/bvlc-fixture';
 
@@ -51,7 +51,7 @@ function topK(p: Float32Array | number[], k: number): number[] {
 beforeAll(async () => {
   const file = bvlcFixture(2012);
   const buf = readFileSync(file);
-  imported = parseBvlcAlexNet(buf);
+  imported = parseOnnxAlexNet(buf);
   // The same graph with its input declared at 227, and fc8's logits exposed as a second output.
   const model = decodeModel(buf);
   model.graph.inputs[0].shape = [1, 3, S, S];
