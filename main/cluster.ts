@@ -4,14 +4,14 @@
 // CLI (`alexnet cluster export|import`) and the app's cluster:export / cluster:import both call these.
 //
 // job folder                          result/ (written by train.py)
-//   job.json        what to train       model.safetensors  the best epoch, PyTorch names and layouts
-//   labels.json     output i's class    model.onnx         the same as ONNX (standard ops)
+//   job.json        what to train       model.onnx         the best epoch (standard ops): what we import
+//   labels.json     output i's class    model.safetensors  the same, PyTorch names and layouts
 //   preprocessing.json  + PCA, augment  metrics.jsonl      one line per epoch
 //   shards/{train,val}-NNNNNN.tar       labels.json, job.json, preprocessing.json, predictions.jsonl
 //   weights/start.safetensors
 //   alexnet.py train.py ray_train.py README.md
 //
-// The import converts the model to a checkpoint of ours, records the epochs' metrics, and predicts
+// The import reads model.onnx with the ONNX importer, converts it to a checkpoint of ours, records the epochs' metrics, and predicts
 // every photo of the dataset with our engine (in a worker), so the confusion matrix and most-wrong
 // photos of the run are our engine's on the library's own validation split.
 import { randomBytes } from 'node:crypto';
@@ -21,12 +21,13 @@ import { fileURLToPath } from 'node:url';
 import type { Library } from '../db/index';
 import { trainingSet, type TrainingItem } from '../db/training';
 import { readBinary, readModelMeta, resolveCheckpointDir, saveCheckpoint, type EpochMetrics } from '../ml/checkpoint';
-import { fromTorchState, readSafetensors, toTorchState, writeSafetensors } from '../ml/cluster/safetensors';
+import { toTorchState, writeSafetensors } from '../ml/cluster/safetensors';
 import { TarWriter } from '../ml/cluster/tar';
 import { DEFAULT_CONFIG, PARAM_NAMES, makeConfig, type AlexNetConfig, type ParamName } from '../ml/config';
 import { createRng } from '../ml/rng';
 import { computePca, loadImage, parsePreprocessing, PAPER_PREPROCESSING, type DecodedImage, type Pca, type Preprocessing } from '../ml/preprocess';
 import { imagenetModelDir } from '../ml/weights/imagenet';
+import { importOnnxAlexNet, readFileWithHash } from '../ml/weights/onnx';
 import { AppError } from './errors';
 import { runWorkerJob, type Log } from './training-host';
 import type { Spawner } from './worker/spawn';
@@ -263,8 +264,8 @@ export async function importClusterResult(lib: Library, o: ClusterImportOptions)
       throw new AppError('BAD_INPUT', `${metricsFile} line ${i + 1} is not JSON`);
     }
   });
-  const modelFile = path.join(dir, 'model.safetensors');
-  if (!fs.existsSync(modelFile)) throw new AppError('FOLDER_NOT_FOUND', `model.safetensors missing in ${dir}: the job has not finished (resume it with train.py --resume)`);
+  const modelFile = path.join(dir, 'model.onnx');
+  if (!fs.existsSync(modelFile)) throw new AppError('FOLDER_NOT_FOUND', `model.onnx missing in ${dir}: the job has not finished (resume it with train.py --resume)`);
   let config: AlexNetConfig;
   try {
     config = makeConfig({ ...job.model, numClasses: labels.length });
@@ -275,12 +276,15 @@ export async function importClusterResult(lib: Library, o: ClusterImportOptions)
   const known = new Set(lib.classes.list(ds.id).map((c) => c.name));
   const missing = labels.filter((l) => !known.has(l));
   if (missing.length) throw new AppError('BAD_INPUT', `dataset '${ds.name}' has no class ${missing.map((m) => `"${m}"`).join(', ')} of this result`);
-  let arrays: Record<ParamName, Float32Array>;
-  try {
-    arrays = fromTorchState(config, (await readSafetensors(modelFile)).tensors);
-  } catch (e) {
-    throw new AppError('BAD_WEIGHTS', (e as Error).message);
-  }
+  // the model through the ONNX importer (any AlexNet ONNX: PyTorch's export here); its structure
+  // must be the job's network (input size and dropout are not in the graph: the job's)
+  const onnx = await importOnnxAlexNet((await readFileWithHash(modelFile, o.signal)).buf, o.signal);
+  const got = onnx.config;
+  const differs: string[] = (['numClasses', 'fcUnits', 'groups', 'activation', 'overlappingPool'] as const).filter((f) => got[f] !== config[f]);
+  if (got.channels.join() !== config.channels.join()) differs.push('channels');
+  if (JSON.stringify(got.lrn) !== JSON.stringify(config.lrn)) differs.push('lrn');
+  if (differs.length) throw new AppError('BAD_WEIGHTS', `${modelFile} is not the job's network (${differs.join(', ')} differ from job.json)`);
+  const arrays: Record<ParamName, Float32Array> = onnx.arrays;
   let splitId: number | null = null;
   try {
     if (lib.splits.get(job.dataset.splitId).datasetId === ds.id) splitId = job.dataset.splitId;
