@@ -54,6 +54,7 @@ export type ClusterExportOptions = {
   from?: string; // 'imagenet', 'none' (paper init, recipe full) or a run id of this library
   shardSize?: number; // photos per shard, 1000
   headEpochs?: number; // transfer: 3
+  fineTune?: 'none' | 'fc' | 'all'; // transfer: what unfreezes after the head, as the app's drawer ('fc')
   epochs?: number; // transfer: fine-tune epochs, 10; full: 30
   batchSize?: number; // per process, 32
   lr?: number; // transfer: the head's 0.01; full: 0.01 from paper init, 0.001 from weights
@@ -177,6 +178,7 @@ export async function exportClusterJob(lib: Library, dataDir: string, o: Cluster
     const shards = { train: writeShards(out, 'train', train, shardSize, tick), val: writeShards(out, 'val', set.val, shardSize, tick) };
     const settings = {
       headEpochs: o.headEpochs ?? 3,
+      fineTune: o.fineTune ?? 'fc',
       epochs: o.epochs ?? (recipe === 'transfer' ? 10 : 30),
       batchSize: o.batchSize ?? 32,
       lr: o.lr ?? (recipe === 'transfer' || start.arrays === null ? 0.01 : 0.001),
@@ -231,7 +233,7 @@ export type ClusterImportOptions = {
 };
 export type ClusterImportResult = { runId: number; epochs: number; bestEpoch: number; bestValAcc: number | null; predicted: number };
 
-type JobJson = { format: string; dataset: { id: number; name: string; splitId: number }; classes: string[]; recipe: ClusterRecipe; from: string; model: AlexNetConfig; settings: Record<string, number> };
+type JobJson = { format: string; dataset: { id: number; name: string; splitId: number }; classes: string[]; recipe: ClusterRecipe; from: string; model: AlexNetConfig; settings: Record<string, number | string> };
 type MetricLine = EpochMetrics & { stage?: string; best?: boolean; processes?: number; imagesPerSecPerProcess?: number };
 
 function readJson<T>(file: string, what: string): T {
@@ -320,7 +322,7 @@ export async function importClusterResult(lib: Library, o: ClusterImportOptions)
       epoch: best?.epoch ?? 0,
       metrics: epochMetrics,
       trainOptions: { cluster: true, recipe: job.recipe, importedFrom: dir, ...job.settings },
-      seed: job.settings.seed ?? 0,
+      seed: typeof job.settings.seed === 'number' ? job.settings.seed : 0,
       weightsSource: job.from,
       trainState: null,
       params: arrays,

@@ -25,6 +25,7 @@ export function clusterHandlers(ctx: AppContext): HandlerMap<'cluster:export' | 
         from,
         shardSize: r.shardSize,
         headEpochs: s.headEpochs,
+        fineTune: s.fineTune,
         epochs: recipe === 'transfer' ? s.fineTuneEpochs : s.epochs,
         batchSize: s.batchSize,
         lr: s.lr,

@@ -17,6 +17,7 @@ commands:
       --recipe transfer|full                transfer (default): new head on frozen features, then
                                             fc6-fc8; full: every layer trains
       --from imagenet|none|<run-id>         starting weights (default imagenet; none = paper init, full only)
+      --fine-tune none|fc|all               transfer: what unfreezes after the head (default fc)
       --shard-size N                        photos per WebDataset shard (default 1000)
       --epochs N  --head-epochs N  --batch N  --lr X  --seed N
   import <result-dir> --dataset <name>      the job's result/ as a run of the library
@@ -48,7 +49,7 @@ function bar(json: boolean | undefined) {
 async function exportCmd(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
     argv,
-    { ...COMMON, dataset: { type: 'string' }, out: { type: 'string' }, recipe: { type: 'string' }, from: { type: 'string' }, 'shard-size': { type: 'string' }, epochs: { type: 'string' }, 'head-epochs': { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' } },
+    { ...COMMON, dataset: { type: 'string' }, out: { type: 'string' }, recipe: { type: 'string' }, from: { type: 'string' }, 'fine-tune': { type: 'string' }, 'shard-size': { type: 'string' }, epochs: { type: 'string' }, 'head-epochs': { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' } },
     HELP,
   );
   if (positionals.length) throw new CliError(`cluster export takes no positional arguments (got '${positionals[0]}')\n${HELP}`);
@@ -56,6 +57,8 @@ async function exportCmd(argv: string[]): Promise<number> {
   if (!values.out) throw new CliError('cluster export needs --out <job-dir>');
   const recipe = values.recipe ?? 'transfer';
   if (recipe !== 'transfer' && recipe !== 'full') throw new CliError(`--recipe must be transfer or full, got '${recipe}'`);
+  const fineTune = values['fine-tune'] ?? 'fc';
+  if (fineTune !== 'none' && fineTune !== 'fc' && fineTune !== 'all') throw new CliError(`--fine-tune must be none, fc or all, got '${fineTune}'`);
   const lib = openExisting(values.db);
   try {
     const r = await exportClusterJob(lib, defaultDataDir(), {
@@ -63,6 +66,7 @@ async function exportCmd(argv: string[]): Promise<number> {
       out: values.out,
       recipe,
       from: values.from,
+      fineTune,
       shardSize: intOption(values['shard-size'], 'shard-size', 1000),
       epochs: values.epochs === undefined ? undefined : intOption(values.epochs, 'epochs', 1, 0, 10_000),
       headEpochs: values['head-epochs'] === undefined ? undefined : intOption(values['head-epochs'], 'head-epochs', 1, 0, 10_000),

@@ -5,7 +5,8 @@ one click (ml/transfer.ts, ml/train.ts), on the library exported beside this fil
 
 Recipes (job.json "recipe"):
   transfer: a new fc8 on frozen conv1-5 ("head" stage, only fc8 trains), then fc6-fc8 with fc6 and
-            fc7 at a tenth of fc8's rate ("finetune" stage);
+            fc7 at a tenth of fc8's rate ("finetune" stage; job.json's fineTune 'all' unfreezes
+            every layer, from conv1 at 1/100, 'none' keeps training only fc8);
   full:     every layer trains (from the starting weights, or the paper's initialisation).
 The paper's SGD (momentum 0.9, weight decay 5e-4), class-balanced cross-entropy, the learning rate
 divided by 10 when the validation loss stops improving (at most 3 times), early stopping, the
@@ -195,13 +196,20 @@ def rank_shards(shards, epoch, seed, rank, world):
 # the model, its stages and their learning-rate multipliers (ml/transfer.ts stageMultipliers)
 
 
-def multipliers(stage):
+def multipliers(stage, fine_tune="fc"):
+    """Rate multiplier per layer; 0 = frozen. The finetune stage unfreezes fc6-fc7 at 1/10 ('fc',
+    the default), nothing more ('none'), or every layer from conv1 at 1/100 to fc7 at 1/10 ('all')."""
     layers = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"]
-    if stage == "head":
-        return {l: (1.0 if l == "fc8" else 0.0) for l in layers}
-    if stage == "finetune":
-        return {l: (1.0 if l == "fc8" else 0.1 if l in ("fc6", "fc7") else 0.0) for l in layers}
-    return {l: 1.0 for l in layers}
+    m = {l: 0.0 for l in layers}
+    m["fc8"] = 1.0
+    if stage == "main":
+        return {l: 1.0 for l in layers}
+    if stage == "finetune" and fine_tune == "fc":
+        m.update(fc6=0.1, fc7=0.1)
+    if stage == "finetune" and fine_tune == "all":
+        for i, l in enumerate(layers[:-1]):
+            m[l] = 0.01 * 10 ** (i / (len(layers) - 2))
+    return m
 
 
 def init_model(job, jobdir, seed):
@@ -221,9 +229,9 @@ def init_model(job, jobdir, seed):
     return net
 
 
-def make_optimizer(net, stage, lr):
+def make_optimizer(net, stage, lr, fine_tune):
     groups = []
-    for layer, m in multipliers(stage).items():
+    for layer, m in multipliers(stage, fine_tune).items():
         mod = getattr(net, layer)
         for p in mod.parameters():
             p.requires_grad_(m > 0)
@@ -306,7 +314,7 @@ def main(argv=None):
         if st["stageEpoch"] >= epochs:
             st.update(stage=st["stage"] + 1, stageEpoch=0, plateau=0, earlyStop=0, lrDrops=0, optimizer=None, lr=base_lr)
             continue
-        opt = make_optimizer(net, stage, st["lr"])
+        opt = make_optimizer(net, stage, st["lr"], s.get("fineTune", "fc"))
         if st["optimizer"] is not None:
             opt.load_state_dict(st["optimizer"])
             set_lr(opt, st["lr"])

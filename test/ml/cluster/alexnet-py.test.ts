@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../ml/backend';
 import { fromTorchState, readSafetensors, toTorchState, writeSafetensors } from '../../../ml/cluster/safetensors';
-import { DEFAULT_CONFIG, TINY_CONFIG, makeConfig, type AlexNetConfig } from '../../../ml/config';
+import { DEFAULT_CONFIG, PARAM_NAMES, TINY_CONFIG, makeConfig, type AlexNetConfig } from '../../../ml/config';
+import { importOnnxAlexNet } from '../../../ml/weights/onnx';
 import { disposeParams, forward, paramsFromArrays } from '../../../ml/model';
 import { CAFFE_PREPROCESSING, centerView, loadImage, toInput, type Preprocessing } from '../../../ml/preprocess';
 import { TINY_PREPROCESSING } from '../../../ml/recipe';
@@ -78,6 +79,28 @@ describe.skipIf(!py)('alexnet.py against our engine', () => {
     const d = await compare('full', makeConfig({ ...DEFAULT_CONFIG, numClasses: 5 }), CAFFE_PREPROCESSING);
     console.log(`alexnet.py vs engine, full network: max relative difference ${d.toExponential(2)}`);
     expect(d).toBeLessThanOrEqual(TOLERANCE);
+  }, 120_000);
+
+  it("alexnet.py's ONNX export (Conv group=2, LRN, Gemm) reads back through our ONNX importer: the same network and weights", async () => {
+    const config = makeConfig({ ...DEFAULT_CONFIG, numClasses: 5 });
+    const weights = path.join(dir, 'full.safetensors'); // written by the test above
+    const onnxFile = path.join(dir, 'full.onnx');
+    const code = `import json, sys; sys.path.insert(0, ${JSON.stringify(path.dirname(ALEXNET_PY))})
+from alexnet import AlexNet, load_safetensors, export_onnx
+net = AlexNet(json.load(open(sys.argv[1]))["model"]); net.load_state_dict(load_safetensors(sys.argv[2])); export_onnx(net, sys.argv[3])`;
+    const r = spawnSync(py!, ['-W', 'ignore', '-c', code, path.join(dir, 'full.json'), weights, onnxFile], { encoding: 'utf8' });
+    expect(r.stderr.split('\n').filter((l) => /Error|Traceback/.test(l))).toEqual([]);
+    expect(r.status).toBe(0);
+    const imported = await importOnnxAlexNet(fs.readFileSync(onnxFile));
+    expect(imported.producer).toMatch(/pytorch/);
+    expect({ ...imported.config, inputSize: 227, dropout: 0.5 }).toEqual(config);
+    const arrays = randomArrays(config, 7);
+    for (const n of PARAM_NAMES) {
+      const [a, b] = [imported.arrays[n], arrays[n]];
+      let differ = a.length === b.length ? 0 : -1;
+      for (let i = 0; i < b.length && differ >= 0; i++) if (a[i] !== b[i]) differ++;
+      expect(differ, n).toBe(0); // (toEqual on 38M floats takes minutes)
+    }
   }, 120_000);
 
   it('the tiny network: same logits', async () => {
