@@ -3,7 +3,8 @@
 // Krizhevsky, Sutskever & Hinton, "ImageNet Classification with Deep Convolutional Neural
 // Networks", NIPS 2012. Section numbers below refer to that paper.
 //
-// This file is pure arithmetic (no tensors): shapes, parameter counts, validation.
+// This file is pure arithmetic (no tensors): the layer list every part of the engine walks
+// (networkLayers), shapes, parameter counts, validation.
 
 import type { Variable } from '@tensorflow/tfjs-core';
 import { EngineError } from './errors';
@@ -99,31 +100,76 @@ const convOut = (s: number, k: number, stride: number, pad: number): number =>
   Math.floor((s + 2 * pad - k) / stride) + 1;
 const poolOut = (s: number, size: number, stride: number): number => Math.floor((s - size) / stride) + 1;
 
-/** Spatial side after each stage, for a square input (NHWC shapes are [N, side, side, channels]). */
-export function layerShapes(config: AlexNetConfig): Record<string, number[]> {
-  const [c1, c2, c3, c4, c5] = config.channels;
+// -------------------------------------------------------------------------------------------------
+// The network, once: the ordered layers a config builds, with their names, shapes and parameters.
+// forward (ml/model.ts), the TensorFlow graph (ml/graph.ts), the TF.js export, the ONNX export and
+// the ONNX import (ml/weights/) all walk this list; layerShapes and paramShapes come from it.
+// Shapes are NHWC without the batch: [h, w, c] for images, [n] for vectors.
+
+export type Shape = number[];
+export type Layer =
+  | { kind: 'conv'; name: string; weight: ParamName; bias: ParamName; kernel: number; stride: number; pad: number; groups: number; in: Shape; out: Shape }
+  | { kind: 'act'; name: string; fn: 'relu' | 'tanh'; in: Shape; out: Shape }
+  | { kind: 'lrn'; name: string; lrn: LrnConfig; in: Shape; out: Shape }
+  | { kind: 'pool'; name: string; size: number; stride: number; in: Shape; out: Shape }
+  | { kind: 'flatten'; name: string; in: Shape; out: Shape } // NHWC order (h, w, c): fc6's rows follow it
+  | { kind: 'fc'; name: string; weight: ParamName; bias: ParamName; in: Shape; out: Shape }
+  | { kind: 'dropout'; name: string; rate: number; in: Shape; out: Shape }; // training only
+export type LayerKind = Layer['kind'];
+
+// Where forward can start or stop: after the layer that ends each stage ('input' is before the first).
+export const STAGE_ENDS = { pool5: 'flatten', fc7: 'fc7.drop', logits: 'fc8' } as const;
+
+/** The layers of `config`'s network, in order (the paper's Figure 2; shapes for DEFAULT_CONFIG). */
+export function networkLayers(config: AlexNetConfig): Layer[] {
+  const layers: Layer[] = [];
   const p = poolSpec(config);
-  const s0 = config.inputSize;
-  const s1 = convOut(s0, 11, 4, 0); // conv1
-  const s1p = poolOut(s1, p.size, p.stride); // pool1
-  const s2 = convOut(s1p, 5, 1, 2); // conv2
-  const s2p = poolOut(s2, p.size, p.stride); // pool2
-  const s3 = convOut(s2p, 3, 1, 1); // conv3, conv4, conv5 keep the size
-  const s5p = poolOut(s3, p.size, p.stride); // pool5
-  return {
-    input: [s0, s0, 3],
-    conv1: [s1, s1, c1],
-    pool1: [s1p, s1p, c1],
-    conv2: [s2, s2, c2],
-    pool2: [s2p, s2p, c2],
-    conv3: [s3, s3, c3],
-    conv4: [s3, s3, c4],
-    conv5: [s3, s3, c5],
-    pool5: [s5p, s5p, c5],
-    fc6: [config.fcUnits],
-    fc7: [config.fcUnits],
-    fc8: [config.numClasses],
+  let x: Shape = [config.inputSize, config.inputSize, 3];
+  const push = (l: Layer): void => {
+    layers.push(l);
+    x = l.out;
   };
+  const act = (of: string): void => push({ kind: 'act', name: `${of}.act`, fn: config.activation, in: x, out: x });
+  const conv = (i: number): void => {
+    const c = CONV_SPECS[i];
+    const side = convOut(x[0], c.kernel, c.stride, c.pad);
+    const name = `conv${i + 1}`;
+    push({ kind: 'conv', name, weight: `${name}.w` as ParamName, bias: `${name}.b` as ParamName, kernel: c.kernel, stride: c.stride, pad: c.pad, groups: c.grouped ? config.groups : 1, in: x, out: [side, side, config.channels[i]] });
+    act(name);
+  };
+  const norm = (name: string): void => void (config.lrn && push({ kind: 'lrn', name, lrn: config.lrn, in: x, out: x }));
+  const pool = (name: string): void => {
+    const side = poolOut(x[0], p.size, p.stride);
+    push({ kind: 'pool', name, size: p.size, stride: p.stride, in: x, out: [side, side, x[2]] });
+  };
+  const fc = (name: 'fc6' | 'fc7' | 'fc8', units: number, hidden: boolean): void => {
+    push({ kind: 'fc', name, weight: `${name}.w`, bias: `${name}.b`, in: x, out: [units] });
+    if (!hidden) return;
+    act(name);
+    push({ kind: 'dropout', name: `${name}.drop`, rate: config.dropout, in: x, out: x });
+  };
+  conv(0); //                                   [227, 227, 3] -> [55, 55, 96], ReLU
+  norm('norm1'); //                             LRN, then pool
+  pool('pool1'); //                             [27, 27, 96]
+  conv(1); //                                   [27, 27, 256] (2 groups of 128), ReLU
+  norm('norm2');
+  pool('pool2'); //                             [13, 13, 256]
+  conv(2); //                                   [13, 13, 384] (sees both halves), ReLU
+  conv(3); //                                   [13, 13, 384] (2 groups of 192), ReLU
+  conv(4); //                                   [13, 13, 256] (2 groups of 128), ReLU
+  pool('pool5'); //                             [6, 6, 256]
+  push({ kind: 'flatten', name: 'flatten', in: x, out: [x.reduce((a, b) => a * b, 1)] }); // [9216]
+  fc('fc6', config.fcUnits, true); //           [4096], ReLU, dropout
+  fc('fc7', config.fcUnits, true); //           [4096], ReLU, dropout
+  fc('fc8', config.numClasses, false); //       [numClasses] logits
+  return layers;
+}
+
+/** Output shape of each conv, pool and fc layer (and 'input'), from networkLayers. */
+export function layerShapes(config: AlexNetConfig): Record<string, number[]> {
+  const out: Record<string, number[]> = { input: [config.inputSize, config.inputSize, 3] };
+  for (const l of networkLayers(config)) if (l.kind === 'conv' || l.kind === 'pool' || l.kind === 'fc') out[l.name] = l.out;
+  return out;
 }
 
 /** [h, w, c] of pool5's output (6 x 6 x 256 for the paper's network). Throws BAD_CONFIG if < 1. */
@@ -147,21 +193,19 @@ export function pool5Features(config: AlexNetConfig): number {
   return h * w * c;
 }
 
-/** Shape of every parameter tensor, in the layouts documented at PARAM_NAMES. */
+/** Shape of every parameter tensor, in the layouts documented at PARAM_NAMES, from networkLayers. */
 export function paramShapes(config: AlexNetConfig): Record<ParamName, number[]> {
-  const [c1, c2, c3, c4, c5] = config.channels;
-  const g = config.groups;
-  const f = config.fcUnits;
-  return {
-    'conv1.w': [11, 11, 3, c1], 'conv1.b': [c1],
-    'conv2.w': [5, 5, c1 / g, c2], 'conv2.b': [c2],
-    'conv3.w': [3, 3, c2, c3], 'conv3.b': [c3],
-    'conv4.w': [3, 3, c3 / g, c4], 'conv4.b': [c4],
-    'conv5.w': [3, 3, c4 / g, c5], 'conv5.b': [c5],
-    'fc6.w': [pool5Features(config), f], 'fc6.b': [f],
-    'fc7.w': [f, f], 'fc7.b': [f],
-    'fc8.w': [f, config.numClasses], 'fc8.b': [config.numClasses],
-  };
+  const out = {} as Record<ParamName, number[]>;
+  for (const l of networkLayers(config)) {
+    if (l.kind === 'conv') {
+      out[l.weight] = [l.kernel, l.kernel, l.in[2] / l.groups, l.out[2]];
+      out[l.bias] = [l.out[2]];
+    } else if (l.kind === 'fc') {
+      out[l.weight] = [l.in[0], l.out[0]];
+      out[l.bias] = [l.out[0]];
+    }
+  }
+  return out;
 }
 
 /** Total learnable parameters: 60,965,224 for the paper's 1000-class network. */

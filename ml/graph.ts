@@ -3,88 +3,26 @@
 // Eager TF.js runs the network op by op, and each op pays tfjs-node's dispatch. Here the forward
 // pass (input -> pool5 / fc7 / logits, no dropout) is written once per configuration as a tiny
 // TensorFlow SavedModel whose weights are inputs (Placeholders), and TensorFlow runs the whole pass
-// in one call, with the model's current weights fed in: nothing is copied, nothing can go stale, and
-// the graph costs about 4 KB and 10 ms to open. Outputs are the same as eager forward()'s.
-// Measured here (2-core EPYC, BVLC fixture, same process, alternating; node --expose-gc): batch 1
-// 31 vs 49 ms, batch 4 110 vs 121, batch 8 158 vs 211, batch 32 482 vs 530.
-// (A variant with the weights as Const nodes measured 29-38 ms at batch 1 but held 650-720 MB more
-// and lost from batch 8: not kept.)
+// in one call, with the model's current weights fed in: nothing is copied, nothing can go stale.
+// Weights that will run again unchanged (classify, evaluate: `fixedWeights`) get a graph of their
+// own with the conv layers as constants and fc6-fc8 as [out, in] copies (see graphForward).
+// Outputs are the same as eager forward()'s; bench/README.md ("The graph") has the timings.
 //
-// The SavedModel is written with a small protobuf encoder (field numbers from TensorFlow's
-// saved_model.proto, meta_graph.proto, graph.proto, node_def.proto, attr_value.proto, tensor.proto)
-// to a temporary folder that is removed once TensorFlow has read it. ALEXNET_GRAPH=0 turns it off.
+// The SavedModel is written with ml/wire.ts (field numbers from TensorFlow's saved_model.proto,
+// meta_graph.proto, graph.proto, node_def.proto, attr_value.proto, tensor.proto) to a temporary
+// folder that is removed once TensorFlow has read it. ALEXNET_GRAPH=0 turns it off.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { CONV_SPECS, PARAM_NAMES, isSamePadding, paramShapes, pool5Features, poolSpec, type AlexNetConfig, type ParamName, type Params } from './config';
+import { PARAM_NAMES, isSamePadding, networkLayers, paramShapes, type AlexNetConfig, type Layer, type ParamName, type Params } from './config';
 import { currentBackend } from './backend';
+import { Msg } from './wire';
 import { hasNativeGroupedConv } from './kernels/tensorflow';
 
 // -------------------------------------------------------------------------------------------------
-// Protobuf encoding: a message is a list of chunks (headers and payloads); nested messages are
-// built first, so every length is known when the parent adds them, and weights are never copied.
-
-class Msg {
-  readonly parts: (Uint8Array | Msg)[] = [];
-  size = 0;
-
-  private push(p: Uint8Array | Msg): this {
-    this.parts.push(p);
-    this.size += p instanceof Msg ? p.size : p.byteLength;
-    return this;
-  }
-  private header(field: number, wire: number, len?: number): this {
-    const bytes: number[] = [];
-    varint(bytes, field * 8 + wire);
-    if (len !== undefined) varint(bytes, len);
-    return this.push(Uint8Array.from(bytes));
-  }
-  int(field: number, v: number): this {
-    const bytes: number[] = [];
-    varint(bytes, field * 8);
-    varint(bytes, v);
-    return this.push(Uint8Array.from(bytes));
-  }
-  bytes(field: number, data: Uint8Array): this {
-    return this.header(field, 2, data.byteLength).push(data);
-  }
-  str(field: number, s: string): this {
-    return this.bytes(field, new TextEncoder().encode(s));
-  }
-  msg(field: number, m: Msg): this {
-    return this.header(field, 2, m.size).push(m);
-  }
-  float(field: number, v: number): this {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setFloat32(0, v, true);
-    return this.header(field, 5).push(b);
-  }
-  packedInts(field: number, vs: readonly number[]): this {
-    const bytes: number[] = [];
-    for (const v of vs) varint(bytes, v);
-    return this.bytes(field, Uint8Array.from(bytes));
-  }
-  /** Every chunk, in order. */
-  flatten(out: Uint8Array[] = []): Uint8Array[] {
-    for (const p of this.parts) {
-      if (p instanceof Msg) p.flatten(out);
-      else out.push(p);
-    }
-    return out;
-  }
-}
-
-/** Base-128 varint; negative numbers as 64-bit two's complement (10 bytes), as protobuf's int64. */
-function varint(out: number[], v: number): void {
-  let n = BigInt.asUintN(64, BigInt(v));
-  do {
-    const b = Number(n & 0x7fn);
-    n >>= 7n;
-    out.push(n > 0n ? b | 0x80 : b);
-  } while (n > 0n);
-}
+// The SavedModel's messages (field numbers from TensorFlow's protos), on ml/wire.ts's builder
 
 const DT_FLOAT = 1;
 const DT_INT32 = 3;
@@ -122,15 +60,14 @@ const bytesOf = (a: Float32Array | Int32Array): Uint8Array => new Uint8Array(a.b
 
 export const GRAPH_INPUT = 'x';
 // How the graph takes fc6-fc8's weights: forward's [in, out], or [out, in] (MatMul transpose_b),
-// which TensorFlow multiplies faster (oneDNN reads each output's weights as one contiguous row):
-// BVLC fixture, same process, alternating calls: batch 1 38.8 -> 36.5 and 36.1 -> 34.9 ms, batch 32
-// 498 -> 485 and 525 -> 497 ms. The [out, in] copies cost 234 MB while a model is kept for
+// which TensorFlow multiplies faster (oneDNN reads each output's weights as one contiguous row).
+// The [out, in] copies hold as much memory as fc6-fc8 themselves while a model is kept for
 // inference, so they are made only for weights the caller says are fixed (see graphForward).
 export type FcLayout = 'in-out' | 'out-in';
 const FC_WEIGHTS: readonly ParamName[] = ['fc6.w', 'fc7.w', 'fc8.w'];
 // conv1-conv5's weights and biases, written into the graph as constants: oneDNN then lays the
-// filters out for its kernels once, not at every call. Batch 1, same process, alternating: 36.3 ->
-// 34.4 and 36.9 -> 34.8 ms. 9.3 MB per model, so only for fixed weights too (see graphForward).
+// filters out for its kernels once, not at every call. A graph per model, so only for fixed
+// weights too (see graphForward).
 export type ConvConsts = Partial<Record<ParamName, Float32Array>>;
 const CONV_PARAMS: readonly ParamName[] = PARAM_NAMES.filter((n) => n.startsWith('conv'));
 // forward()'s stop points and the graph's tensors that hold them
@@ -153,7 +90,12 @@ export function graphUnsupported(config: AlexNetConfig): string | null {
  * forward's) and one Placeholder per parameter (named as PARAM_NAMES, forward's layouts); outputs
  * 'flat' [N, 9216] (pool5), 'fc7/act' [N, fcUnits], 'logits' [N, numClasses].
  */
-export function inferenceSavedModel(config: AlexNetConfig, fcLayout: FcLayout = 'in-out', convConsts: ConvConsts | null = null): Uint8Array[] {
+export function inferenceSavedModel(
+  config: AlexNetConfig,
+  fcLayout: FcLayout = 'in-out',
+  convConsts: ConvConsts | null = null,
+  layers: readonly Layer[] = networkLayers(config),
+): Uint8Array[] {
   const T = { T: attr.type(DT_FLOAT) };
   const outIn = fcLayout === 'out-in';
   const nhwc = attr.s('NHWC');
@@ -168,54 +110,57 @@ export function inferenceSavedModel(config: AlexNetConfig, fcLayout: FcLayout = 
   }
   const S = config.inputSize;
   add(node(GRAPH_INPUT, 'Placeholder', [], { dtype: attr.type(DT_FLOAT), shape: attr.shape([-1, S, S, 3]) }));
-  const act = (name: string, x: string): string => {
-    add(node(name, config.activation === 'relu' ? 'Relu' : 'Tanh', [x], T));
-    return name;
-  };
-  const pool = poolSpec(config);
-  const maxPool = (name: string, x: string): string => {
-    add(node(name, 'MaxPool', [x], { ...T, ksize: attr.ints([1, pool.size, pool.size, 1]), strides: attr.ints([1, pool.stride, pool.stride, 1]), padding: attr.s('VALID'), data_format: nhwc }));
-    return name;
-  };
-  const lrn = (name: string, x: string): string => {
-    const l = config.lrn;
-    if (l === null) return x;
-    // the paper's alpha is divided by the window, as ml/layers.ts's lrn
-    add(node(name, 'LRN', [x], { ...T, depth_radius: attr.i((l.size - 1) / 2), bias: attr.f(l.k), alpha: attr.f(l.alpha / l.size), beta: attr.f(l.beta) }));
-    return name;
-  };
-  const conv = (i: 0 | 1 | 2 | 3 | 4, x: string): string => {
-    const s = CONV_SPECS[i];
-    const k = s.kernel;
-    // AlexNet's paddings are 0 (conv1) or exactly 'SAME' (stride 1, pad (k - 1) / 2: conv2-5)
-    const same = isSamePadding(k, s.stride, s.pad);
-    if (s.pad > 0 && !same) throw new Error(`inference graph: conv${i + 1}'s padding ${s.pad} is neither 0 nor SAME`);
-    // a grouped layer is one Conv2D whose filter has Cin/groups input channels (oneDNN runs it)
-    add(node(`conv${i + 1}`, 'Conv2D', [x, `conv${i + 1}.w`], {
-      ...T,
-      strides: attr.ints([1, s.stride, s.stride, 1]),
-      padding: attr.s(same ? 'SAME' : 'VALID'),
-      data_format: nhwc,
-      dilations: attr.ints([1, 1, 1, 1]),
-      use_cudnn_on_gpu: attr.b(true),
-      explicit_paddings: attr.ints([]),
-    }));
-    add(node(`conv${i + 1}/bias`, 'BiasAdd', [`conv${i + 1}`, `conv${i + 1}.b`], { ...T, data_format: nhwc }));
-    return act(`conv${i + 1}/act`, `conv${i + 1}/bias`);
-  };
-  const fc = (layer: 'fc6' | 'fc7' | 'fc8', x: string, withAct: boolean): string => {
-    add(node(layer, 'MatMul', [x, `${layer}.w`], { ...T, transpose_a: attr.b(false), transpose_b: attr.b(outIn) }));
-    add(node(`${layer}/bias`, 'BiasAdd', [layer, `${layer}.b`], { ...T, data_format: nhwc }));
-    return withAct ? act(`${layer}/act`, `${layer}/bias`) : `${layer}/bias`;
-  };
-
-  let h = maxPool('pool1', lrn('norm1', conv(0, GRAPH_INPUT))); // [N, 27, 27, 96]
-  h = maxPool('pool2', lrn('norm2', conv(1, h))); //                [N, 13, 13, 256]
-  h = maxPool('pool5', conv(4, conv(3, conv(2, h)))); //            [N, 6, 6, 256]
-  add(node('flat/shape', 'Const', [], { dtype: attr.type(DT_INT32), value: attr.tensor(DT_INT32, [2], bytesOf(Int32Array.from([-1, pool5Features(config)]))) }));
-  add(node(OUTPUT.pool5, 'Reshape', [h, 'flat/shape'], { ...T, Tshape: attr.type(DT_INT32) })); // [N, 9216], NHWC order as forward's
-  h = fc('fc7', fc('fc6', OUTPUT.pool5, true), true); //            [N, 4096] ('fc7/act')
-  add(node(OUTPUT.logits, 'Identity', [fc('fc8', h, false)], T)); // [N, numClasses]
+  // One node (or two: an op and its bias) per layer of networkLayers; dropout is identity here.
+  let h = GRAPH_INPUT;
+  for (const l of layers) {
+    switch (l.kind) {
+      case 'conv': {
+        // AlexNet's paddings are 0 (conv1) or exactly 'SAME' (stride 1, pad (k - 1) / 2: conv2-5)
+        const same = isSamePadding(l.kernel, l.stride, l.pad);
+        if (l.pad > 0 && !same) throw new Error(`inference graph: ${l.name}'s padding ${l.pad} is neither 0 nor SAME`);
+        // a grouped layer is one Conv2D whose filter has Cin/groups input channels (oneDNN runs it)
+        add(node(l.name, 'Conv2D', [h, l.weight], {
+          ...T,
+          strides: attr.ints([1, l.stride, l.stride, 1]),
+          padding: attr.s(same ? 'SAME' : 'VALID'),
+          data_format: nhwc,
+          dilations: attr.ints([1, 1, 1, 1]),
+          use_cudnn_on_gpu: attr.b(true),
+          explicit_paddings: attr.ints([]),
+        }));
+        add(node(`${l.name}/bias`, 'BiasAdd', [l.name, l.bias], { ...T, data_format: nhwc }));
+        h = `${l.name}/bias`;
+        break;
+      }
+      case 'act': {
+        const name = l.name.replace(/\.act$/, '/act'); // 'conv1/act', 'fc7/act'
+        add(node(name, l.fn === 'relu' ? 'Relu' : 'Tanh', [h], T));
+        h = name;
+        break;
+      }
+      case 'lrn': // the paper's alpha is divided by the window, as ml/layers.ts's lrn
+        add(node(l.name, 'LRN', [h], { ...T, depth_radius: attr.i((l.lrn.size - 1) / 2), bias: attr.f(l.lrn.k), alpha: attr.f(l.lrn.alpha / l.lrn.size), beta: attr.f(l.lrn.beta) }));
+        h = l.name;
+        break;
+      case 'pool':
+        add(node(l.name, 'MaxPool', [h], { ...T, ksize: attr.ints([1, l.size, l.size, 1]), strides: attr.ints([1, l.stride, l.stride, 1]), padding: attr.s('VALID'), data_format: nhwc }));
+        h = l.name;
+        break;
+      case 'flatten': // [N, 9216], NHWC order as forward's
+        add(node('flat/shape', 'Const', [], { dtype: attr.type(DT_INT32), value: attr.tensor(DT_INT32, [2], bytesOf(Int32Array.from([-1, l.out[0]]))) }));
+        add(node(OUTPUT.pool5, 'Reshape', [h, 'flat/shape'], { ...T, Tshape: attr.type(DT_INT32) }));
+        h = OUTPUT.pool5;
+        break;
+      case 'fc':
+        add(node(l.name, 'MatMul', [h, l.weight], { ...T, transpose_a: attr.b(false), transpose_b: attr.b(outIn) }));
+        add(node(`${l.name}/bias`, 'BiasAdd', [l.name, l.bias], { ...T, data_format: nhwc }));
+        h = `${l.name}/bias`;
+        break;
+      case 'dropout':
+        break;
+    }
+  }
+  add(node(OUTPUT.logits, 'Identity', [h], T)); // [N, numClasses]
   graph.msg(4, new Msg().int(1, 1205)); // VersionDef.producer: TensorFlow 2.9's, which tfjs-node downloads
 
   const tensorInfo = (name: string, dims: readonly number[]): Msg => new Msg().str(1, `${name}:0`).int(2, DT_FLOAT).msg(3, shapeProto(dims));
@@ -227,7 +172,7 @@ export function inferenceSavedModel(config: AlexNetConfig, fcLayout: FcLayout = 
     .msg(1, new Msg().str(4, 'serve')) // MetaInfoDef.tags
     .msg(2, graph)
     .msg(5, new Msg().str(1, 'serving_default').msg(2, signature));
-  return new Msg().int(1, 1).msg(2, meta).flatten(); // SavedModel
+  return new Msg().int(1, 1).msg(2, meta).chunks(); // SavedModel
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -240,15 +185,16 @@ type SavedModelBackend = {
   runSavedModel(id: number, inputs: tf.Tensor[], infos: { name: string; tfDtype: string }[], outputs: string[]): tf.Tensor[];
 };
 
-const sessions = new Map<string, number | Error>(); // config -> session id, or why it failed to open
+const sessions = new Map<string, number | Error>(); // config and layers -> session id, or why it failed to open
+const sessionKey = (config: AlexNetConfig, layers: readonly Layer[] = networkLayers(config)): string => JSON.stringify([config, layers]);
 const FEEDS = [GRAPH_INPUT, ...PARAM_NAMES].map((n) => ({ name: `${n}:0`, tfDtype: 'DT_FLOAT' }));
 
-function openSession(be: SavedModelBackend, config: AlexNetConfig, fcLayout: FcLayout, convConsts: ConvConsts | null = null): number {
+function openSession(be: SavedModelBackend, config: AlexNetConfig, fcLayout: FcLayout, convConsts: ConvConsts | null = null, layers: readonly Layer[] = networkLayers(config)): number {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-graph-'));
   try {
     const fd = fs.openSync(path.join(dir, 'saved_model.pb'), 'w');
     try {
-      for (const chunk of inferenceSavedModel(config, fcLayout, convConsts)) fs.writeSync(fd, chunk);
+      for (const chunk of inferenceSavedModel(config, fcLayout, convConsts, layers)) fs.writeSync(fd, chunk);
     } finally {
       fs.closeSync(fd);
     }
@@ -261,8 +207,8 @@ function openSession(be: SavedModelBackend, config: AlexNetConfig, fcLayout: FcL
 // The graph of a model whose weights are fixed: its conv layers as constants (ConvConsts) and its
 // fc weights as [out, in] copies (FcLayout), per Params object. `dataIds` are the buffers it was made
 // from (an assign gives a variable a new one: it is then stale, freed and made again); `uses` counts
-// calls with those buffers: it is made on the second (a 234 MB transpose and a graph of 9.3 MB,
-// ~0.2 s), so that classifying one photo does not pay for it.
+// calls with those buffers: it is made on the second (a transpose of fc6-fc8 and a graph holding
+// conv1-conv5), so that classifying one photo does not pay for it.
 type Fixed = { dataIds: object[]; uses: number; fc: tf.Tensor[] | null; session: number | null };
 const fixed = new WeakMap<Params, Fixed>();
 
@@ -317,21 +263,28 @@ const FIXED_FEEDS = [GRAPH_INPUT, ...FIXED_FED].map((n) => ({ name: `${n}:0`, tf
  * from the second call on, they run from a graph of their own, conv layers as constants
  * (ConvConsts) and fc6-fc8 from [out, in] copies (FcLayout), until they change or are disposed.
  */
-export function graphForward(params: Params, config: AlexNetConfig, x: tf.Tensor, to: GraphStage, fixedWeights = false): tf.Tensor | null {
+export function graphForward(
+  params: Params,
+  config: AlexNetConfig,
+  x: tf.Tensor,
+  to: GraphStage,
+  fixedWeights = false,
+  layers: readonly Layer[] = networkLayers(config),
+): tf.Tensor | null {
   if (graphUnsupported(config) !== null) return null;
   const be = tf.backend() as unknown as SavedModelBackend;
   const out = [`${OUTPUT[to]}:0`];
-  const f = fixedWeights ? fixedGraph(be, params, config) : null;
+  const key = sessionKey(config, layers);
+  const f = fixedWeights && key === sessionKey(config) ? fixedGraph(be, params, config) : null; // fixed graphs: the config's own layers
   if (f !== null && f.session !== null && f.fc !== null) {
     const fc = f.fc;
     const feed = (n: ParamName): tf.Tensor => (FC_WEIGHTS.includes(n) ? fc[FC_WEIGHTS.indexOf(n)] : params[n]);
     return be.runSavedModel(f.session, [x, ...FIXED_FED.map(feed)], FIXED_FEEDS, out)[0];
   }
-  const key = JSON.stringify(config);
   let id = sessions.get(key);
   if (id === undefined) {
     try {
-      id = openSession(be, config, 'in-out');
+      id = openSession(be, config, 'in-out', null, layers);
     } catch (e) {
       id = e instanceof Error ? e : new Error(String(e));
     }
@@ -343,7 +296,7 @@ export function graphForward(params: Params, config: AlexNetConfig, x: tf.Tensor
 
 /** Why the graph of `config` failed to open in this process, if it did. */
 export function graphOpenError(config: AlexNetConfig): Error | null {
-  const s = sessions.get(JSON.stringify(config));
+  const s = sessions.get(sessionKey(config));
   return s instanceof Error ? s : null;
 }
 

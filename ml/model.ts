@@ -1,17 +1,19 @@
 // AlexNet, as the 2012 paper built it (Krizhevsky, Sutskever & Hinton, NIPS 2012, Figure 2).
 //
-// Read top to bottom: parameters (shapes, paper init, import/export), then the forward pass.
+// Read top to bottom: parameters (shapes, paper init, import/export), then the forward pass, which
+// runs the layers that ml/config.ts's networkLayers lists (with their shapes) for a config.
 // Tensors are NHWC. Shapes in comments are for the paper's network (DEFAULT_CONFIG): 227x227x3 in.
 
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  CONV_SPECS,
   PARAM_NAMES,
+  STAGE_ENDS,
+  networkLayers,
   paramShapes,
-  poolSpec,
   pool5Features,
   validateConfig,
   type AlexNetConfig,
+  type Layer,
   type ParamName,
   type Params,
 } from './config';
@@ -34,8 +36,9 @@ export {
   pool5Shape,
   pool5Features,
   layerShapes,
+  networkLayers,
 } from './config';
-export type { AlexNetConfig, ParamName, Params, LrnConfig } from './config';
+export type { AlexNetConfig, ParamName, Params, LrnConfig, Layer } from './config';
 
 // -------------------------------------------------------------------------------------------------
 // Parameters
@@ -198,11 +201,14 @@ export type ForwardOptions = {
   to?: Stage; // where to stop: 'pool5' [N, 9216], 'fc7' [N, 4096], 'logits' [N, numClasses] (default)
   onLayer?: (layer: string, shape: number[]) => void; // optional trace of each layer's output shape
   fixedWeights?: boolean; // inference only: these weights will run again unchanged (a model kept for classification), see ml/graph.ts
+  layers?: readonly Layer[]; // the network to run: networkLayers(config) unless given (a variant of it, for experiments)
 };
 
 /**
- * Runs the network from stage `from` to stage `to`. x for 'input' is float32 [N, S, S, 3], already
- * normalised. Returns logits (no softmax) for to='logits'. Call inside tf.tidy or dispose the result.
+ * Runs the network from stage `from` to stage `to`: the layers of networkLayers(config) (ml/config.ts,
+ * where they are listed with their shapes), one after the other. x for 'input' is float32
+ * [N, S, S, 3], already normalised. Returns logits (no softmax) for to='logits'. Call inside tf.tidy
+ * or dispose the result.
  */
 export function forward(params: Params, config: AlexNetConfig, x: tf.Tensor, opts: ForwardOptions): tf.Tensor {
   const from = opts.from ?? 'input';
@@ -211,66 +217,56 @@ export function forward(params: Params, config: AlexNetConfig, x: tf.Tensor, opt
   const iTo = STAGES.indexOf(to);
   if (iFrom < 0 || iTo < 0 || iTo <= iFrom)
     throw new EngineError('BAD_CONFIG', `forward: cannot go from '${from}' to '${to}'`);
-  const act = (t: tf.Tensor): tf.Tensor => (config.activation === 'relu' ? tf.relu(t) : tf.tanh(t));
-  const pool = poolSpec(config);
-  const maxPool = (t: tf.Tensor4D): tf.Tensor4D => tf.maxPool(t, pool.size, pool.stride, 'valid');
-  const norm = (t: tf.Tensor4D): tf.Tensor4D => (config.lrn === null ? t : lrn(t, config.lrn));
-  const conv = (t: tf.Tensor4D, i: 0 | 1 | 2 | 3 | 4): tf.Tensor4D => {
-    const s = CONV_SPECS[i];
-    const w = params[`conv${i + 1}.w` as ParamName] as tf.Tensor4D;
-    const b = params[`conv${i + 1}.b` as ParamName] as tf.Tensor1D;
-    return groupedConv2d(t, w, b, s.stride, s.pad, s.grouped ? config.groups : 1);
-  };
-  const fc = (t: tf.Tensor, layer: 'fc6' | 'fc7' | 'fc8'): tf.Tensor =>
-    dense(t as tf.Tensor2D, params[`${layer}.w`] as tf.Tensor2D, params[`${layer}.b`] as tf.Tensor1D);
-  // Dropout (section 4.2): tf.dropout is "inverted" (scales kept units by 1/(1-p) while training),
-  // equivalent to the paper's "multiply the outputs by 0.5 at test time".
-  const drop = (t: tf.Tensor, k: number): tf.Tensor =>
-    opts.training && config.dropout > 0
-      ? tf.dropout(t, config.dropout, undefined, opts.seed === undefined ? undefined : tensorSeed(opts.seed, 100 + k))
-      : t;
-
-  const trace = <T extends tf.Tensor>(layer: string, t: T): T => {
-    opts.onLayer?.(layer, t.shape.slice());
-    return t;
-  };
-
   if (iFrom < 1 && (x.rank !== 4 || x.shape[1] !== config.inputSize || x.shape[2] !== config.inputSize || x.shape[3] !== 3))
     throw new EngineError(
       'BAD_CONFIG',
       `forward: input must be [N, ${config.inputSize}, ${config.inputSize}, 3], got [${x.shape.join(', ')}]`,
     );
+  const layers = opts.layers ?? networkLayers(config);
   // Inference from images on the native backend: the same layers as one TensorFlow call (ml/graph.ts)
   if (!opts.training && iFrom === 0 && opts.onLayer === undefined) {
-    const y = graphForward(params, config, x, to as GraphStage, opts.fixedWeights === true);
+    const y = graphForward(params, config, x, to as GraphStage, opts.fixedWeights === true, layers);
     if (y !== null) return y;
   }
+  const after = (stage: Stage): number => (stage === 'input' ? 0 : layers.findIndex((l) => l.name === STAGE_ENDS[stage]) + 1);
+
+  const apply = (layer: Layer, h: tf.Tensor): tf.Tensor => {
+    switch (layer.kind) {
+      case 'conv': // grouped: the paper's two-GPU split (ml/layers.ts)
+        return groupedConv2d(h as tf.Tensor4D, params[layer.weight] as tf.Tensor4D, params[layer.bias] as tf.Tensor1D, layer.stride, layer.pad, layer.groups);
+      case 'act': // ReLU (3.1), or the saturating tanh it replaced
+        return layer.fn === 'relu' ? tf.relu(h) : tf.tanh(h);
+      case 'lrn': // local response normalisation (3.3)
+        return lrn(h as tf.Tensor4D, layer.lrn);
+      case 'pool': // overlapping max-pooling (3.4), 'valid'
+        return tf.maxPool(h as tf.Tensor4D, layer.size, layer.stride, 'valid');
+      case 'flatten': // NHWC order (h, w, c), as fc6's rows
+        return tf.reshape(h, [h.shape[0], -1]);
+      case 'fc':
+        return dense(h as tf.Tensor2D, params[layer.weight] as tf.Tensor2D, params[layer.bias] as tf.Tensor1D);
+      case 'dropout': {
+        // Dropout (4.2): tf.dropout is "inverted" (scales kept units by 1/(1-p) while training),
+        // equivalent to the paper's "multiply the outputs by 0.5 at test time". Seeded per layer (fc6, fc7).
+        if (!opts.training || layer.rate === 0) return h;
+        const k = 100 + Number(/\d+/.exec(layer.name)?.[0] ?? 0);
+        return tf.dropout(h, layer.rate, undefined, opts.seed === undefined ? undefined : tensorSeed(opts.seed, k));
+      }
+    }
+  };
 
   return tf.tidy(() => {
     let h: tf.Tensor = x;
-    if (iFrom < 1) {
-      let a = h as tf.Tensor4D; //                                 [N, 227, 227, 3]
-      a = trace('conv1', act(conv(a, 0)) as tf.Tensor4D); //        [N, 55, 55, 96]
-      a = trace('pool1', maxPool(norm(a))); //                      [N, 27, 27, 96]  (LRN, then pool)
-      a = trace('conv2', act(conv(a, 1)) as tf.Tensor4D); //        [N, 27, 27, 256] (2 groups of 128)
-      a = trace('pool2', maxPool(norm(a))); //                      [N, 13, 13, 256]
-      a = trace('conv3', act(conv(a, 2)) as tf.Tensor4D); //        [N, 13, 13, 384] (sees both halves)
-      a = trace('conv4', act(conv(a, 3)) as tf.Tensor4D); //        [N, 13, 13, 384] (2 groups of 192)
-      a = trace('conv5', act(conv(a, 4)) as tf.Tensor4D); //        [N, 13, 13, 256] (2 groups of 128)
-      a = trace('pool5', maxPool(a)); //                            [N, 6, 6, 256]
-      h = tf.reshape(a, [a.shape[0], -1]); //                       [N, 9216], NHWC order (h, w, c)
-      if (iTo === 1) return h;
-    }
-    if (iFrom < 2) {
+    if (from === 'pool5') {
       h = tf.reshape(h, [h.shape[0], -1]); //                       pool5 features [N, 9216]
       if (h.shape[1] !== pool5Features(config))
         throw new EngineError('BAD_CONFIG', `forward: pool5 features must be ${pool5Features(config)} wide, got ${h.shape[1]}`);
-      h = trace('fc6', drop(act(fc(h, 'fc6')), 6)); //           [N, 4096]
-      h = trace('fc7', drop(act(fc(h, 'fc7')), 7)); //           [N, 4096]
-      if (iTo === 2) return h;
     }
-    if (h.rank !== 2 || h.shape[1] !== config.fcUnits)
+    if (from === 'fc7' && (h.rank !== 2 || h.shape[1] !== config.fcUnits))
       throw new EngineError('BAD_CONFIG', `forward: fc7 features must be [N, ${config.fcUnits}], got [${h.shape.join(', ')}]`);
-    return trace('fc8', fc(h, 'fc8')); //                      logits [N, numClasses]
+    for (const layer of layers.slice(after(from), after(to))) {
+      h = apply(layer, h);
+      if (layer.kind === 'conv' || layer.kind === 'pool' || layer.kind === 'fc') opts.onLayer?.(layer.name, h.shape.slice());
+    }
+    return h;
   });
 }

@@ -15,7 +15,7 @@
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CONV_SPECS, layerShapes, paramShapes, poolSpec, type ParamName } from '../config';
+import { networkLayers, paramShapes, type Layer } from '../config';
 import { EngineError } from '../errors';
 import { preprocessingForExport, type ExportResult, type ExportableModel } from './onnx';
 
@@ -36,10 +36,9 @@ const dims = (shape: number[]): { size: string }[] => shape.map((d) => ({ size: 
 const FLOAT = { type: 'DT_FLOAT' };
 
 /** The graph model's pieces: topology, weight specs and their packed bytes. */
-export function buildTfjsGraph(model: ExportableModel): { nodes: GraphNode[]; specs: WeightSpec[]; data: Buffer } {
+export function buildTfjsGraph(model: ExportableModel, layers: readonly Layer[] = networkLayers(model.config)): { nodes: GraphNode[]; specs: WeightSpec[]; data: Buffer } {
   const { config, arrays } = model;
   const shapes = paramShapes(config);
-  const pool = poolSpec(config);
   const nodes: GraphNode[] = [];
   const specs: WeightSpec[] = [];
   const chunks: Buffer[] = [];
@@ -56,68 +55,73 @@ export function buildTfjsGraph(model: ExportableModel): { nodes: GraphNode[]; sp
     nodes.push({ name, op: opName, input, attr: { T: FLOAT, ...attr } });
     return name;
   };
-  const act = (x: string, name: string): string => op(name, config.activation === 'relu' ? 'Relu' : 'Tanh', [x]);
-
   const S = config.inputSize;
   nodes.push({ name: 'input', op: 'Placeholder', attr: { dtype: FLOAT, shape: { shape: { dim: dims([-1, S, S, 3]) } } } });
   let x = 'input';
-  for (let li = 0; li < 5; li++) {
-    const n = `conv${li + 1}`;
-    const spec = CONV_SPECS[li];
-    const [kh, kw, cin, cout] = shapes[`${n}.w` as ParamName];
-    const groups = spec.grouped ? config.groups : 1;
-    if (spec.pad !== 0 && (spec.stride !== 1 || spec.pad * 2 !== kh - 1)) throw new Error(`${n}: padding ${spec.pad} is not expressible as SAME`);
-    const convAttr: Record<string, AttrValue> = {
-      strides: { list: { i: ['1', String(spec.stride), String(spec.stride), '1'] } },
-      padding: { s: b64(spec.pad === 0 ? 'VALID' : 'SAME') },
-      data_format: { s: b64('NHWC') },
-      dilations: { list: { i: ['1', '1', '1', '1'] } },
-    };
-    const w = arrays[`${n}.w` as ParamName]; // [kh, kw, cin, cout]
-    if (groups === 1) {
-      x = op(`${n}/Conv2D`, 'Conv2D', [x, constant(`${n}/w`, [kh, kw, cin, cout], w)], convAttr);
-    } else {
-      // Split the input channels into groups; group g's filters are output channels [g*cout/groups, ...).
-      const axis = constant(`${n}/split_axis`, [], new Int32Array([3]));
-      const split = op(`${n}/split`, 'Split', [axis, x], { num_split: { i: String(groups) } });
-      const per = cout / groups;
-      const outs: string[] = [];
-      for (let g = 0; g < groups; g++) {
-        const wg = new Float32Array(kh * kw * cin * per);
-        for (let p = 0; p < kh * kw * cin; p++) wg.set(w.subarray(p * cout + g * per, p * cout + (g + 1) * per), p * per);
-        const wName = constant(`${n}/w_g${g}`, [kh, kw, cin, per], wg);
-        outs.push(op(`${n}/Conv2D_g${g}`, 'Conv2D', [g === 0 ? split : `${split}:${g}`, wName], convAttr));
+  for (const l of layers) {
+    switch (l.kind) {
+      case 'conv': {
+        const n = l.name;
+        const [kh, kw, cin, cout] = shapes[l.weight];
+        if (l.pad !== 0 && (l.stride !== 1 || l.pad * 2 !== kh - 1)) throw new Error(`${n}: padding ${l.pad} is not expressible as SAME`);
+        const convAttr: Record<string, AttrValue> = {
+          strides: { list: { i: ['1', String(l.stride), String(l.stride), '1'] } },
+          padding: { s: b64(l.pad === 0 ? 'VALID' : 'SAME') },
+          data_format: { s: b64('NHWC') },
+          dilations: { list: { i: ['1', '1', '1', '1'] } },
+        };
+        const w = arrays[l.weight]; // [kh, kw, cin, cout]
+        if (l.groups === 1) {
+          x = op(`${n}/Conv2D`, 'Conv2D', [x, constant(`${n}/w`, [kh, kw, cin, cout], w)], convAttr);
+        } else {
+          // Split the input channels into groups; group g's filters are output channels [g*cout/groups, ...).
+          const axis = constant(`${n}/split_axis`, [], new Int32Array([3]));
+          const split = op(`${n}/split`, 'Split', [axis, x], { num_split: { i: String(l.groups) } });
+          const per = cout / l.groups;
+          const outs: string[] = [];
+          for (let g = 0; g < l.groups; g++) {
+            const wg = new Float32Array(kh * kw * cin * per);
+            for (let p = 0; p < kh * kw * cin; p++) wg.set(w.subarray(p * cout + g * per, p * cout + (g + 1) * per), p * per);
+            const wName = constant(`${n}/w_g${g}`, [kh, kw, cin, per], wg);
+            outs.push(op(`${n}/Conv2D_g${g}`, 'Conv2D', [g === 0 ? split : `${split}:${g}`, wName], convAttr));
+          }
+          const caxis = constant(`${n}/concat_axis`, [], new Int32Array([3]));
+          x = op(`${n}/concat`, 'ConcatV2', [...outs, caxis], { N: { i: String(l.groups) } });
+        }
+        x = op(`${n}/BiasAdd`, 'BiasAdd', [x, constant(`${n}/b`, [cout], arrays[l.bias])], { data_format: { s: b64('NHWC') } });
+        break;
       }
-      const caxis = constant(`${n}/concat_axis`, [], new Int32Array([3]));
-      x = op(`${n}/concat`, 'ConcatV2', [...outs, caxis], { N: { i: String(groups) } });
+      case 'act':
+        x = op(l.name.replace(/\.act$/, '/act'), l.fn === 'relu' ? 'Relu' : 'Tanh', [x]);
+        break;
+      case 'lrn':
+        x = op(l.name, 'LRN', [x], {
+          depth_radius: { i: String((l.lrn.size - 1) / 2) },
+          bias: { f: l.lrn.k },
+          alpha: { f: l.lrn.alpha / l.lrn.size }, // TF's LRN does not divide alpha by the window size
+          beta: { f: l.lrn.beta },
+        });
+        break;
+      case 'pool':
+        x = op(l.name, 'MaxPool', [x], {
+          ksize: { list: { i: ['1', String(l.size), String(l.size), '1'] } },
+          strides: { list: { i: ['1', String(l.stride), String(l.stride), '1'] } },
+          padding: { s: b64('VALID') },
+          data_format: { s: b64('NHWC') },
+        });
+        break;
+      case 'flatten': // NHWC (h, w, c): our fc6 order
+        x = op(l.name, 'Reshape', [x, constant(`${l.name}/shape`, [2], new Int32Array([-1, l.out[0]]))], { Tshape: { type: 'DT_INT32' } });
+        break;
+      case 'fc': {
+        const [fin, fout] = shapes[l.weight];
+        x = op(`${l.name}/MatMul`, 'MatMul', [x, constant(`${l.name}/w`, [fin, fout], arrays[l.weight])], { transpose_a: { b: false }, transpose_b: { b: false } });
+        x = op(`${l.name}/BiasAdd`, 'BiasAdd', [x, constant(`${l.name}/b`, [fout], arrays[l.bias])], { data_format: { s: b64('NHWC') } });
+        break;
+      }
+      case 'dropout': // identity at inference, not in the graph
+        break;
     }
-    x = op(`${n}/BiasAdd`, 'BiasAdd', [x, constant(`${n}/b`, [cout], arrays[`${n}.b` as ParamName])], { data_format: { s: b64('NHWC') } });
-    x = act(x, `${n}/act`);
-    if (li < 2 && config.lrn) {
-      const l = config.lrn;
-      x = op(`norm${li + 1}`, 'LRN', [x], {
-        depth_radius: { i: String((l.size - 1) / 2) },
-        bias: { f: l.k },
-        alpha: { f: l.alpha / l.size }, // TF's LRN does not divide alpha by the window size
-        beta: { f: l.beta },
-      });
-    }
-    if (li < 2 || li === 4) {
-      x = op(`pool${li === 4 ? 5 : li + 1}`, 'MaxPool', [x], {
-        ksize: { list: { i: ['1', String(pool.size), String(pool.size), '1'] } },
-        strides: { list: { i: ['1', String(pool.stride), String(pool.stride), '1'] } },
-        padding: { s: b64('VALID') },
-        data_format: { s: b64('NHWC') },
-      });
-    }
-  }
-  const [ph, pw, pc] = layerShapes(config).pool5;
-  x = op('flatten', 'Reshape', [x, constant('flatten/shape', [2], new Int32Array([-1, ph * pw * pc]))], { Tshape: { type: 'DT_INT32' } }); // NHWC (h, w, c): our fc6 order
-  for (const n of ['fc6', 'fc7', 'fc8'] as const) {
-    const [fin, fout] = shapes[`${n}.w`];
-    x = op(`${n}/MatMul`, 'MatMul', [x, constant(`${n}/w`, [fin, fout], arrays[`${n}.w`])], { transpose_a: { b: false }, transpose_b: { b: false } });
-    x = op(`${n}/BiasAdd`, 'BiasAdd', [x, constant(`${n}/b`, [fout], arrays[`${n}.b`])], { data_format: { s: b64('NHWC') } });
-    if (n !== 'fc8') x = act(x, `${n}/act`); // dropout: identity at inference, not in the graph
   }
   op('probs', 'Softmax', [x]);
   return { nodes, specs, data: Buffer.concat(chunks) };
@@ -126,10 +130,10 @@ export function buildTfjsGraph(model: ExportableModel): { nodes: GraphNode[]; sp
 export const TFJS_WEIGHTS_FILE = 'group1-shard1of1.bin';
 
 /** Writes the TF.js graph model + labels.json + preprocessing.json into `outDir` (created). */
-export async function exportTfjs(model: ExportableModel, outDir: string): Promise<ExportResult> {
+export async function exportTfjs(model: ExportableModel, outDir: string, layers: readonly Layer[] = networkLayers(model.config)): Promise<ExportResult> {
   if (model.classNames.length !== model.config.numClasses)
     throw new EngineError('BAD_MODEL_DIR', `the model names ${model.classNames.length} classes but has ${model.config.numClasses} outputs`);
-  const { nodes, specs, data } = buildTfjsGraph(model);
+  const { nodes, specs, data } = buildTfjsGraph(model, layers);
   const prep = preprocessingForExport(model.preprocessing, 'NHWC');
   const S = model.config.inputSize;
   const modelJson = {

@@ -2,158 +2,15 @@
 // AttributeProto, TensorProto, ValueInfoProto), so that the app reads and writes .onnx files with no
 // extra dependency.
 //
-// Field numbers follow onnx/onnx.proto (proto2 syntax). Read top to bottom: the wire format (varints,
-// tags, length-delimited fields), the message types, the decoder, the encoder, tensor helpers.
+// Field numbers follow onnx/onnx.proto (proto2 syntax); the wire format is ml/wire.ts. Read top to
+// bottom: the message types, the decoder, the encoder, tensor helpers.
 //
 // Big files: a 244 MB zoo model is one Buffer; tensors' raw_data stay subarrays of it (no copy) until
 // tensorFloats() turns one tensor into a Float32Array. Nothing allocates a JS object per float.
 
-// -------------------------------------------------------------------------------------------------
-// Wire format
+import { Msg, ProtoError, Reader, WIRE_BYTES, WIRE_FIXED32, WIRE_VARINT } from '../wire';
 
-const WIRE_VARINT = 0;
-const WIRE_FIXED64 = 1;
-const WIRE_BYTES = 2;
-const WIRE_FIXED32 = 5;
-
-/** A file that is not valid protobuf (truncated, or garbage). `offset` is where reading failed. */
-export class ProtoError extends Error {
-  constructor(
-    message: string,
-    readonly offset: number,
-  ) {
-    super(message);
-    this.name = 'ProtoError';
-  }
-}
-
-/** Reads fields from buf[start, end). Every read checks bounds and throws ProtoError past `end`. */
-class Reader {
-  pos: number;
-  constructor(
-    readonly buf: Uint8Array,
-    start: number,
-    readonly end: number,
-  ) {
-    this.pos = start;
-  }
-
-  get done(): boolean {
-    return this.pos >= this.end;
-  }
-
-  private fail(what: string): never {
-    throw new ProtoError(`truncated or corrupt protobuf: ${what} at byte ${this.pos}`, this.pos);
-  }
-
-  /** An unsigned varint as a JS number (exact up to 2^53; the sizes and dims of ONNX files fit). */
-  uvarint(): number {
-    let result = 0;
-    let mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) this.fail('varint past the end');
-      const b = this.buf[this.pos++];
-      result += (b & 0x7f) * mul;
-      if (b < 0x80) return result;
-      mul *= 128;
-    }
-    return this.fail('varint longer than 10 bytes');
-  }
-
-  /** A signed int64/int32 varint (two's complement, negative values take 10 bytes), as a number. */
-  svarint(): number {
-    const start = this.pos;
-    let value = 0n;
-    let shift = 0n;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) this.fail('varint past the end');
-      const b = this.buf[this.pos++];
-      value |= BigInt(b & 0x7f) << shift;
-      if (b < 0x80) return Number(BigInt.asIntN(64, value));
-      shift += 7n;
-    }
-    this.pos = start;
-    return this.fail('varint longer than 10 bytes');
-  }
-
-  /** A field's tag: field number and wire type. */
-  tag(): { field: number; wire: number } {
-    const t = this.uvarint();
-    const field = Math.floor(t / 8);
-    if (field === 0) this.fail('field number 0');
-    return { field, wire: t & 7 };
-  }
-
-  /** A length-delimited field's extent [start, end) in buf, without copying. */
-  span(): [number, number] {
-    const len = this.uvarint();
-    const start = this.pos;
-    if (start + len > this.end) this.fail(`field of ${len} bytes runs past the end (${this.end - start} left)`);
-    this.pos = start + len;
-    return [start, start + len];
-  }
-
-  bytes(): Uint8Array {
-    const [s, e] = this.span();
-    return this.buf.subarray(s, e);
-  }
-
-  string(): string {
-    return new TextDecoder('utf-8').decode(this.bytes());
-  }
-
-  sub(): Reader {
-    const [s, e] = this.span();
-    return new Reader(this.buf, s, e);
-  }
-
-  private view: DataView | null = null;
-
-  float32(): number {
-    if (this.pos + 4 > this.end) this.fail('float past the end');
-    this.view ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
-    const v = this.view.getFloat32(this.pos, true);
-    this.pos += 4;
-    return v;
-  }
-
-  skip(wire: number): void {
-    switch (wire) {
-      case WIRE_VARINT:
-        this.uvarint();
-        return;
-      case WIRE_FIXED64:
-        if (this.pos + 8 > this.end) this.fail('fixed64 past the end');
-        this.pos += 8;
-        return;
-      case WIRE_BYTES:
-        this.span();
-        return;
-      case WIRE_FIXED32:
-        if (this.pos + 4 > this.end) this.fail('fixed32 past the end');
-        this.pos += 4;
-        return;
-      default:
-        this.fail(`unsupported wire type ${wire}`);
-    }
-  }
-
-  /** A repeated signed integer field, packed (one length-delimited run) or not (one value). */
-  ints(wire: number, out: number[]): void {
-    if (wire === WIRE_BYTES) {
-      const r = this.sub();
-      while (!r.done) out.push(r.svarint());
-    } else out.push(this.svarint());
-  }
-
-  /** A repeated float field, packed or not. */
-  floats(wire: number, out: number[]): void {
-    if (wire === WIRE_BYTES) {
-      const r = this.sub();
-      while (!r.done) out.push(r.float32());
-    } else out.push(this.float32());
-  }
-}
+export { ProtoError };
 
 // -------------------------------------------------------------------------------------------------
 // Messages (only the fields AlexNet needs; others are skipped on read and absent on write)
@@ -162,7 +19,6 @@ class Reader {
 export const DT_FLOAT = 1;
 export const DT_INT32 = 6;
 export const DT_INT64 = 7;
-export const DT_DOUBLE = 11;
 
 // AttributeProto.AttributeType values.
 export const AT_FLOAT = 1;
@@ -425,188 +281,81 @@ export function decodeModel(buf: Uint8Array): OnnxModel {
 }
 
 // -------------------------------------------------------------------------------------------------
-// Encoder: builds a list of chunks (big tensors are not copied until the final concat or write).
+// Encoder: a list of chunks (big tensors are not copied until the final concat or write).
 
-class Writer {
-  readonly chunks: Uint8Array[] = [];
-  length = 0;
-  private scratch: number[] = [];
-
-  private flush(): void {
-    if (this.scratch.length) {
-      const b = Uint8Array.from(this.scratch);
-      this.chunks.push(b);
-      this.length += b.length;
-      this.scratch = [];
-    }
-  }
-
-  private pushVarint(v: number | bigint): void {
-    // Negative values are written as 64-bit two's complement (10 bytes), as protobuf's int64.
-    let x = BigInt.asUintN(64, BigInt(v));
-    if (x < 0x80n) {
-      this.scratch.push(Number(x));
-      return;
-    }
-    while (x >= 0x80n) {
-      this.scratch.push(Number(x & 0x7fn) | 0x80);
-      x >>= 7n;
-    }
-    this.scratch.push(Number(x));
-  }
-
-  private tag(field: number, wire: number): void {
-    this.pushVarint(field * 8 + wire);
-  }
-
-  varint(field: number, v: number): void {
-    this.tag(field, WIRE_VARINT);
-    this.pushVarint(v);
-  }
-
-  float(field: number, v: number): void {
-    this.tag(field, WIRE_FIXED32);
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setFloat32(0, v, true);
-    for (const x of b) this.scratch.push(x);
-  }
-
-  bytes(field: number, data: Uint8Array): void {
-    this.tag(field, WIRE_BYTES);
-    this.pushVarint(data.length);
-    if (data.length < 64) for (const x of data) this.scratch.push(x);
-    else {
-      this.flush();
-      this.chunks.push(data);
-      this.length += data.length;
-    }
-  }
-
-  string(field: number, s: string): void {
-    this.bytes(field, new TextEncoder().encode(s));
-  }
-
-  message(field: number, w: Writer): void {
-    w.flush();
-    this.tag(field, WIRE_BYTES);
-    this.pushVarint(w.length);
-    this.flush();
-    this.chunks.push(...w.chunks);
-    this.length += w.length;
-  }
-
-  /** Repeated int64 written unpacked (proto2 default: TensorProto.dims, AttributeProto.ints). */
-  intsUnpacked(field: number, vs: readonly number[]): void {
-    for (const v of vs) this.varint(field, v);
-  }
-
-  /** Repeated int64 written packed ([packed = true] fields: int64_data, int32_data). */
-  intsPacked(field: number, vs: readonly number[]): void {
-    if (!vs.length) return;
-    const w = new Writer();
-    for (const v of vs) w.pushVarint(v);
-    this.message(field, w);
-  }
-
-  finish(): Uint8Array[] {
-    this.flush();
-    return this.chunks;
-  }
-}
-
-function encodeTensor(t: OnnxTensor): Writer {
-  const w = new Writer();
-  w.intsUnpacked(1, t.dims);
-  w.varint(2, t.dataType);
-  if (t.floatData) w.bytes(4, t.floatData);
-  w.intsPacked(5, t.int32Data);
-  w.intsPacked(7, t.int64Data);
-  if (t.name) w.string(8, t.name);
+function encodeTensor(t: OnnxTensor): Msg {
+  const w = new Msg();
+  for (const d of t.dims) w.int(1, d); // proto2 repeated int64: unpacked
+  w.int(2, t.dataType);
+  if (t.floatData) w.bytes(4, t.floatData); // [packed = true]
+  w.packedInts(5, t.int32Data);
+  w.packedInts(7, t.int64Data);
+  if (t.name) w.str(8, t.name);
   if (t.raw) w.bytes(9, t.raw);
   return w;
 }
 
-function encodeAttribute(a: OnnxAttribute): Writer {
-  const w = new Writer();
-  w.string(1, a.name);
+function encodeAttribute(a: OnnxAttribute): Msg {
+  const w = new Msg();
+  w.str(1, a.name);
   if (a.type === AT_FLOAT) w.float(2, a.f);
-  else if (a.type === AT_INT) w.varint(3, a.i);
+  else if (a.type === AT_INT) w.int(3, a.i);
   else if (a.type === AT_STRING) w.bytes(4, a.s);
-  else if (a.type === AT_TENSOR && a.t) w.message(5, encodeTensor(a.t));
+  else if (a.type === AT_TENSOR && a.t) w.msg(5, encodeTensor(a.t));
   else if (a.type === AT_FLOATS) for (const f of a.floats) w.float(7, f);
-  else if (a.type === AT_INTS) w.intsUnpacked(8, a.ints);
+  else if (a.type === AT_INTS) for (const i of a.ints) w.int(8, i);
   else if (a.type === AT_STRINGS) for (const s of a.strings) w.bytes(9, s);
   else throw new Error(`encodeAttribute: unsupported attribute type ${a.type} (${a.name})`);
-  w.varint(20, a.type);
+  w.int(20, a.type);
   return w;
 }
 
-function encodeNode(n: OnnxNode): Writer {
-  const w = new Writer();
-  for (const i of n.inputs) w.string(1, i);
-  for (const o of n.outputs) w.string(2, o);
-  if (n.name) w.string(3, n.name);
-  w.string(4, n.opType);
-  for (const a of n.attributes) w.message(5, encodeAttribute(a));
-  if (n.domain) w.string(7, n.domain);
+function encodeNode(n: OnnxNode): Msg {
+  const w = new Msg();
+  for (const i of n.inputs) w.str(1, i);
+  for (const o of n.outputs) w.str(2, o);
+  if (n.name) w.str(3, n.name);
+  w.str(4, n.opType);
+  for (const a of n.attributes) w.msg(5, encodeAttribute(a));
+  if (n.domain) w.str(7, n.domain);
   return w;
 }
 
-function encodeValueInfo(v: OnnxValueInfo): Writer {
-  const tt = new Writer(); // TypeProto.Tensor
-  tt.varint(1, v.elemType);
+function encodeValueInfo(v: OnnxValueInfo): Msg {
+  const tt = new Msg(); // TypeProto.Tensor
+  tt.int(1, v.elemType);
   if (v.shape) {
-    const sh = new Writer();
-    for (const d of v.shape) {
-      const dw = new Writer();
-      if (typeof d === 'number') dw.varint(1, d);
-      else dw.string(2, d);
-      sh.message(1, dw);
-    }
-    tt.message(2, sh);
+    const sh = new Msg();
+    for (const d of v.shape) sh.msg(1, typeof d === 'number' ? new Msg().int(1, d) : new Msg().str(2, d));
+    tt.msg(2, sh);
   }
-  const tp = new Writer();
-  tp.message(1, tt);
-  const w = new Writer();
-  w.string(1, v.name);
-  w.message(2, tp);
-  return w;
+  return new Msg().str(1, v.name).msg(2, new Msg().msg(1, tt));
 }
 
-function encodeGraph(g: OnnxGraph): Writer {
-  const w = new Writer();
-  for (const n of g.nodes) w.message(1, encodeNode(n));
-  w.string(2, g.name);
-  for (const t of g.initializers) w.message(5, encodeTensor(t));
-  if (g.docString) w.string(10, g.docString);
-  for (const v of g.inputs) w.message(11, encodeValueInfo(v));
-  for (const v of g.outputs) w.message(12, encodeValueInfo(v));
+function encodeGraph(g: OnnxGraph): Msg {
+  const w = new Msg();
+  for (const n of g.nodes) w.msg(1, encodeNode(n));
+  w.str(2, g.name);
+  for (const t of g.initializers) w.msg(5, encodeTensor(t));
+  if (g.docString) w.str(10, g.docString);
+  for (const v of g.inputs) w.msg(11, encodeValueInfo(v));
+  for (const v of g.outputs) w.msg(12, encodeValueInfo(v));
   return w;
 }
 
 /** Encodes a ModelProto as a list of chunks (write them in order; Buffer.concat for one buffer). */
 export function encodeModel(m: OnnxModel): Uint8Array[] {
-  const w = new Writer();
-  w.varint(1, m.irVersion);
-  if (m.producerName) w.string(2, m.producerName);
-  if (m.producerVersion) w.string(3, m.producerVersion);
-  if (m.domain) w.string(4, m.domain);
-  if (m.modelVersion) w.varint(5, m.modelVersion);
-  if (m.docString) w.string(6, m.docString);
-  w.message(7, encodeGraph(m.graph));
-  for (const op of m.opsetImports) {
-    const o = new Writer();
-    o.string(1, op.domain); // '' = the default ai.onnx domain, written as the onnx library does
-    o.varint(2, op.version);
-    w.message(8, o);
-  }
-  for (const kv of m.metadata) {
-    const e = new Writer();
-    e.string(1, kv.key);
-    e.string(2, kv.value);
-    w.message(14, e);
-  }
-  return w.finish();
+  const w = new Msg();
+  w.int(1, m.irVersion);
+  if (m.producerName) w.str(2, m.producerName);
+  if (m.producerVersion) w.str(3, m.producerVersion);
+  if (m.domain) w.str(4, m.domain);
+  if (m.modelVersion) w.int(5, m.modelVersion);
+  if (m.docString) w.str(6, m.docString);
+  w.msg(7, encodeGraph(m.graph));
+  for (const op of m.opsetImports) w.msg(8, new Msg().str(1, op.domain).int(2, op.version)); // '' = the default ai.onnx domain, written as the onnx library does
+  for (const kv of m.metadata) w.msg(14, new Msg().str(1, kv.key).str(2, kv.value));
+  return w.chunks();
 }
 
 // -------------------------------------------------------------------------------------------------

@@ -20,16 +20,16 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
-  CONV_SPECS,
   DEFAULT_CONFIG,
   PARAM_NAMES,
-  layerShapes,
   makeConfig,
+  networkLayers,
   paramShapes,
   pool5Features,
   pool5Shape,
-  poolSpec,
   type AlexNetConfig,
+  type Layer,
+  type LayerKind,
   type LrnConfig,
   type ParamName,
 } from '../config';
@@ -261,30 +261,28 @@ export function walkOnnx(model: OnnxModel): OnnxWalk {
   return { model, input, steps, consts };
 }
 
-type ConvRead = { node: OnnxNode; w: OnnxTensor; b: OnnxTensor; kernel: number[]; strides: number[]; pads: number[]; dilations: number[]; group: number };
-type FcRead = { node: OnnxNode; w: OnnxTensor; b: OnnxTensor; transB: boolean };
-
 /** What matchAlexNet found: everything but the weights, and one conversion per parameter to run. */
 export type MatchedAlexNet = Omit<ImportedAlexNet, 'arrays'> & { conversions: { name: ParamName; run: () => Float32Array }[] };
 
+/** One node of the chain, read as the layer kind it can be ('other' for ops AlexNet does not have). */
+type FileLayer = { kind: LayerKind | 'softmax' | 'other'; index: number; node: OnnxNode };
+const KIND_OF_OP: Record<string, FileLayer['kind']> = {
+  Conv: 'conv', Relu: 'act', Tanh: 'act', LRN: 'lrn', MaxPool: 'pool', Reshape: 'flatten', Flatten: 'flatten', Gemm: 'fc', Dropout: 'dropout', Softmax: 'softmax',
+};
+const OPS_OF_KIND: Record<LayerKind, string> = { conv: 'Conv', act: 'Relu or Tanh', lrn: 'LRN', pool: 'MaxPool', flatten: 'Reshape or Flatten', fc: 'Gemm', dropout: 'Dropout' };
+
 /**
- * Matches a walked chain against AlexNet: throws EngineError 'NOT_ALEXNET' naming the first
- * difference, else returns the config and the conversions of the weights to our layouts (each copies
- * its tensor once, into the new layout; run them in order).
+ * Matches a walked chain against AlexNet: reads the config from the chain (weights' shapes and
+ * attributes), then walks networkLayers(config) beside the chain, checking every layer's op,
+ * attributes and tensor shapes. Throws EngineError 'NOT_ALEXNET' naming the first difference, else
+ * returns the config and the conversions of the weights to our layouts (each copies its tensor once,
+ * into the new layout; run them in order).
  */
-export function matchAlexNet(walk: OnnxWalk): MatchedAlexNet {
+export function matchAlexNet(walk: OnnxWalk, layersOf: (config: AlexNetConfig) => readonly Layer[] = networkLayers): MatchedAlexNet {
   const { model, input, steps, consts } = walk;
   const opset = model.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0;
   const notes: string[] = [];
-  let k = 0;
-  const take = (ops: readonly string[], where: string): OnnxNode => {
-    const s = steps[k];
-    if (!s) throw notAlexNet(`the graph ends before ${where} (${ops.join(' or ')}) after ${k} layers`);
-    if (!ops.includes(s.node.opType)) throw notAlexNet(`node ${s.index} is ${s.node.opType}, expected ${ops.join(' or ')} (${where})`);
-    k++;
-    return s.node;
-  };
-  const peek = (): string | undefined => steps[k]?.node.opType;
+  const chain: FileLayer[] = steps.map((s) => ({ kind: KIND_OF_OP[s.node.opType] ?? 'other', index: s.index, node: s.node }));
   const tensor = (n: OnnxNode, slot: number, where: string): OnnxTensor => {
     const name = n.inputs[slot];
     if (!name) throw notAlexNet(`${where} has no ${slot === 1 ? 'weights' : 'bias'}`);
@@ -298,135 +296,49 @@ export function matchAlexNet(walk: OnnxWalk): MatchedAlexNet {
     if (t.dataType !== DT_FLOAT) throw notAlexNet(`tensor ${name} has data type ${t.dataType}, expected FLOAT (1)`);
     return t;
   };
-
-  const acts: string[] = [];
-  const act = (where: string): void => void acts.push(take(['Relu', 'Tanh'], `${where} activation`).opType);
-  const lrns: LrnConfig[] = [];
-  const maybeLrn = (where: string): void => {
-    if (peek() !== 'LRN') return;
-    const n = take(['LRN'], where);
+  const of = (kind: FileLayer['kind']): FileLayer[] => chain.filter((l) => l.kind === kind);
+  const lrnOf = (n: OnnxNode, where: string): LrnConfig => {
     if (!getAttr(n, 'size')) throw notAlexNet(`${where} LRN has no 'size'`);
-    lrns.push({
-      size: intAttr(n, 'size', 0, where),
-      k: floatAttr(n, 'bias', 1, where), // ONNX's default bias is 1
-      alpha: floatAttr(n, 'alpha', 1e-4, where),
-      beta: floatAttr(n, 'beta', 0.75, where),
-    });
+    return { size: intAttr(n, 'size', 0, where), k: floatAttr(n, 'bias', 1, where), alpha: floatAttr(n, 'alpha', 1e-4, where), beta: floatAttr(n, 'beta', 0.75, where) }; // ONNX's default bias is 1
   };
-  const pools: { where: string; kernel: number[]; strides: number[]; pads: number[] }[] = [];
-  const pool = (where: string): void => {
-    const n = take(['MaxPool'], where);
-    const p = { where, kernel: intsAttr(n, 'kernel_shape', null, where), strides: intsAttr(n, 'strides', [1, 1], where), pads: intsAttr(n, 'pads', [0, 0, 0, 0], where) };
-    if (intAttr(n, 'ceil_mode', 0, where) !== 0) throw notAlexNet(`${where} uses ceil_mode`);
-    if (!same(intsAttr(n, 'dilations', [1, 1], where), [1, 1])) throw notAlexNet(`${where} has dilations`);
-    const autoPad = getAttr(n, 'auto_pad');
-    if (autoPad && new TextDecoder().decode(autoPad.s) !== 'NOTSET') throw notAlexNet(`${where} uses auto_pad`);
-    pools.push(p);
-  };
-  const convs: ConvRead[] = [];
-  const conv = (i: number): void => {
-    const where = `conv${i + 1}`;
-    const n = take(['Conv'], where);
-    const w = tensor(n, 1, where);
-    const b = tensor(n, 2, where);
-    if (w.dims.length !== 4) throw notAlexNet(`${where} weights ${w.name} have shape ${fmt(w.dims)}, expected [out, in, kh, kw]`);
-    convs.push({
-      node: n,
-      w,
-      b,
-      kernel: intsAttr(n, 'kernel_shape', w.dims.slice(2), where),
-      strides: intsAttr(n, 'strides', [1, 1], where),
-      pads: intsAttr(n, 'pads', [0, 0, 0, 0], where),
-      dilations: intsAttr(n, 'dilations', [1, 1], where),
-      group: intAttr(n, 'group', 1, where),
-    });
-    act(where);
-  };
-  const fcs: FcRead[] = [];
-  const gemm = (where: string): void => {
-    const n = take(['Gemm'], where);
-    if (intAttr(n, 'transA', 0, where) !== 0) throw notAlexNet(`${where} Gemm has transA=1`);
-    if (floatAttr(n, 'alpha', 1, where) !== 1 || floatAttr(n, 'beta', 1, where) !== 1) throw notAlexNet(`${where} Gemm has alpha/beta other than 1`);
-    const w = tensor(n, 1, where);
-    if (w.dims.length !== 2) throw notAlexNet(`${where} weights ${w.name} have shape ${fmt(w.dims)}, expected a matrix`);
-    fcs.push({ node: n, w, b: tensor(n, 2, where), transB: intAttr(n, 'transB', 0, where) === 1 });
-  };
-  const ratios: number[] = [];
-  const maybeDropout = (where: string): void => {
-    if (peek() !== 'Dropout') return;
-    const n = take(['Dropout'], where);
+  const ratioOf = (n: OnnxNode): number => {
     const ratioAttr = getAttr(n, 'ratio'); // opset < 12: an attribute; 12+: an optional input
     const ratioInput = n.inputs[1] ? consts.get(n.inputs[1]) : undefined;
-    if (ratioAttr) ratios.push(cleanFloat32(ratioAttr.f));
-    else if (ratioInput) ratios.push(cleanFloat32(tensorFloats(ratioInput)[0]));
-    else ratios.push(0.5); // ONNX's default ratio
+    return ratioAttr ? cleanFloat32(ratioAttr.f) : ratioInput ? cleanFloat32(tensorFloats(ratioInput)[0]) : 0.5; // ONNX's default ratio
   };
-  let flatten: OnnxNode | null = null;
 
-  // The chain, in the network's order.
-  conv(0);
-  maybeLrn('norm1');
-  pool('pool1');
-  conv(1);
-  if (lrns.length === 1) maybeLrn('norm2');
-  pool('pool2');
-  conv(2);
-  conv(3);
-  conv(4);
-  pool('pool5');
-  flatten = take(['Reshape', 'Flatten'], 'flatten before fc6');
-  gemm('fc6');
-  act('fc6');
-  maybeDropout('drop6');
-  gemm('fc7');
-  act('fc7');
-  maybeDropout('drop7');
-  gemm('fc8');
-  if (peek() === 'Softmax') {
-    const n = take(['Softmax'], 'prob');
-    const axis = intAttr(n, 'axis', opset >= 13 ? -1 : 1, 'Softmax');
-    if (axis !== 1 && axis !== -1) throw notAlexNet(`the Softmax has axis ${axis}, expected 1`);
-  }
-  if (k !== steps.length) throw notAlexNet(`extra node ${steps[k].index} (${steps[k].node.opType}) after fc8`);
-
-  // The switches the chain shows.
-  if (lrns.length === 1) throw notAlexNet('norm1 has an LRN but norm2 does not');
-  const [l1, l2] = lrns;
-  if (l1 && (l1.size !== l2.size || l1.k !== l2.k || l1.alpha !== l2.alpha || l1.beta !== l2.beta))
-    throw notAlexNet(`norm1 and norm2 differ (${JSON.stringify(l1)} vs ${JSON.stringify(l2)})`);
-  if (l1 && l1.size % 2 !== 1) throw notAlexNet(`LRN size ${l1.size} is even`);
-  if (new Set(acts).size !== 1) throw notAlexNet(`the activations are mixed (${[...new Set(acts)].join(', ')})`);
-  const overlapping = same(pools[0].kernel, [3, 3]) && same(pools[0].strides, [2, 2]);
-  const classic = same(pools[0].kernel, [2, 2]) && same(pools[0].strides, [2, 2]);
-  for (const p of pools) {
-    if (!(overlapping || classic) || !same(p.kernel, pools[0].kernel) || !same(p.strides, pools[0].strides))
-      throw notAlexNet(`${p.where} pools ${fmt(p.kernel)} stride ${fmt(p.strides)}, expected [3,3] stride [2,2] (or [2,2] stride [2,2] in every pool)`);
-    const okPads = p.where === 'pool5' ? [[0, 0, 0, 0], [0, 0, 1, 1]] : [[0, 0, 0, 0]];
-    if (!okPads.some((o) => same(o, p.pads))) throw notAlexNet(`${p.where} has pads ${fmt(p.pads)}, expected ${okPads.map(fmt).join(' or ')}`);
-  }
-  if (new Set(ratios).size > 1) throw notAlexNet(`drop6 and drop7 differ (${ratios.join(' vs ')})`);
-
-  // The sizes the weights show. conv2's weights take c1 / groups of conv1's channels.
-  const channels = convs.map((c) => c.w.dims[0]) as AlexNetConfig['channels'];
-  const inPerGroup2 = convs[1].w.dims[1];
+  // 1. The config the chain shows: channels and widths from the weights, switches from the attributes.
+  const convNodes = of('conv');
+  const fcNodes = of('fc');
+  if (convNodes.length < 5 || fcNodes.length < 3) throw notAlexNet(`the graph has ${convNodes.length} Conv and ${fcNodes.length} Gemm layers, AlexNet has 5 and 3`);
+  const convW = convNodes.slice(0, 5).map((c, i) => tensor(c.node, 1, `conv${i + 1}`));
+  for (const [i, w] of convW.entries()) if (w.dims.length !== 4) throw notAlexNet(`conv${i + 1} weights ${w.name} have shape ${fmt(w.dims)}, expected [out, in, kh, kw]`);
+  const fcW = fcNodes.slice(0, 3).map((f, i) => tensor(f.node, 1, `fc${i + 6}`));
+  for (const [i, w] of fcW.entries()) if (w.dims.length !== 2) throw notAlexNet(`fc${i + 6} weights ${w.name} have shape ${fmt(w.dims)}, expected a matrix`);
+  const transB = fcNodes.slice(0, 3).map((f) => intAttr(f.node, 'transB', 0, 'Gemm') === 1);
+  const fcOut = (i: number): number => fcW[i].dims[transB[i] ? 0 : 1];
+  const fcIn = (i: number): number => fcW[i].dims[transB[i] ? 1 : 0];
+  const channels = convW.map((w) => w.dims[0]) as AlexNetConfig['channels'];
+  const inPerGroup2 = convW[1].dims[1];
   const groups = channels[0] % inPerGroup2 === 0 ? channels[0] / inPerGroup2 : 0;
   if (groups !== 1 && groups !== 2)
     throw notAlexNet(`conv2's weights take ${inPerGroup2} of conv1's ${channels[0]} channels per group; AlexNet has 1 or 2 groups`);
-  convs.forEach((c, i) => {
-    const spec = CONV_SPECS[i];
-    const where = `conv${i + 1}`;
-    const group = spec.grouped ? groups : 1;
-    if (c.group !== group) throw notAlexNet(`${where} has group=${c.group}, expected group=${group}`);
-    if (!same(c.kernel, [spec.kernel, spec.kernel])) throw notAlexNet(`${where} kernel ${fmt(c.kernel)}, expected [${spec.kernel},${spec.kernel}]`);
-    if (!same(c.strides, [spec.stride, spec.stride])) throw notAlexNet(`${where} strides ${fmt(c.strides)}, expected [${spec.stride},${spec.stride}]`);
-    const pad = spec.pad;
-    if (!same(c.pads, [pad, pad, pad, pad])) throw notAlexNet(`${where} pads ${fmt(c.pads)}, expected [${pad},${pad},${pad},${pad}]`);
-    if (!same(c.dilations, [1, 1])) throw notAlexNet(`${where} dilations ${fmt(c.dilations)}, expected [1,1]`);
-  });
-  const fcOut = (f: FcRead): number => f.w.dims[f.transB ? 0 : 1];
-  const fcIn = (f: FcRead): number => f.w.dims[f.transB ? 1 : 0];
-  const [fc6, fc7, fc8] = fcs;
-  const features = fcIn(fc6);
+  const firstPool = of('pool')[0]?.node;
+  const poolKernel = firstPool ? intsAttr(firstPool, 'kernel_shape', null, 'pool1') : [3, 3];
+  const lrnNode = of('lrn')[0]?.node;
+  const lrn = lrnNode ? lrnOf(lrnNode, 'norm1') : null;
+  const dropNodes = of('dropout');
+  const partial: Partial<AlexNetConfig> = {
+    numClasses: fcOut(2),
+    channels,
+    fcUnits: fcOut(0),
+    groups,
+    lrn,
+    overlappingPool: poolKernel[0] !== 2,
+    activation: of('act')[0]?.node.opType === 'Tanh' ? 'tanh' : 'relu',
+    dropout: dropNodes.length ? ratioOf(dropNodes[0].node) : DEFAULT_CONFIG.dropout,
+  };
+  const features = fcIn(0);
 
   // The input: float [N, 3, S, S]. Our input size is the one whose (unpadded) pools give fc6's
   // features: the declared S when it does, else the next that does (the zoo declares 224 and pads
@@ -435,17 +347,6 @@ export function matchAlexNet(walk: OnnxWalk): MatchedAlexNet {
   if (input.elemType !== DT_FLOAT || ishape.length !== 4 || (typeof ishape[1] === 'number' && ishape[1] !== 3))
     throw notAlexNet(`input ${input.name} is ${fmt(ishape)} of type ${input.elemType}, expected float [N,3,S,S]`);
   const declaredInputSize = typeof ishape[2] === 'number' && ishape[2] === ishape[3] ? ishape[2] : null;
-  const pool5Pads = pools[2].pads;
-  const partial: Partial<AlexNetConfig> = {
-    numClasses: fcOut(fc8),
-    channels,
-    fcUnits: fcOut(fc6),
-    groups,
-    lrn: l1 ?? null,
-    overlappingPool: overlapping,
-    activation: acts[0] === 'Relu' ? 'relu' : 'tanh',
-    dropout: ratios[0] ?? DEFAULT_CONFIG.dropout,
-  };
   const configAt = (inputSize: number): AlexNetConfig => {
     try {
       return makeConfig({ ...partial, inputSize });
@@ -467,43 +368,126 @@ export function matchAlexNet(walk: OnnxWalk): MatchedAlexNet {
   if (!inputSize) throw notAlexNet(`fc6 takes ${features} features, which no input size gives with conv5's ${channels[4]} channels`);
   const config = configAt(inputSize);
 
-  // Every tensor's shape, as the config needs it in ONNX's layouts.
-  const shapes = paramShapes(config);
+  // 2. The chain, layer by layer, against the network that config describes. Dropout nodes may be
+  // missing (an inference export drops them); a Softmax may close the chain.
+  const layers = layersOf(config);
+  const tensors = new Map<ParamName, OnnxTensor>();
+  const fcRead = new Map<ParamName, { transB: boolean; rows: number[] | null }>(); // rows: the [h, w, c] a flatten hands it
+  let pool5Pads: number[] = [0, 0, 0, 0];
+  let flattened: number[] | null = null;
+  let k = 0;
   const check = (t: OnnxTensor, want: number[], what: string): void => {
     if (!same(t.dims, want)) throw notAlexNet(`tensor ${t.name} has shape ${fmt(t.dims)}, expected ${fmt(want)} (${what})`);
   };
-  convs.forEach((c, i) => {
-    const [kh, kw, cin, cout] = shapes[`conv${i + 1}.w` as ParamName];
-    check(c.w, [cout, cin, kh, kw], `conv${i + 1} weights`);
-    check(c.b, [cout], `conv${i + 1} bias`);
-  });
-  fcs.forEach((f, i) => {
-    const name = `fc${i + 6}` as 'fc6' | 'fc7' | 'fc8';
-    const [fin, fout] = shapes[`${name}.w`];
-    check(f.w, f.transB ? [fout, fin] : [fin, fout], `${name} weights, Gemm transB=${f.transB ? 1 : 0}`);
-    check(f.b, [fout], `${name} bias`);
-  });
-  if (flatten.opType === 'Flatten') {
-    if (intAttr(flatten, 'axis', 1, 'Flatten') !== 1) throw notAlexNet(`the Flatten before fc6 has axis ${intAttr(flatten, 'axis', 1, 'Flatten')}, expected 1`);
-  } else {
-    const target = consts.get(flatten.inputs[1] ?? '');
-    const dims = target ? tensorInts(target) : null; // null: computed from the batch size (checked by fc6's shape)
-    if (dims && (dims.length !== 2 || !(dims[1] === features || (dims[1] === -1 && dims[0] !== -1))))
-      throw notAlexNet(`the Reshape before fc6 targets ${fmt(dims)}, expected [N, ${features}]`);
+  for (const l of layers) {
+    const f = chain[k];
+    if (l.kind === 'dropout' && f?.kind !== 'dropout') continue;
+    if (!f) throw notAlexNet(`the graph ends before ${l.name} (${OPS_OF_KIND[l.kind]}) after ${k} layers`);
+    if (f.kind !== l.kind) throw notAlexNet(`node ${f.index} is ${f.node.opType}, expected ${OPS_OF_KIND[l.kind]} (${l.name})`);
+    k++;
+    const n = f.node;
+    const where = l.name;
+    switch (l.kind) {
+      case 'conv': {
+        const w = tensor(n, 1, where);
+        const b = tensor(n, 2, where);
+        const group = intAttr(n, 'group', 1, where);
+        if (group !== l.groups) throw notAlexNet(`${where} has group=${group}, expected group=${l.groups}`);
+        const kernel = intsAttr(n, 'kernel_shape', w.dims.slice(2), where);
+        const strides = intsAttr(n, 'strides', [1, 1], where);
+        const pads = intsAttr(n, 'pads', [0, 0, 0, 0], where);
+        const dil = intsAttr(n, 'dilations', [1, 1], where);
+        if (!same(kernel, [l.kernel, l.kernel])) throw notAlexNet(`${where} kernel ${fmt(kernel)}, expected [${l.kernel},${l.kernel}]`);
+        if (!same(strides, [l.stride, l.stride])) throw notAlexNet(`${where} strides ${fmt(strides)}, expected [${l.stride},${l.stride}]`);
+        if (!same(pads, [l.pad, l.pad, l.pad, l.pad])) throw notAlexNet(`${where} pads ${fmt(pads)}, expected [${l.pad},${l.pad},${l.pad},${l.pad}]`);
+        if (!same(dil, [1, 1])) throw notAlexNet(`${where} dilations ${fmt(dil)}, expected [1,1]`);
+        check(w, [l.out[2], l.in[2] / l.groups, l.kernel, l.kernel], `${where} weights`);
+        check(b, [l.out[2]], `${where} bias`);
+        tensors.set(l.weight, w);
+        tensors.set(l.bias, b);
+        break;
+      }
+      case 'act': {
+        const fn = n.opType === 'Relu' ? 'relu' : 'tanh';
+        if (fn !== l.fn) throw notAlexNet(`node ${f.index} is ${n.opType}, but the network's activations are ${l.fn} (the activations are mixed)`);
+        break;
+      }
+      case 'lrn': {
+        const got = lrnOf(n, where);
+        if (got.size !== l.lrn.size || got.k !== l.lrn.k || got.alpha !== l.lrn.alpha || got.beta !== l.lrn.beta)
+          throw notAlexNet(`norm1 and ${where} differ (${JSON.stringify(l.lrn)} vs ${JSON.stringify(got)})`);
+        if (got.size % 2 !== 1) throw notAlexNet(`LRN size ${got.size} is even`);
+        break;
+      }
+      case 'pool': {
+        const kernel = intsAttr(n, 'kernel_shape', null, where);
+        const strides = intsAttr(n, 'strides', [1, 1], where);
+        const pads = intsAttr(n, 'pads', [0, 0, 0, 0], where);
+        if (!same(kernel, [l.size, l.size]) || !same(strides, [l.stride, l.stride]))
+          throw notAlexNet(`${where} pools ${fmt(kernel)} stride ${fmt(strides)}, expected [${l.size},${l.size}] stride [${l.stride},${l.stride}] as pool1 (3x3/2 or 2x2/2 in every pool)`);
+        // The zoo's pool5 pads bottom and right by one; at our input size that padding never enters a window.
+        const okPads = where === 'pool5' ? [[0, 0, 0, 0], [0, 0, 1, 1]] : [[0, 0, 0, 0]];
+        if (!okPads.some((o) => same(o, pads))) throw notAlexNet(`${where} has pads ${fmt(pads)}, expected ${okPads.map(fmt).join(' or ')}`);
+        if (intAttr(n, 'ceil_mode', 0, where) !== 0) throw notAlexNet(`${where} uses ceil_mode`);
+        if (!same(intsAttr(n, 'dilations', [1, 1], where), [1, 1])) throw notAlexNet(`${where} has dilations`);
+        const autoPad = getAttr(n, 'auto_pad');
+        if (autoPad && new TextDecoder().decode(autoPad.s) !== 'NOTSET') throw notAlexNet(`${where} uses auto_pad`);
+        if (where === 'pool5') pool5Pads = pads;
+        break;
+      }
+      case 'flatten': {
+        if (n.opType === 'Flatten') {
+          if (intAttr(n, 'axis', 1, 'Flatten') !== 1) throw notAlexNet(`the Flatten before fc6 has axis ${intAttr(n, 'axis', 1, 'Flatten')}, expected 1`);
+        } else {
+          const target = consts.get(n.inputs[1] ?? '');
+          const dims = target ? tensorInts(target) : null; // null: computed from the batch size (checked by fc6's shape)
+          if (dims && (dims.length !== 2 || !(dims[1] === l.out[0] || (dims[1] === -1 && dims[0] !== -1))))
+            throw notAlexNet(`the Reshape before fc6 targets ${fmt(dims)}, expected [N, ${l.out[0]}]`);
+        }
+        flattened = l.in;
+        break;
+      }
+      case 'fc': {
+        if (intAttr(n, 'transA', 0, where) !== 0) throw notAlexNet(`${where} Gemm has transA=1`);
+        if (floatAttr(n, 'alpha', 1, where) !== 1 || floatAttr(n, 'beta', 1, where) !== 1) throw notAlexNet(`${where} Gemm has alpha/beta other than 1`);
+        const w = tensor(n, 1, where);
+        const b = tensor(n, 2, where);
+        const tB = intAttr(n, 'transB', 0, where) === 1;
+        check(w, tB ? [l.out[0], l.in[0]] : [l.in[0], l.out[0]], `${where} weights, Gemm transB=${tB ? 1 : 0}`);
+        check(b, [l.out[0]], `${where} bias`);
+        tensors.set(l.weight, w);
+        tensors.set(l.bias, b);
+        fcRead.set(l.weight, { transB: tB, rows: flattened });
+        flattened = null;
+        break;
+      }
+      case 'dropout': {
+        const ratio = ratioOf(n);
+        if (ratio !== config.dropout) throw notAlexNet(`${where} has ratio ${ratio}, the first dropout ${config.dropout}`);
+        break;
+      }
+    }
   }
+  if (chain[k]?.kind === 'softmax') {
+    const n = chain[k].node;
+    const axis = intAttr(n, 'axis', opset >= 13 ? -1 : 1, 'Softmax');
+    if (axis !== 1 && axis !== -1) throw notAlexNet(`the Softmax has axis ${axis}, expected 1`);
+    k++;
+  }
+  if (k !== chain.length) throw notAlexNet(`extra node ${chain[k].index} (${chain[k].node.opType}) after fc8`);
 
   // Notes for the user.
   const [ph, pw, pc] = pool5Shape(config);
   notes.push(`${config.numClasses} classes, ${config.channels.join('/')} channels, fc ${config.fcUnits}, ${groups === 2 ? 'two groups' : 'one group'}`);
-  notes.push(l1 ? `LRN from the file: size ${l1.size}, k (bias) ${l1.k}, alpha ${l1.alpha}, beta ${l1.beta}` : 'no LRN in the file');
-  if (!ratios.length) notes.push(`no Dropout nodes (an inference export): dropout ${config.dropout} for training`);
+  notes.push(lrn ? `LRN from the file: size ${lrn.size}, k (bias) ${lrn.k}, alpha ${lrn.alpha}, beta ${lrn.beta}` : 'no LRN in the file');
+  if (!dropNodes.length) notes.push(`no Dropout nodes (an inference export): dropout ${config.dropout} for training`);
   if (declaredInputSize !== config.inputSize)
     notes.push(
       `the graph declares ${declaredInputSize === null ? 'a symbolic' : `${declaredInputSize}x${declaredInputSize}`} input; imported for ${config.inputSize}x${config.inputSize} crops ` +
         `(${ph}x${pw}x${pc} after pool5${same(pool5Pads, [0, 0, 0, 0]) ? '' : `; pool5's padding ${fmt(pool5Pads)} never enters a window there`})`,
     );
 
-  // The conversions of the weights, in PARAM_NAMES order.
+  // The conversions of the weights to our layouts, in network order.
   const floats = (t: OnnxTensor): Float32Array => {
     try {
       return tensorFloats(t);
@@ -511,17 +495,25 @@ export function matchAlexNet(walk: OnnxWalk): MatchedAlexNet {
       throw notAlexNet((e as Error).message);
     }
   };
-  const outIn = (f: FcRead): Float32Array => (f.transB ? floats(f.w) : transpose2d(floats(f.w), fcIn(f), fcOut(f))); // Gemm B as [out, in]
-  const inOut = (f: FcRead): Float32Array => (f.transB ? transpose2d(floats(f.w), fcOut(f), fcIn(f)) : floats(f.w));
   const conversions: MatchedAlexNet['conversions'] = [];
-  convs.forEach((c, i) => {
-    const [o, ci, kh, kw] = c.w.dims;
-    conversions.push({ name: `conv${i + 1}.w` as ParamName, run: () => oihwToHwio(floats(c.w), o, ci, kh, kw) });
-    conversions.push({ name: `conv${i + 1}.b` as ParamName, run: () => floats(c.b) });
-  });
-  conversions.push({ name: 'fc6.w', run: () => fc6FromNchw(outIn(fc6), fcOut(fc6), pc, ph, pw) }, { name: 'fc6.b', run: () => floats(fc6.b) });
-  conversions.push({ name: 'fc7.w', run: () => inOut(fc7) }, { name: 'fc7.b', run: () => floats(fc7.b) });
-  conversions.push({ name: 'fc8.w', run: () => inOut(fc8) }, { name: 'fc8.b', run: () => floats(fc8.b) });
+  for (const l of layers) {
+    if (l.kind === 'conv') {
+      const w = tensors.get(l.weight)!;
+      const [o, ci, kh, kw] = w.dims;
+      conversions.push({ name: l.weight, run: () => oihwToHwio(floats(w), o, ci, kh, kw) });
+    } else if (l.kind === 'fc') {
+      const w = tensors.get(l.weight)!;
+      const { transB: tB, rows } = fcRead.get(l.weight)!;
+      const [fin, fout] = [l.in[0], l.out[0]];
+      const outIn = (): Float32Array => (tB ? floats(w) : transpose2d(floats(w), fin, fout)); // Gemm B as [out, in]
+      conversions.push({
+        name: l.weight,
+        run: rows ? () => fc6FromNchw(outIn(), fout, rows[2], rows[0], rows[1]) : () => (tB ? transpose2d(floats(w), fout, fin) : floats(w)),
+      });
+    } else continue;
+    const b = tensors.get(l.bias)!;
+    conversions.push({ name: l.bias, run: () => floats(b) });
+  }
 
   const metadata: Record<string, string> = {};
   for (const { key, value } of model.metadata) metadata[key] = value;
@@ -578,9 +570,9 @@ export function decodeOnnx(buf: Uint8Array): OnnxModel {
  * Reads an AlexNet ONNX file's bytes (the zoo's, ours, PyTorch's) into our config + weights; throws
  * EngineError 'NOT_ALEXNET' naming the first difference from the network.
  */
-export function parseOnnxAlexNet(buf: Uint8Array): ImportedAlexNet {
+export function parseOnnxAlexNet(buf: Uint8Array, layersOf?: (config: AlexNetConfig) => readonly Layer[]): ImportedAlexNet {
   checkSize(buf.length, 'the file');
-  const m = matchAlexNet(walkOnnx(decodeOnnx(buf)));
+  const m = matchAlexNet(walkOnnx(decodeOnnx(buf)), layersOf);
   const arrays = {} as ParamArrays;
   for (const c of m.conversions) arrays[c.name] = c.run();
   return imported(m, arrays);
@@ -632,63 +624,61 @@ export type ExportableModel = {
 };
 
 /** The ONNX graph (opset 12) of `model`: input 'data' [N,3,S,S] float, output 'prob' [N, classes]. */
-export function buildOnnxModel(model: ExportableModel, producerVersion = '0.1.0'): OnnxModel {
+export function buildOnnxModel(model: ExportableModel, layers: readonly Layer[] = networkLayers(model.config), producerVersion = '0.1.0'): OnnxModel {
   const { config, arrays } = model;
-  const shapes = paramShapes(config);
-  const pool = poolSpec(config);
-  const sizes = layerShapes(config);
   const nodes: OnnxNode[] = [];
   const inits: OnnxTensor[] = [];
   const node = (opType: string, inputs: string[], outputs: string[], attributes: OnnxAttribute[] = []): string => {
     nodes.push({ name: outputs[0], opType, domain: '', inputs, outputs, attributes });
     return outputs[0];
   };
-  const act = (x: string, name: string): string => node(config.activation === 'relu' ? 'Relu' : 'Tanh', [x], [name]);
+  // A value's name: '<layer>_1' for a layer's own output, '<layer>_2' for its activation, '_3' for its dropout.
+  const out = (name: string): string => name.replace(/\.act$/, '_2').replace(/\.drop$/, '_3').replace(/^([^_]*)$/, '$1_1');
   let x = 'data';
-  for (let li = 0; li < 5; li++) {
-    const n = `conv${li + 1}`;
-    const spec = CONV_SPECS[li];
-    const [kh, kw, cin, cout] = shapes[`${n}.w` as ParamName];
-    const group = spec.grouped ? config.groups : 1;
-    inits.push(floatTensor(`${n}_w_0`, [cout, cin, kh, kw], hwioToOihw(arrays[`${n}.w` as ParamName], kh, kw, cin, cout)));
-    inits.push(floatTensor(`${n}_b_0`, [cout], arrays[`${n}.b` as ParamName]));
-    const attrs = [
-      attr.ints('kernel_shape', [kh, kw]),
-      attr.ints('strides', [spec.stride, spec.stride]),
-      attr.ints('pads', [spec.pad, spec.pad, spec.pad, spec.pad]),
-      attr.ints('dilations', [1, 1]),
-    ];
-    if (group !== 1) attrs.push(attr.int('group', group));
-    x = node('Conv', [x, `${n}_w_0`, `${n}_b_0`], [`${n}_1`], attrs);
-    x = act(x, `${n}_2`);
-    if (li < 2 && config.lrn) {
-      const l = config.lrn;
-      x = node('LRN', [x], [`norm${li + 1}_1`], [attr.float('alpha', l.alpha), attr.float('beta', l.beta), attr.float('bias', l.k), attr.int('size', l.size)]);
-    }
-    if (li < 2 || li === 4) {
-      const p = li === 4 ? 5 : li + 1;
-      x = node('MaxPool', [x], [`pool${p}_1`], [
-        attr.ints('kernel_shape', [pool.size, pool.size]),
-        attr.ints('pads', [0, 0, 0, 0]), // 'valid', as our forward
-        attr.ints('strides', [pool.stride, pool.stride]),
-      ]);
-    }
-  }
-  // Flatten NCHW (c, h, w); fc6's rows are permuted from our NHWC (h, w, c) order to match.
-  const [ph, pw, pc] = sizes.pool5;
-  const feats = ph * pw * pc;
-  inits.push(int64Tensor('flatten_shape', [-1, feats]));
-  x = node('Reshape', [x, 'flatten_shape'], ['flatten_1']);
-  const fcs = ['fc6', 'fc7', 'fc8'] as const;
-  for (const n of fcs) {
-    const [fin, fout] = shapes[`${n}.w`];
-    const w = n === 'fc6' ? fc6ToNchw(arrays['fc6.w'], fout, pc, ph, pw) : transpose2d(arrays[`${n}.w`], fin, fout);
-    inits.push(floatTensor(`${n}_w_0`, [fout, fin], w));
-    inits.push(floatTensor(`${n}_b_0`, [fout], arrays[`${n}.b`]));
-    x = node('Gemm', [x, `${n}_w_0`, `${n}_b_0`], [`${n}_1`], [attr.int('transB', 1)]);
-    if (n !== 'fc8') {
-      x = act(x, `${n}_2`);
-      x = node('Dropout', [x], [`${n}_3`]); // identity at inference
+  let flattened: number[] | null = null; // the [h, w, c] an fc right after the flatten reads in NHWC order
+  for (const l of layers) {
+    switch (l.kind) {
+      case 'conv': {
+        const cin = l.in[2] / l.groups;
+        const cout = l.out[2];
+        const k = l.kernel;
+        inits.push(floatTensor(`${l.name}_w_0`, [cout, cin, k, k], hwioToOihw(arrays[l.weight], k, k, cin, cout)));
+        inits.push(floatTensor(`${l.name}_b_0`, [cout], arrays[l.bias]));
+        const attrs = [attr.ints('kernel_shape', [k, k]), attr.ints('strides', [l.stride, l.stride]), attr.ints('pads', [l.pad, l.pad, l.pad, l.pad]), attr.ints('dilations', [1, 1])];
+        if (l.groups !== 1) attrs.push(attr.int('group', l.groups));
+        x = node('Conv', [x, `${l.name}_w_0`, `${l.name}_b_0`], [out(l.name)], attrs);
+        break;
+      }
+      case 'act':
+        x = node(l.fn === 'relu' ? 'Relu' : 'Tanh', [x], [out(l.name)]);
+        break;
+      case 'lrn':
+        x = node('LRN', [x], [out(l.name)], [attr.float('alpha', l.lrn.alpha), attr.float('beta', l.lrn.beta), attr.float('bias', l.lrn.k), attr.int('size', l.lrn.size)]);
+        break;
+      case 'pool':
+        x = node('MaxPool', [x], [out(l.name)], [
+          attr.ints('kernel_shape', [l.size, l.size]),
+          attr.ints('pads', [0, 0, 0, 0]), // 'valid', as our forward
+          attr.ints('strides', [l.stride, l.stride]),
+        ]);
+        break;
+      case 'flatten': // NCHW (c, h, w) here; the next fc's rows are permuted from our NHWC (h, w, c) order to match
+        inits.push(int64Tensor(`${l.name}_shape`, [-1, l.out[0]]));
+        x = node('Reshape', [x, `${l.name}_shape`], [out(l.name)]);
+        flattened = l.in;
+        break;
+      case 'fc': {
+        const [fin, fout] = [l.in[0], l.out[0]];
+        const w = flattened ? fc6ToNchw(arrays[l.weight], fout, flattened[2], flattened[0], flattened[1]) : transpose2d(arrays[l.weight], fin, fout);
+        flattened = null;
+        inits.push(floatTensor(`${l.name}_w_0`, [fout, fin], w));
+        inits.push(floatTensor(`${l.name}_b_0`, [fout], arrays[l.bias]));
+        x = node('Gemm', [x, `${l.name}_w_0`, `${l.name}_b_0`], [out(l.name)], [attr.int('transB', 1)]);
+        break;
+      }
+      case 'dropout':
+        x = node('Dropout', [x], [out(l.name)]); // identity at inference
+        break;
     }
   }
   x = node('Softmax', [x], ['prob'], [attr.int('axis', 1)]);
@@ -731,11 +721,11 @@ export function preprocessingForExport(prep: Preprocessing, layout: 'NCHW' | 'NH
 }
 
 /** Writes model.onnx + labels.json + preprocessing.json into `outDir` (created). */
-export async function exportOnnx(model: ExportableModel, outDir: string): Promise<ExportResult> {
+export async function exportOnnx(model: ExportableModel, outDir: string, layers: readonly Layer[] = networkLayers(model.config)): Promise<ExportResult> {
   if (model.classNames.length !== model.config.numClasses)
     throw new EngineError('BAD_MODEL_DIR', `the model names ${model.classNames.length} classes but has ${model.config.numClasses} outputs`);
   await mkdir(outDir, { recursive: true });
-  const chunks = encodeModel(buildOnnxModel(model));
+  const chunks = encodeModel(buildOnnxModel(model, layers));
   const onnxFile = path.join(outDir, 'model.onnx');
   const fh = await open(onnxFile, 'w');
   let bytes = 0;

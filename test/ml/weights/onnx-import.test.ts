@@ -230,7 +230,7 @@ describe('graphs that are not AlexNet, refused in one line', () => {
     g.graph.nodes[i + 1].inputs[0] = '/conv6/Conv_output_0';
     extra.inputs = [g.graph.nodes[i].outputs[0], ...extra.inputs.slice(1)];
     g.graph.nodes.splice(i + 1, 0, extra);
-    expect(refusal(bytesOf(g))).toMatch(/node \d+ is Conv, expected Relu or Tanh \(conv5 activation\)/);
+    expect(refusal(bytesOf(g))).toMatch(/node \d+ is Conv, expected Relu or Tanh \(conv5.act\)/);
   });
 
   it('a stray node off the chain', () => {
