@@ -418,7 +418,8 @@ function checkManifest(file: string, m: Partial<BinaryManifest>, config: AlexNet
   }
 }
 
-async function readBinary(ckptDir: string, manifest: BinaryManifest): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+/** The tensors of a binary file of a checkpoint (size and SHA-256 checked), without TensorFlow. */
+export async function readBinary(ckptDir: string, manifest: BinaryManifest): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
   const file = path.join(ckptDir, manifest.file);
   let buf: Buffer;
   try {

@@ -385,11 +385,19 @@ export type Calls = {
   // camera/ and its path answered (for photos:add), else removed after
   'camera:frame': { req: { runId: number; image: string; topK?: number; keep?: boolean }; res: { file: string | null; predictions: TopK } };
 
+  // Train on a cluster: a PyTorch DDP job folder (torchrun, SLURM, Ray Train) written into `folder`
+  // (settings as runs:start's: finetune = the transfer recipe from ImageNet or run `fromRunId`,
+  // scratch = every layer); its result/ folder imported back as a run (main/cluster.ts).
+  'cluster:export': { req: { datasetId: number; folder: string; settings?: RunSettings; fromRunId?: number; shardSize?: number }; res: ClusterJobInfo };
+  'cluster:import': { req: { datasetId: number; folder: string; name?: string }; res: { run: RunInfo; predicted: number } };
+
   'weights:status': { req: NoArgs; res: WeightsStatus };
   'weights:download': { req: NoArgs; res: WeightsStatus }; // progress as weights:progress, end as weights:done
   'weights:import': { req: { file: string }; res: WeightsStatus };
   'weights:cancel': { req: NoArgs; res: WeightsStatus }; // stops an import or a download in progress (it ends with CANCELLED)
 };
+
+export type ClusterJobInfo = { folder: string; files: number; bytes: number; train: number; val: number; shards: { train: number; val: number } };
 
 export type Channel = keyof Calls;
 export type Req<C extends Channel> = Calls[C]['req'];
@@ -434,6 +442,8 @@ export const CHANNELS = [
   'models:export',
   'classify:files',
   'camera:frame',
+  'cluster:export',
+  'cluster:import',
   'weights:status',
   'weights:download',
   'weights:import',

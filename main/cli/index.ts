@@ -14,6 +14,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   export: { summary: 'export a trained model as ONNX or TF.js', load: () => import('./commands/export') },
   library: { summary: 'import photos into the library, stats, export labels', load: () => import('./commands/library') },
   runs: { summary: 'list and show training runs recorded in the library', load: () => import('./commands/runs') },
+  cluster: { summary: 'train a library on a cluster (PyTorch DDP job) and import the result', load: () => import('./commands/cluster') },
 };
 
 function usage(): string {

@@ -5,6 +5,7 @@ import type { AppContext } from '../context';
 import { appHandlers } from './app';
 import { cameraHandlers } from './camera';
 import { classHandlers } from './classes';
+import { clusterHandlers } from './cluster';
 import type { Handler } from './common';
 import { datasetHandlers } from './datasets';
 import { importHandlers } from './import';
@@ -28,5 +29,6 @@ export function createHandlers(ctx: AppContext): Handlers {
     ...weightsHandlers(ctx),
     ...cameraHandlers(ctx),
     ...predictHandlers(ctx),
+    ...clusterHandlers(ctx),
   };
 }

@@ -37,7 +37,7 @@ export const DEFAULT_SETTINGS: Required<Omit<RunSettings, 'lr'>> & Pick<RunSetti
 
 const PAPER_SWITCHES = ['activation', 'groups', 'lrn', 'overlappingPool'] as const;
 
-const settingsV = obj({
+export const settingsV = obj({
   recipe: opt(oneOf('finetune', 'scratch')),
   architecture: opt(oneOf('alexnet', 'tiny')),
   headEpochs: opt(int(0, LIMITS.epochs)),
