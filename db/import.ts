@@ -1,6 +1,8 @@
-// Importing a folder of photos into a dataset. The walk is recursive; with classesFromFolders a
-// photo's parent folder name becomes its class (ImageFolder layout: <root>/<class>/<file>, or
-// <root>/train/<class>/<file>). For each image file we read the bytes once: sha256 for duplicates,
+// Importing a folder of photos into a dataset. Which files are photos, and why the others are
+// skipped, is the one folder scanner's call (common/scan.ts, the same rules as `alexnet train`);
+// with classesFromFolders the folder directly under the root names a photo's class (ImageFolder
+// layout: <root>/<class>/**/<file>); photos directly in the root come in unlabeled. For each photo
+// we read the bytes once: sha256 for duplicates,
 // sharp for size and EXIF, and a thumbnail, whose full decode also tells a truncated JPEG from a
 // good one. Results are written in batches, one transaction each, so a cancel or a crash leaves
 // every finished batch in place and nothing half-written. The user's files are only read.
@@ -8,14 +10,14 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
+import { FolderScanError, IMAGE_EXTENSIONS, PHOTO_FORMATS, scanFolder } from '../common/scan';
 import { DbError } from './errors';
 import { exifDateTimeOriginal, localDateTime } from './exif';
 import type { Library } from './index';
 import type { NewPhoto, PhotoStatus } from './repos/photos';
 import { makeThumbnail } from './thumbnails';
 
-// File types sharp decodes in its prebuilt binaries (HEIC is not among them).
-export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif']);
+export { IMAGE_EXTENSIONS };
 
 export type ImportOptions = {
   dataset: string | number; // name (created if absent) or id of the dataset
@@ -39,7 +41,7 @@ export type ImportSummary = {
   relocated: { from: string; to: string }[]; // were 'missing', same bytes found at a new path: moved, labels kept
   duplicates: { path: string; duplicateOf: string }[]; // same bytes as a photo already in the dataset: not added
   unreadable: { path: string; reason: string }[]; // added with status 'unreadable'
-  skipped: { path: string; reason: string }[]; // not images, hidden, empty, unreadable folders
+  skipped: { path: string; reason: string }[]; // what the folder scanner left out (not images, hidden, links to folders, ...), and why
   classesCreated: string[];
   labeled: number; // new photos labeled from their folder
   missing: number; // photos under this folder whose file is gone, marked 'missing'
@@ -47,91 +49,35 @@ export type ImportSummary = {
   durationMs: number;
 };
 
-type Candidate = { file: string; size: number; mtime: number };
+type Candidate = { file: string; size: number; mtime: number; className: string | null };
 type Examined = { c: Candidate; hash: string | null; width: number | null; height: number | null; takenAt: string | null; dateSource: 'exif' | 'mtime' | null; status: PhotoStatus; reason: string | null };
 
-/**
- * True when `root` holds at least one file the import would take (walk's rules: an image name,
- * not hidden, links to folders not followed). Stops at the first one: quick on a photo folder.
- */
-export function hasPhotos(root: string): boolean {
-  const stack = [root];
-  while (stack.length) {
-    const dir = stack.pop()!;
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(dir, { withFileTypes: true });
-    } catch {
-      continue;
-    }
-    for (const e of entries) {
-      if (e.name.startsWith('.')) continue;
-      const full = path.join(dir, e.name);
-      if (e.isDirectory()) stack.push(full);
-      else if (IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase()) && (e.isFile() || (e.isSymbolicLink() && fs.statSync(full, { throwIfNoEntry: false })?.isFile()))) return true;
-    }
+/** True when `root` holds at least one photo by the scanner's rules; stops at the first one. */
+export async function hasPhotos(root: string): Promise<boolean> {
+  try {
+    return (await scanFolder(root, { limit: 1 })).photos.length > 0;
+  } catch (e) {
+    if (e instanceof FolderScanError) return false; // unreadable: no photo can come from it
+    throw e;
   }
-  return false;
 }
 
 /** The refusal of a folder without photos. */
 export function noPhotos(root: string): DbError {
-  return new DbError('NO_PHOTOS', `no photos in ${root} (looked for ${[...IMAGE_EXTENSIONS].join(' ')} files in it and its sub-folders): nothing to import`);
+  return new DbError('NO_PHOTOS', `no photos in ${root} (no ${PHOTO_FORMATS} file in it or its sub-folders): nothing to import`);
 }
 
-/** Lists image files under `root`, sorted, with a reason for everything skipped. */
+/** The photos under `root` (the one folder scanner), with a reason for everything skipped. */
 async function walk(root: string, skipped: ImportSummary['skipped'], signal?: AbortSignal): Promise<Candidate[]> {
-  const out: Candidate[] = [];
-  const visit = async (dir: string): Promise<void> => {
-    if (signal?.aborted) return;
-    let entries: fs.Dirent[];
-    try {
-      entries = await fs.promises.readdir(dir, { withFileTypes: true });
-    } catch (err) {
-      skipped.push({ path: dir, reason: `cannot read folder: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
-      return;
-    }
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const e of entries) {
-      const full = path.join(dir, e.name);
-      if (e.name.startsWith('.')) {
-        if (e.isFile()) skipped.push({ path: full, reason: 'hidden file' });
-        continue; // hidden folders (.git, .thumbnails) are not photo folders
-      }
-      if (e.isDirectory()) {
-        await visit(full);
-        continue;
-      }
-      if (e.isSymbolicLink()) {
-        // follow links to files, not to folders (no loops)
-        const st = await fs.promises.stat(full).catch(() => null);
-        if (!st?.isFile()) {
-          skipped.push({ path: full, reason: st ? 'link to a folder (not followed)' : 'broken link' });
-          continue;
-        }
-      } else if (!e.isFile()) {
-        skipped.push({ path: full, reason: 'not a regular file' });
-        continue;
-      }
-      const ext = path.extname(e.name).toLowerCase();
-      if (!IMAGE_EXTENSIONS.has(ext)) {
-        skipped.push({ path: full, reason: ext ? `not an image (${ext})` : 'not an image (no extension)' });
-        continue;
-      }
-      const st = await fs.promises.stat(full).catch(() => null);
-      if (!st) {
-        skipped.push({ path: full, reason: 'cannot read file' });
-        continue;
-      }
-      if (st.size === 0) {
-        skipped.push({ path: full, reason: 'empty file' });
-        continue;
-      }
-      out.push({ file: full, size: st.size, mtime: Math.round(st.mtimeMs) });
-    }
-  };
-  await visit(root);
-  return out;
+  let scan;
+  try {
+    scan = await scanFolder(root, { signal });
+  } catch (e) {
+    if (e instanceof FolderScanError) throw new DbError('FOLDER_NOT_FOUND', e.message);
+    throw e;
+  }
+  for (const s of scan.skipped) skipped.push(s);
+  return scan.photos.map((p) => ({ file: p.path, size: p.size, mtime: Math.round(p.mtimeMs), className: p.className }));
 }
 
 /** Reads one file: hash, dimensions, capture date, and (optionally) its thumbnail. */
@@ -171,7 +117,7 @@ export async function importFolder(lib: Library, dir: string, opts: ImportOption
   if (!st) throw new DbError('FOLDER_NOT_FOUND', `no such folder: ${root}`);
   if (!st.isDirectory()) throw new DbError('NOT_A_FOLDER', `not a folder: ${root}`);
   // a new dataset only for a folder that holds photos (an empty dataset is a mistake, not a result)
-  if (typeof opts.dataset === 'string' && !lib.datasets.byName(opts.dataset) && !hasPhotos(root)) throw noPhotos(root);
+  if (typeof opts.dataset === 'string' && !lib.datasets.byName(opts.dataset) && !(await hasPhotos(root))) throw noPhotos(root);
   const dataset = typeof opts.dataset === 'number' ? lib.datasets.require(opts.dataset) : lib.datasets.ensure(opts.dataset, root);
   lib.datasets.setRoot(dataset.id, root);
   const fromFolders = opts.classesFromFolders ?? true;
@@ -249,9 +195,8 @@ export async function importFolder(lib: Library, dir: string, opts: ImportOption
         const id = lib.photos.insert(photo);
         summary.added++;
         if (e.status === 'unreadable') summary.unreadable.push({ path: e.c.file, reason: e.reason ?? 'unreadable' });
-        const parent = path.dirname(e.c.file);
-        if (fromFolders && parent !== root && e.status === 'ok') {
-          const name = path.basename(parent);
+        const name = e.c.className;
+        if (fromFolders && name !== null && e.status === 'ok') {
           let cls = lib.classes.byName(dataset.id, name);
           if (!cls) {
             cls = lib.classes.create(dataset.id, name);

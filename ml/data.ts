@@ -11,8 +11,9 @@
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, open, readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { byName, type FolderScan, FolderScanError, scanFolder } from '../common/scan';
 import { EngineError } from './errors';
 import {
   centerView,
@@ -51,86 +52,20 @@ export function hashFile(file: string): Promise<string> {
 // ---------------------------------------------------------------------------------------------
 // Finding the images.
 
-/**
- * What kind of file this is, from its first bytes (extensions lie: 'IMG_0001' has none, a '.jpg'
- * can be a web page). 'image' = a format sharp decodes here; otherwise why it is not used.
- */
-export function sniffImage(head: Uint8Array): { image: true; format: string } | { image: false; reason: string } {
-  const b = head;
-  const ascii = (from: number, to: number): string => String.fromCharCode(...b.subarray(from, to));
-  if (b.length === 0) return { image: false, reason: 'empty file' };
-  if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return { image: true, format: 'jpeg' };
-  if (b[0] === 0x89 && ascii(1, 4) === 'PNG') return { image: true, format: 'png' };
-  if (ascii(0, 4) === 'GIF8') return { image: true, format: 'gif' };
-  if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return { image: true, format: 'webp' };
-  if (ascii(0, 4) === 'II*\0' || ascii(0, 4) === 'MM\0*') return { image: true, format: 'tiff' };
-  if (ascii(4, 8) === 'ftyp') {
-    const brand = ascii(8, 12);
-    if (brand === 'avif' || brand === 'avis') return { image: true, format: 'avif' };
-    if (/^(heic|heix|hevc|hevx|heim|heis|mif1|msf1)$/.test(brand))
-      return { image: false, reason: 'HEIC/HEIF photo: not supported, convert it to JPEG' };
-    return { image: false, reason: `not an image (an ISO media file, brand '${brand.replace(/[^\x20-\x7e]/g, '?')}')` };
-  }
-  if (ascii(0, 2) === 'BM') return { image: false, reason: 'BMP image: not supported, convert it to PNG or JPEG' };
-  return { image: false, reason: 'not an image (not JPEG, PNG, WebP, GIF, TIFF or AVIF)' };
-}
-
-const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif']);
-
-async function readHead(file: string, n = 16): Promise<Uint8Array> {
-  const fh = await open(file, 'r');
-  try {
-    const buf = new Uint8Array(n);
-    const { bytesRead } = await fh.read(buf, 0, n, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
-}
-
-const isHidden = (name: string): boolean => name.startsWith('.') || name === 'Thumbs.db' || name === 'desktop.ini';
-
-// Code-unit order, not the locale's: the same class indices on every machine.
-const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
-/** All non-hidden files under `dir`, recursively, symlinks followed once, in sorted order. */
-// The library's import (db/import.ts) follows the same rule: links to files are followed, links
-// to folders are not (a `ln -s . loop` would otherwise become a class holding every photo again).
-export const FOLDER_LINK_REASON = 'link to a folder (not followed)';
-
-async function walkFiles(dir: string, skipped: Skipped[]): Promise<string[]> {
-  const entries = (await readdir(dir, { withFileTypes: true })).filter((e) => !isHidden(e.name));
-  entries.sort((a, b) => byName(a.name, b.name));
-  const out: string[] = [];
-  for (const e of entries) {
-    const p = path.join(dir, e.name);
-    let isFile = e.isFile();
-    if (e.isSymbolicLink()) {
-      const s = await stat(p).catch(() => null); // a dangling link is ignored
-      if (s?.isDirectory()) {
-        skipped.push({ path: p, reason: FOLDER_LINK_REASON });
-        continue;
-      }
-      isFile = s?.isFile() ?? false;
-    }
-    if (e.isDirectory()) for (const f of await walkFiles(p, skipped)) out.push(f); // (no spread: folders can hold 100k+ photos)
-    else if (isFile) out.push(p);
-  }
-  return out;
-}
+export { FOLDER_LINK_REASON, sniffImage } from '../common/scan';
 
 export type ImageFolder = {
   root: string; // absolute path of the scanned folder
   classes: string[]; // class names (sub-folder names) that have images, sorted; label = index here
-  items: Item[]; // every image, grouped by class, sorted by path within a class
+  items: Item[]; // every image, grouped by class, in the scanner's order within a class
   skipped: Skipped[]; // files found but not used (not images, outside class folders, ...), and why
 };
 
 /**
- * Scans `<dir>/<class>/**\/<image>` (ImageFolder layout). Images are recognised by their first
- * bytes; files with an image extension but other contents, and other files, go to `skipped`.
- * Hidden files and folders are ignored. Throws EngineError 'NO_SUCH_FOLDER', 'NO_IMAGES' or
- * 'TOO_FEW_CLASSES' (fewer than 2 class folders with images).
+ * Scans `<dir>/<class>/**\/<image>` (ImageFolder layout) with the one folder scanner the library's
+ * import uses too (common/scan.ts: what is a photo, hidden files, links, what is skipped and why).
+ * Training needs a class, so photos directly in `dir` are skipped too. Throws EngineError
+ * 'NO_SUCH_FOLDER', 'NO_IMAGES' or 'TOO_FEW_CLASSES' (fewer than 2 class folders with images).
  */
 export async function scanImageFolder(dir: string): Promise<ImageFolder> {
   const root = path.resolve(dir);
@@ -138,49 +73,26 @@ export async function scanImageFolder(dir: string): Promise<ImageFolder> {
   if (!st) throw new EngineError('NO_SUCH_FOLDER', `no such folder: ${root}`);
   if (!st.isDirectory()) throw new EngineError('NO_SUCH_FOLDER', `${root} is a file, not a folder of class sub-folders`);
 
-  let top: string[];
+  let scan: FolderScan;
   try {
-    top = (await readdir(root)).filter((n) => !isHidden(n)).sort(byName);
+    scan = await scanFolder(root);
   } catch (e) {
-    throw new EngineError('NO_SUCH_FOLDER', `cannot read folder ${root}: ${(e as Error).message.replace(/\s+/g, ' ')}`);
+    if (e instanceof FolderScanError) throw new EngineError('NO_SUCH_FOLDER', e.message);
+    throw e;
   }
-  const skipped: Skipped[] = [];
-  const classDirs: string[] = [];
+  const skipped: Skipped[] = [...scan.skipped];
+  const byClass = new Map<string, string[]>(scan.classFolders.map((c) => [c, []]));
   let looseImages = 0;
-  for (const name of top) {
-    const p = path.join(root, name);
-    const s = await stat(p).catch(() => null);
-    const link = (await lstat(p).catch(() => null))?.isSymbolicLink() ?? false;
-    if (s?.isDirectory() && link) skipped.push({ path: p, reason: FOLDER_LINK_REASON });
-    else if (s?.isDirectory()) classDirs.push(name);
-    else if (s?.isFile()) {
-      const kind = sniffImage(await readHead(p).catch(() => new Uint8Array()));
-      if (kind.image) looseImages++;
-      skipped.push({ path: p, reason: 'not inside a class sub-folder' });
-    }
+  for (const p of scan.photos) {
+    if (p.className === null) {
+      looseImages++;
+      skipped.push({ path: p.path, reason: 'not inside a class sub-folder' });
+    } else byClass.get(p.className)!.push(p.path);
   }
 
   const classes: string[] = [];
   const items: Item[] = [];
-  for (const name of classDirs) {
-    const files = await walkFiles(path.join(root, name), skipped);
-    const images: string[] = [];
-    // at most 64 files open at once: still quick for thousands of photos
-    const kinds = await mapPool(files, 64, (f) =>
-      readHead(f).then(
-        (h) => sniffImage(h),
-        (e: Error) => ({ image: false as const, reason: `cannot read: ${e.message.replace(/\s+/g, ' ')}` }),
-      ),
-    );
-    files.forEach((f, j) => {
-      const k = kinds[j]!;
-      if (k.image) images.push(f);
-      else {
-        const ext = path.extname(f).toLowerCase();
-        const reason = IMAGE_EXTENSIONS.has(ext) ? `${k.reason} (despite its ${ext} name)` : k.reason;
-        skipped.push({ path: f, reason });
-      }
-    });
+  for (const [name, images] of byClass) {
     if (images.length === 0) {
       skipped.push({ path: path.join(root, name), reason: 'class folder without images (class left out)' });
       continue;

@@ -37,14 +37,14 @@ export function summaryInfo(s: ImportSummary): ImportSummaryInfo {
 export function importHandlers(ctx: AppContext): HandlerMap<'import:start' | 'import:cancel'> {
   const { lib } = ctx;
   return {
-    'import:start': (req) => {
+    'import:start': async (req) => {
       const r = check(obj({ folder: absPath, datasetId: opt(id), datasetName: opt(str()), classesFromFolders: opt(bool) }), req);
       if (r.datasetId !== undefined && r.datasetName !== undefined) throw new AppError('BAD_INPUT', 'give datasetId or datasetName, not both');
       const st = fs.statSync(r.folder, { throwIfNoEntry: false });
       if (!st) throw new AppError('FOLDER_NOT_FOUND', `no such folder: ${r.folder}`);
       if (!st.isDirectory()) throw new AppError('FOLDER_NOT_FOUND', `not a folder: ${r.folder}`);
       const name = r.datasetName ?? (path.basename(r.folder) || 'Photos');
-      if (r.datasetId === undefined && !lib.datasets.byName(name) && !hasPhotos(r.folder)) throw noPhotos(r.folder); // no empty dataset
+      if (r.datasetId === undefined && !lib.datasets.byName(name) && !(await hasPhotos(r.folder))) throw noPhotos(r.folder); // no empty dataset
       const dataset = r.datasetId !== undefined ? requireDataset(ctx, r.datasetId) : lib.datasets.ensure(name, r.folder);
       const importId = randomUUID();
       const controller = new AbortController();

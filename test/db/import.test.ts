@@ -111,14 +111,15 @@ describe('importing a messy folder', () => {
     const before = new Map(fs.readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((f) => fs.statSync(path.join(src, f)).isFile()).map((f) => [f, sha(path.join(src, f))]));
     const s = await importFolder(lib, src, { dataset: 'messy' });
     ds = s.datasetId;
-    expect(s.added).toBe(ants.length + 1 + bees.length + 2); // + with-exif + truncated + not-a-jpeg
+    expect(s.added).toBe(ants.length + 1 + bees.length + 1); // + with-exif + truncated
     expect(s.duplicates).toHaveLength(1);
     expect(path.basename(s.duplicates[0].path)).toBe('same-bytes-other-name.jpg');
     expect(s.duplicates[0].duplicateOf).toBe(path.join(src, 'bees', 'nested', path.basename(bees[0])));
-    expect(s.unreadable.map((u) => path.basename(u.path)).sort()).toEqual(['not-a-jpeg.jpg', 'truncated.jpg']);
+    expect(s.unreadable.map((u) => path.basename(u.path)).sort()).toEqual(['truncated.jpg']); // a JPEG that does not decode
     for (const u of s.unreadable) expect(u.reason).toMatch(/not a readable image/);
     const skipped = Object.fromEntries(s.skipped.map((x) => [path.basename(x.path), x.reason]));
     expect(skipped['notes.txt']).toMatch(/not an image/);
+    expect(skipped['not-a-jpeg.jpg']).toMatch(/not an image.*despite its \.jpg name/); // its first bytes are text
     expect(skipped['.DS_Store']).toMatch(/hidden/);
     expect(skipped['empty.png']).toMatch(/empty/);
     const truncated = lib.photos.byPath(ds, path.join(src, 'bees', 'truncated.jpg'))!;
@@ -126,9 +127,9 @@ describe('importing a messy folder', () => {
     expect(truncated.statusReason).toBeTruthy();
     expect(truncated.classId).toBeNull(); // an unreadable photo is not labeled for training
     await expect(ensureThumbnail(lib, truncated.id)).rejects.toMatchObject({ code: 'IMAGE_UNREADABLE' });
-    // nested/ is under bees/: its parent folder names the class
+    // nested/ is under bees/: the folder directly under the root names the class, as in training
     const nested = lib.photos.byPath(ds, path.join(src, 'bees', 'nested', path.basename(bees[1])))!;
-    expect(lib.classes.get(nested.classId!).name).toBe('nested');
+    expect(lib.classes.get(nested.classId!).name).toBe('bees');
     const after = new Map([...before.keys()].map((f) => [f, sha(path.join(src, f))]));
     expect(after).toEqual(before);
   });

@@ -59,7 +59,7 @@ describe('scanImageFolder', () => {
     expect(f.items.every((i) => path.basename(path.dirname(i.path)) === f.classes[i.label])).toBe(true);
   });
 
-  it('recurses, sniffs contents, ignores hidden files, lists non-images with a reason', async () => {
+  it('recurses, sniffs contents, skips hidden files and folders, lists non-images with a reason', async () => {
     const root = path.join(tmp, 'scan');
     const jpg = await tinyJpeg({ r: 200, g: 10, b: 10 });
     const files: Record<string, Buffer | string> = {
@@ -96,12 +96,13 @@ describe('scanImageFolder', () => {
       ['dog/e.jpeg', 1],
     ]);
     const why = Object.fromEntries(f.skipped.map((s) => [rel(s.path), s.reason]));
-    expect(Object.keys(why).sort()).toEqual(['README.md', 'cat/empty.jpeg', 'cat/fake.jpg', 'cat/notes.txt', 'dog/loop', 'empty-class', 'loop', 'loose.jpg']);
+    expect(Object.keys(why).sort()).toEqual(['README.md', 'cat/.hidden.jpg', 'cat/empty.jpeg', 'cat/fake.jpg', 'cat/notes.txt', 'dog/loop', 'empty-class', 'loop', 'loose.jpg']);
     expect(why.loop).toBe('link to a folder (not followed)'); // the words of the library's import
     expect(why['dog/loop']).toBe('link to a folder (not followed)');
     expect(why['cat/fake.jpg']).toMatch(/not an image.*\.jpg/);
     expect(why['cat/empty.jpeg']).toMatch(/empty/);
     expect(why['loose.jpg']).toMatch(/class sub-folder/);
+    expect(why['cat/.hidden.jpg']).toBe('hidden file'); // (.git/ is a hidden folder: not entered, not listed)
     // Every listed image really decodes.
     for (const it of f.items) expect((await loadImage(it.path, P)).data.length).toBe(256 * 256 * 3);
   });
