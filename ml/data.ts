@@ -52,7 +52,7 @@ export function hashFile(file: string): Promise<string> {
 // ---------------------------------------------------------------------------------------------
 // Finding the images.
 
-export { FOLDER_LINK_REASON, sniffImage } from '../common/scan';
+export { sniffImage } from '../common/scan'; // main/server.ts and main/images.ts sniff uploads and served files with it
 
 export type ImageFolder = {
   root: string; // absolute path of the scanned folder

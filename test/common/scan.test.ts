@@ -2,6 +2,7 @@
 // (ml/data.ts scanImageFolder) and the library import (db/import.ts importFolder) over the same
 // hostile folder must keep the same photos, with the same classes, and skip the same files for the
 // same reasons. The only differences are training's own: it needs a class for every photo.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,6 +43,7 @@ beforeAll(() => {
   fs.symlinkSync(path.join(tmp, 'outside', 'elsewhere.jpg'), path.join(root, 'bees', 'linked.jpg')); // a link to a photo
   fs.symlinkSync(path.join(tmp, 'outside', 'secret.txt'), path.join(root, 'bees', 'secret.png')); // a link to a non-image
   fs.symlinkSync(path.join(tmp, 'nowhere.jpg'), path.join(root, 'ants', 'gone.jpg')); // a broken link
+  execFileSync('mkfifo', [path.join(root, 'bees', 'pipe.jpg')]); // opening it to sniff would wait forever
   lib = openLibrary(path.join(tmp, 'library.sqlite'));
 });
 afterAll(() => {
@@ -78,11 +80,12 @@ describe('one folder scanner for training and the library import', () => {
       'loose.jpg': 'not inside a class sub-folder',
       'empty-class': 'class folder without images (class left out)',
     });
-    expect(Object.keys(importWhy).sort()).toEqual(['ants/.hidden.jpg', 'ants/gone.jpg', 'ants/notes.txt', 'ants/to-bees', 'bees/fake.jpg', 'bees/secret.png', 'loop']);
+    expect(Object.keys(importWhy).sort()).toEqual(['ants/.hidden.jpg', 'ants/gone.jpg', 'ants/notes.txt', 'ants/to-bees', 'bees/fake.jpg', 'bees/pipe.jpg', 'bees/secret.png', 'loop']);
     expect(importWhy.loop).toBe(FOLDER_LINK_REASON);
     expect(importWhy['ants/to-bees']).toBe(FOLDER_LINK_REASON);
     expect(importWhy['ants/.hidden.jpg']).toBe('hidden file');
     expect(importWhy['ants/gone.jpg']).toBe('broken link');
+    expect(importWhy['bees/pipe.jpg']).toBe('not a regular file');
     expect(importWhy['ants/notes.txt']).toMatch(/^not an image \(not JPEG/);
     expect(importWhy['bees/fake.jpg']).toMatch(/^not an image .*\(despite its \.jpg name\)$/);
     expect(importWhy['bees/secret.png']).toMatch(/^not an image .*\(despite its \.png name\)$/); // the link's target is sniffed
