@@ -14,6 +14,8 @@
 //   sockets, FIFOs and devices are skipped. Every folder is entered once, so a scan always ends.
 // - A photo's class is the folder directly under the root it lies in (`<root>/<class>/**/<photo>`,
 //   however deep); a photo directly in the root has none (the caller decides what that means).
+//   A root whose folders are all split names (train, val, test, ...: `<root>/train/<class>/...`,
+//   as datasets ship) has its classes one level down, the splits merged: a split is not a class.
 // - Everything is listed in code-unit order of names, the same on every machine.
 
 import { open, readdir, stat } from 'node:fs/promises';
@@ -21,7 +23,7 @@ import path from 'node:path';
 
 export type ScannedPhoto = {
   path: string; // absolute path (a link's own path when reached through a link to a file)
-  className: string | null; // the folder directly under the root it lies in; null directly in the root
+  className: string | null; // the name of the class folder it lies in (the rules above); null above them
   format: string; // what its first bytes say: jpeg, png, gif, webp, tiff, avif
   size: number; // bytes
   mtimeMs: number;
@@ -30,8 +32,8 @@ export type ScanSkip = { path: string; reason: string }; // a file or folder lef
 
 export type FolderScan = {
   root: string; // absolute
-  photos: ScannedPhoto[]; // in walk order (depth first, names sorted): each class folder's together
-  classFolders: string[]; // every (non-hidden, non-link) folder directly under the root, sorted, photos or not
+  photos: ScannedPhoto[]; // in walk order (depth first, names sorted)
+  classFolders: string[]; // every (non-hidden, non-link) class-level folder, sorted, once each, photos or not
   skipped: ScanSkip[];
 };
 
@@ -72,6 +74,8 @@ export function sniffImage(head: Uint8Array): { image: true; format: string } | 
   return { image: false, reason: `not an image (not ${PHOTO_FORMATS})` };
 }
 
+const SPLIT_NAMES = new Set(['train', 'training', 'val', 'valid', 'validation', 'test', 'testing']);
+
 export const isHiddenName = (name: string): boolean => name.startsWith('.') || name === 'Thumbs.db' || name === 'desktop.ini';
 
 // Code-unit order, not the locale's: the same order (and class indices) on every machine.
@@ -85,15 +89,26 @@ export class FolderScanError extends Error {}
 type Candidate = { path: string; className: string | null };
 
 /** Regular files (or links to them) under `root`, depth first in name order; skips go to `skipped`. */
-async function* candidates(root: string, skipped: ScanSkip[], classFolders: string[], signal?: AbortSignal): AsyncGenerator<Candidate> {
-  const visit = async function* (dir: string, className: string | null): AsyncGenerator<Candidate> {
+async function* candidates(root: string, skipped: ScanSkip[], classFolders: Set<string>, signal?: AbortSignal): AsyncGenerator<Candidate> {
+  let top;
+  try {
+    top = await readdir(root, { withFileTypes: true });
+  } catch (e) {
+    throw new FolderScanError(`cannot read folder ${root}: ${oneLine(e)}`);
+  }
+  const topFolders = top.filter((e) => e.isDirectory() && !isHiddenName(e.name));
+  const classDepth = topFolders.length > 0 && topFolders.every((e) => SPLIT_NAMES.has(e.name.toLowerCase())) ? 2 : 1;
+
+  const visit = async function* (dir: string, depth: number, className: string | null): AsyncGenerator<Candidate> {
     let entries;
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch (e) {
-      if (dir === root) throw new FolderScanError(`cannot read folder ${root}: ${oneLine(e)}`);
-      skipped.push({ path: dir, reason: `cannot read folder: ${oneLine(e)}` });
-      return;
+    if (dir === root) entries = top;
+    else {
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (e) {
+        skipped.push({ path: dir, reason: `cannot read folder: ${oneLine(e)}` });
+        return;
+      }
     }
     entries.sort((a, b) => byName(a.name, b.name));
     for (const e of entries) {
@@ -104,8 +119,8 @@ async function* candidates(root: string, skipped: ScanSkip[], classFolders: stri
         continue;
       }
       if (e.isDirectory()) {
-        if (dir === root) classFolders.push(e.name);
-        yield* visit(p, className ?? e.name);
+        if (depth + 1 === classDepth) classFolders.add(e.name);
+        yield* visit(p, depth + 1, className ?? (depth + 1 === classDepth ? e.name : null));
       } else if (e.isSymbolicLink()) {
         const s = await stat(p).catch(() => null);
         if (!s) skipped.push({ path: p, reason: 'broken link' });
@@ -116,7 +131,7 @@ async function* candidates(root: string, skipped: ScanSkip[], classFolders: stri
       else skipped.push({ path: p, reason: 'not a regular file' });
     }
   };
-  yield* visit(root, null);
+  yield* visit(root, 0, null);
 }
 
 /** Opens one regular file once: its size and date, and whether its first bytes are a photo. */
@@ -151,7 +166,7 @@ const OPEN_AT_ONCE = 64; // files examined at once: quick for thousands of photo
 export async function scanFolder(dir: string, opts: ScanOptions = {}): Promise<FolderScan> {
   const root = path.resolve(dir);
   const skipped: ScanSkip[] = [];
-  const classFolders: string[] = [];
+  const classFolders = new Set<string>();
   const photos: ScannedPhoto[] = [];
   const limit = opts.limit ?? Infinity;
   let chunk: Candidate[] = [];
@@ -168,5 +183,5 @@ export async function scanFolder(dir: string, opts: ScanOptions = {}): Promise<F
     if (photos.length >= limit) break;
   }
   await flush();
-  return { root, photos, classFolders, skipped };
+  return { root, photos, classFolders: [...classFolders].sort(byName), skipped };
 }

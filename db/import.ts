@@ -1,7 +1,8 @@
 // Importing a folder of photos into a dataset. Which files are photos, and why the others are
 // skipped, is the one folder scanner's call (common/scan.ts, the same rules as `alexnet train`);
 // with classesFromFolders the folder directly under the root names a photo's class (ImageFolder
-// layout: <root>/<class>/**/<file>); photos directly in the root come in unlabeled. For each photo
+// layout: <root>/<class>/**/<file>, or <root>/train/<class>/...); photos above the class folders come
+// in unlabeled. For each photo
 // we read the bytes once: sha256 for duplicates,
 // sharp for size and EXIF, and a thumbnail, whose full decode also tells a truncated JPEG from a
 // good one. Results are written in batches, one transaction each, so a cancel or a crash leaves

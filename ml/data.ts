@@ -62,8 +62,9 @@ export type ImageFolder = {
 };
 
 /**
- * Scans `<dir>/<class>/**\/<image>` (ImageFolder layout) with the one folder scanner the library's
- * import uses too (common/scan.ts: what is a photo, hidden files, links, what is skipped and why).
+ * Scans `<dir>/<class>/**\/<image>` (ImageFolder layout; `<dir>/train|val|test/<class>/...` too) with
+ * the one folder scanner the library's import uses too (common/scan.ts: what is a photo, hidden
+ * files, links, class folders, what is skipped and why).
  * Training needs a class, so photos directly in `dir` are skipped too. Throws EngineError
  * 'NO_SUCH_FOLDER', 'NO_IMAGES' or 'TOO_FEW_CLASSES' (fewer than 2 class folders with images).
  */

@@ -112,4 +112,23 @@ describe('one folder scanner for training and the library import', () => {
     fs.copyFileSync(someJpegs('val', 'ants', 1)[0], path.join(fakes, 'x', 'IMG_0002')); // a photo without an extension
     expect(await hasPhotos(fakes)).toBe(true);
   });
+
+  it('a root of split folders (train/, val/) has its classes one level down, the splits merged, in both', async () => {
+    const splits = path.join(tmp, 'splits');
+    for (const split of ['train', 'val'] as const)
+      for (const cls of ['ants', 'bees'] as const) {
+        fs.mkdirSync(path.join(splits, split, cls), { recursive: true });
+        for (const f of someJpegs(split, cls, 2)) fs.copyFileSync(f, path.join(splits, split, cls, path.basename(f)));
+      }
+    const train = await scanImageFolder(splits);
+    expect(train.classes).toEqual(['ants', 'bees']);
+    expect(train.items).toHaveLength(8);
+    expect(train.items.every((i) => path.basename(path.dirname(i.path)) === train.classes[i.label])).toBe(true);
+    expect(train.skipped).toEqual([]);
+    const imported = await importFolder(lib, splits, { dataset: 'splits', thumbnails: false });
+    const names = lib.photos.all(imported.datasetId).map((p) => [path.basename(path.dirname(p.path)), p.classId === null ? null : lib.classes.get(p.classId).name]);
+    expect(names).toHaveLength(8);
+    for (const [folder, cls] of names) expect(cls).toBe(folder);
+    expect(imported.classesCreated.sort()).toEqual(['ants', 'bees']);
+  });
 });
