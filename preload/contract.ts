@@ -377,6 +377,7 @@ export type Calls = {
   // the run's model predicts its dataset's photos it has no prediction for (new since it trained), in
   // the background: predict:progress, then library:changed 'photos'; queued 0 = nothing to do
   'runs:predict': { req: { runId: number }; res: { queued: number } };
+  'predict:cancel': { req: { runId: number }; res: { cancelled: boolean } }; // stops runs:predict (its predict:progress ends with CANCELLED; what it wrote stays)
 
   'models:export': { req: { runId: number; format: ExportFormat; folder: string }; res: { folder: string; files: string[]; bytes: number } }; // writes <folder>/alexnet-run-<id>-<format>/
   'models:cancel': { req: { runId: number; format: ExportFormat }; res: { cancelled: boolean } }; // stops that export (it ends with CANCELLED, its folder removed)
@@ -441,6 +442,7 @@ export const CHANNELS = [
   'runs:evaluation',
   'runs:delete',
   'runs:predict',
+  'predict:cancel',
   'models:export',
   'models:cancel',
   'classify:files',

@@ -1,6 +1,6 @@
 // Every worker job can be cancelled and none outlives its end (issue 16, item 3): models:cancel stops
-// an export (CANCELLED, its folder removed, its worker gone, the same export possible again) and
-// classify:cancel a classify call. And original names and thumbnails everywhere (item 7): a typed
+// an export (CANCELLED, its folder removed, its worker gone, the same export possible again),
+// classify:cancel a classify call and predict:cancel the background predictions of new photos. And original names and thumbnails everywhere (item 7): a typed
 // path's classify result carries a small JPEG thumbnail made by the job; a photo added from the
 // browser's uploads/ keeps the name the user dropped, not the stored copy's `<hex>-` name.
 import { execFileSync } from 'node:child_process';
@@ -81,6 +81,22 @@ describe('cancel', () => {
     expect(res.ok ? null : res.error).toEqual({ code: 'CANCELLED', message: 'the classify was cancelled' });
     expect(children().filter((pid) => !before.includes(pid))).toEqual([]);
   }, 60_000);
+
+  it('predict:cancel stops runs:predict: its progress ends with CANCELLED and a later call finds the photos still to do', async () => {
+    expect(await h.ok('predict:cancel', { runId })).toEqual({ cancelled: false });
+    const files = Array.from({ length: 24 }, (_, i) => valPhoto(i % 2 ? 'ants' : 'bees', 40 + i));
+    const { photoIds } = await h.ok('photos:add', { datasetId: ds, files });
+    expect(photoIds.length).toBe(24);
+    const before = children();
+    const ended = h.next('predict:progress', (p) => p.runId === runId && p.error !== null);
+    expect(await h.ok('runs:predict', { runId })).toEqual({ queued: 24 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await h.ok('predict:cancel', { runId })).toEqual({ cancelled: true });
+    expect((await ended).error).toEqual({ code: 'CANCELLED', message: 'predicting new photos was cancelled' });
+    await expect.poll(() => children().filter((pid) => !before.includes(pid))).toEqual([]);
+    expect(await h.ok('runs:predict', { runId })).toEqual({ queued: 24 }); // nothing was half-written
+    await h.next('predict:progress', (p) => p.runId === runId && p.done === 24, 60_000);
+  }, 90_000);
 });
 
 describe('names and thumbnails', () => {
