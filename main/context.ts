@@ -113,6 +113,21 @@ export const dataPaths = (ctx: Pick<AppContext, 'dataDir'>) => ({
   camera: path.join(ctx.dataDir, 'camera'), // camera frames added to a dataset (camera:frame)
 });
 
+// A browser-mode upload is stored as uploads/<12 hex>-<its name> (two drops of one name never
+// collide); the photo it becomes is shown under the name the user dropped.
+const UPLOAD_PREFIX_HEX = 12;
+
+/** The stored name of an upload called `name`. */
+export const uploadFileName = (name: string, random: string): string => `${random.slice(0, UPLOAD_PREFIX_HEX)}-${name}`;
+
+/** A file's name for display: an upload's own name without the stored copy's prefix, else its base name. */
+export function displayName(ctx: Pick<AppContext, 'dataDir'>, file: string): string {
+  const base = path.basename(file);
+  if (path.dirname(path.resolve(file)) !== path.resolve(dataPaths(ctx).uploads)) return base;
+  const m = new RegExp(`^[0-9a-f]{${UPLOAD_PREFIX_HEX}}-(.+)$`).exec(base);
+  return m ? m[1] : base;
+}
+
 /** Records the backend a worker loaded; tells the window when it is news. */
 export function setBackend(ctx: AppContext, b: BackendInfo): void {
   const changed = JSON.stringify(ctx.backend) !== JSON.stringify(b);

@@ -20,7 +20,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ErrorCode, EventName, Events } from '../preload/contract';
-import { dataPaths, type AppContext } from './context';
+import { dataPaths, uploadFileName, type AppContext } from './context';
 import { sniffImage } from '../ml/data';
 import { dispatch, isChannel } from './dispatch';
 import type { Handlers } from './handlers/index';
@@ -198,7 +198,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     const stored = (UPLOAD_EXT[kind.format] ?? ['.img']).includes(ext) ? name : `${name}${(UPLOAD_EXT[kind.format] ?? ['.img'])[0]}`;
     const dir = dataPaths(ctx).uploads;
     await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
-    const file = path.join(dir, `${randomBytes(6).toString('hex')}-${stored}`);
+    const file = path.join(dir, uploadFileName(stored, randomBytes(6).toString('hex')));
     await fs.promises.writeFile(file, body, { flag: 'wx' });
     return json(res, 200, { ok: true, value: { path: file } });
   };

@@ -308,20 +308,33 @@ export type JobResult<J> = J extends ClassifyJob
         ? BackendInfo
         : never;
 
-/** Runs a job in a fresh worker; rejects with an AppError on its error or crash; abort cancels it. */
+/**
+ * Runs a job in a fresh worker; rejects with an AppError on its error or crash; abort cancels it.
+ * killOnCancel: for a job with nothing to finish cleanly (an export, a classify), abort kills the
+ * worker and the promise rejects with CANCELLED only once the process has exited, so the caller's
+ * clean-up never races its writes.
+ */
 export function runWorkerJob<J extends OneOffJob>(
   spawn: Spawner,
   job: J,
-  opts: { signal?: AbortSignal; log?: Log; onBackend?: (b: BackendInfo) => void; onDownload?: (bytes: number, total: number | null) => void } = {},
+  opts: { signal?: AbortSignal; killOnCancel?: boolean; log?: Log; onBackend?: (b: BackendInfo) => void; onDownload?: (bytes: number, total: number | null) => void } = {},
 ): Promise<JobResult<J>> {
   return new Promise((resolve, reject) => {
+    const cancelled = () => new AppError('CANCELLED', `the ${job.kind} was cancelled`);
+    if (opts.signal?.aborted) return reject(cancelled());
     const worker = spawn();
     let answered = false;
-    const onAbort = () => worker.send({ type: 'cancel' });
+    let killed = false;
+    const onAbort = () => {
+      if (!opts.killOnCancel) return worker.send({ type: 'cancel' });
+      killed = true;
+      worker.kill('SIGKILL');
+    };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     worker.onMessage((m) => {
       if (m.type === 'backend') opts.onBackend?.(m.info);
       else if (m.type === 'download') opts.onDownload?.(m.bytes, m.total);
+      else if (killed) return; // cancelled: the exit answers
       else if (m.type === 'result') {
         answered = true;
         resolve(m.value as JobResult<J>);
@@ -333,7 +346,8 @@ export function runWorkerJob<J extends OneOffJob>(
     });
     worker.onExit((code, signal) => {
       opts.signal?.removeEventListener('abort', onAbort);
-      if (!answered) reject(new AppError('INTERNAL', `the ${job.kind} process stopped unexpectedly (${signal ?? `exit code ${code}`})`));
+      if (killed && !answered) reject(cancelled());
+      else if (!answered) reject(new AppError('INTERNAL', `the ${job.kind} process stopped unexpectedly (${signal ?? `exit code ${code}`})`));
     });
     worker.send({ type: 'job', job });
   });

@@ -294,7 +294,7 @@ export const EXPORT_FORMATS = ['onnx', 'tfjs', 'checkpoint'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export type ClassifyResultInfo =
-  | { file: string; predictions: TopK }
+  | { file: string; predictions: TopK; thumb?: string } // thumb: a small JPEG data: URL (classify:files with thumbs)
   | { file: string; error: AppErrorPayload };
 
 export type WeightsStatus = {
@@ -377,10 +377,13 @@ export type Calls = {
   // the run's model predicts its dataset's photos it has no prediction for (new since it trained), in
   // the background: predict:progress, then library:changed 'photos'; queued 0 = nothing to do
   'runs:predict': { req: { runId: number }; res: { queued: number } };
+  'predict:cancel': { req: { runId: number }; res: { cancelled: boolean } }; // stops runs:predict (its predict:progress ends with CANCELLED; what it wrote stays)
 
   'models:export': { req: { runId: number; format: ExportFormat; folder: string }; res: { folder: string; files: string[]; bytes: number } }; // writes <folder>/alexnet-run-<id>-<format>/
+  'models:cancel': { req: { runId: number; format: ExportFormat }; res: { cancelled: boolean } }; // stops that export (it ends with CANCELLED, its folder removed)
 
-  'classify:files': { req: { runId: number; files: string[]; topK?: number; tta?: Tta }; res: { results: ClassifyResultInfo[] } };
+  'classify:files': { req: { runId: number; files: string[]; topK?: number; tta?: Tta; thumbs?: boolean }; res: { results: ClassifyResultInfo[] } };
+  'classify:cancel': { req: { runId: number }; res: { cancelled: boolean } }; // stops the classify:files calls with this run (each ends with CANCELLED)
   // a camera frame (base64 JPEG/PNG, at most 8 MB) classified; keep: stored in the data folder's
   // camera/ and its path answered (for photos:add), else removed after
   'camera:frame': { req: { runId: number; image: string; topK?: number; keep?: boolean }; res: { file: string | null; predictions: TopK } };
@@ -439,8 +442,11 @@ export const CHANNELS = [
   'runs:evaluation',
   'runs:delete',
   'runs:predict',
+  'predict:cancel',
   'models:export',
+  'models:cancel',
   'classify:files',
+  'classify:cancel',
   'camera:frame',
   'cluster:export',
   'cluster:import',

@@ -10,7 +10,7 @@ import type { PhotoQuery as DbPhotoQuery } from '../../db/repos/photos';
 import { makeThumbnail } from '../../db/thumbnails';
 import { LIMITS, type PhotoDetail } from '../../preload/contract';
 import { absPath, bool, check, id, int, list, nullable, num, obj, oneOf, opt, str } from '../validate';
-import type { AppContext } from '../context';
+import { displayName, type AppContext } from '../context';
 import { AppError } from '../errors';
 import { photoItem, requireDataset, type HandlerMap } from './common';
 
@@ -136,7 +136,7 @@ export function photoHandlers(ctx: AppContext): HandlerMap<'photos:list' | 'phot
             photoIds.push(dup.id); // the same photo is already there: label that one
             continue;
           }
-          photoIds.push(lib.photos.insert({ datasetId: r.datasetId, path: file, name: path.basename(file), importedAt: Date.now(), status: 'ok', statusReason: null, ...f }));
+          photoIds.push(lib.photos.insert({ datasetId: r.datasetId, path: file, name: displayName(ctx, file), importedAt: Date.now(), status: 'ok', statusReason: null, ...f }));
         } catch (err) {
           if (!(err instanceof AppError)) throw err;
           skipped.push({ file, reason: err.message });

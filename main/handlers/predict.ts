@@ -2,6 +2,7 @@
 // (imported or added after it trained), in the background, a chunk per worker, with progress as
 // predict:progress; library:changed 'photos' at the end refreshes the grid and the suggestions.
 // One job per run: asking again while it works queues one more pass (for photos added meanwhile).
+// predict:cancel stops it (the chunk at work is dropped, the chunks done are kept).
 import type { AppContext } from '../context';
 import { AppError } from '../errors';
 import { check, id, obj } from '../validate';
@@ -10,9 +11,9 @@ import { classifyFiles } from './runs';
 
 const CHUNK = 100; // photos per worker: progress every chunk, one model load per chunk
 
-export function predictHandlers(ctx: AppContext): HandlerMap<'runs:predict'> {
+export function predictHandlers(ctx: AppContext): HandlerMap<'runs:predict' | 'predict:cancel'> {
   const { lib } = ctx;
-  const running = new Map<number, { queued: number; again: boolean }>(); // runId -> the job at work
+  const running = new Map<number, { queued: number; again: boolean; controller: AbortController }>(); // runId -> the job at work
   return {
     'runs:predict': (req) => {
       const r = check(obj({ runId: id }), req);
@@ -32,14 +33,14 @@ export function predictHandlers(ctx: AppContext): HandlerMap<'runs:predict'> {
       }
       const todo = todoNow();
       if (todo.length === 0) return { queued: 0 };
-      const state = { queued: todo.length, again: false };
+      const state = { queued: todo.length, again: false, controller: new AbortController() };
       running.set(r.runId, state);
       const pass = async (items: typeof todo) => {
         let done = 0;
         ctx.bus.emit('predict:progress', { runId: r.runId, datasetId, done, total: items.length, error: null });
         for (let i = 0; i < items.length; i += CHUNK) {
           const chunk = items.slice(i, i + CHUNK);
-          const results = await classifyFiles(ctx, r.runId, chunk.map((p) => p.path), Math.min(5, run.classes.length), 'center');
+          const results = await classifyFiles(ctx, r.runId, chunk.map((p) => p.path), Math.min(5, run.classes.length), 'center', { signal: state.controller.signal });
           const rows = results.flatMap((x, j) => ('predictions' in x ? [{ photoId: chunk[j].photoId, topk: x.predictions }] : []));
           lib.predictions.write(r.runId, rows);
           done += chunk.length;
@@ -48,7 +49,7 @@ export function predictHandlers(ctx: AppContext): HandlerMap<'runs:predict'> {
       };
       const work = async () => {
         await pass(todo);
-        while (state.again) {
+        while (state.again && !state.controller.signal.aborted) {
           state.again = false;
           const more = todoNow();
           if (more.length === 0) break;
@@ -58,15 +59,22 @@ export function predictHandlers(ctx: AppContext): HandlerMap<'runs:predict'> {
       };
       void work()
         .catch((err: unknown) => {
-          ctx.log?.('warn', `run ${r.runId}: predicting new photos failed`, err);
           const e = err instanceof AppError ? err : null;
-          ctx.bus.emit('predict:progress', { runId: r.runId, datasetId, done: 0, total: state.queued, error: { code: e ? e.code : 'INTERNAL', message: err instanceof Error ? err.message : String(err) } });
+          const cancelled = e?.code === 'CANCELLED';
+          if (!cancelled) ctx.log?.('warn', `run ${r.runId}: predicting new photos failed`, err);
+          ctx.bus.emit('predict:progress', { runId: r.runId, datasetId, done: 0, total: state.queued, error: { code: e ? e.code : 'INTERNAL', message: cancelled ? 'predicting new photos was cancelled' : err instanceof Error ? err.message : String(err) } });
         })
         .finally(() => {
           running.delete(r.runId);
           ctx.bus.emit('library:changed', { datasetId, what: 'photos' });
         });
       return { queued: todo.length };
+    },
+    'predict:cancel': (req) => {
+      const r = check(obj({ runId: id }), req);
+      const job = running.get(r.runId);
+      job?.controller.abort();
+      return { cancelled: job !== undefined };
     },
   };
 }

@@ -119,15 +119,18 @@ function modelDir(ctx: AppContext, runId: number): string {
   return dir;
 }
 
-/** Classifies `files` with run `runId`'s best model in a worker; each class named and given its id. */
-export async function classifyFiles(ctx: AppContext, runId: number, files: string[], topK: number, tta: Tta): Promise<ClassifyResultInfo[]> {
+/**
+ * Classifies `files` with run `runId`'s best model in a worker; each class named and given its id.
+ * thumbs: each readable file's thumbnail comes back with it; signal: a cancel kills the worker.
+ */
+export async function classifyFiles(ctx: AppContext, runId: number, files: string[], topK: number, tta: Tta, o: { thumbs?: boolean; signal?: AbortSignal } = {}): Promise<ClassifyResultInfo[]> {
   const run = ctx.lib.runs.get(runId);
   const dir = modelDir(ctx, runId);
-  const res = await runWorkerJob(ctx.spawn, { kind: 'classify', modelDir: dir, files, topK, tta }, { log: ctx.log, onBackend: (b) => setBackend(ctx, b) });
+  const res = await runWorkerJob(ctx.spawn, { kind: 'classify', modelDir: dir, files, topK, tta, thumbs: o.thumbs }, { log: ctx.log, signal: o.signal, killOnCancel: true, onBackend: (b) => setBackend(ctx, b) });
   const byName = new Map(run.datasetId === null ? [] : ctx.lib.classes.list(run.datasetId).map((c) => [c.name, c.id]));
   return res.results.map((x) =>
     'predictions' in x
-      ? { file: x.file, predictions: x.predictions.map((p) => ({ label: p.label, p: p.p, classId: byName.get(p.label) ?? null })) }
+      ? { file: x.file, predictions: x.predictions.map((p) => ({ label: p.label, p: p.p, classId: byName.get(p.label) ?? null })), ...(x.thumb ? { thumb: x.thumb } : {}) }
       : { file: x.file, error: { code: x.error.code === 'BAD_IMAGE' ? ('BAD_IMAGE' as const) : ('FOLDER_NOT_FOUND' as const), message: x.error.message } },
   );
 }
@@ -188,8 +191,11 @@ function readFrozenEvaluation(ctx: AppContext, runId: number, subset: 'val' | 'a
 
 export function runHandlers(
   ctx: AppContext,
-): HandlerMap<'runs:start' | 'runs:resume' | 'runs:cancel' | 'runs:list' | 'runs:get' | 'runs:metrics' | 'runs:evaluation' | 'runs:delete' | 'models:export' | 'classify:files'> {
+): HandlerMap<'runs:start' | 'runs:resume' | 'runs:cancel' | 'runs:list' | 'runs:get' | 'runs:metrics' | 'runs:evaluation' | 'runs:delete' | 'models:export' | 'models:cancel' | 'classify:files' | 'classify:cancel'> {
   const { lib } = ctx;
+  // the exports and classify calls at work, each with its cancel: `<runId>:<format>` and runId
+  const exports = new Map<string, AbortController>();
+  const classifying = new Map<number, Set<AbortController>>();
 
   /** Checks, creates the split and the run, hands the job to the training host. */
   const start = (datasetId: number, name: string | undefined, s: typeof DEFAULT_SETTINGS): RunInfo => {
@@ -361,18 +367,45 @@ export function runHandlers(
       // the target is made here, before any work: a folder that cannot be made or written fails at
       // once with its real cause, and one that exists is never written into
       const target = path.join(r.folder, `alexnet-run-${r.runId}-${r.format}`);
+      const key = `${r.runId}:${r.format}`;
+      if (exports.has(key)) throw new AppError('BUSY', `run ${r.runId} is being exported as ${r.format} already`);
       makeExportFolder(r.folder, target);
+      const controller = new AbortController();
+      exports.set(key, controller);
       try {
-        const res = await runWorkerJob(ctx.spawn, { kind: 'export', format: r.format, modelDir: src, outDir: target }, { log: ctx.log });
+        const res = await runWorkerJob(ctx.spawn, { kind: 'export', format: r.format, modelDir: src, outDir: target }, { log: ctx.log, signal: controller.signal, killOnCancel: true });
         return { folder: res.dir, files: res.files, bytes: res.bytes };
       } catch (err) {
-        fs.rmSync(target, { recursive: true, force: true }); // a half-written export is not left behind
+        // a half-written or cancelled export is not left behind (the worker has exited by now)
+        fs.rmSync(target, { recursive: true, force: true });
         throw err;
+      } finally {
+        exports.delete(key);
       }
     },
+    'models:cancel': (req) => {
+      const r = check(obj({ runId: id, format: oneOf(...EXPORT_FORMATS) }), req);
+      const controller = exports.get(`${r.runId}:${r.format}`);
+      controller?.abort();
+      return { cancelled: controller !== undefined };
+    },
     'classify:files': async (req) => {
-      const r = check(obj({ runId: id, files: list(absPath, LIMITS.filesPerCall, 1), topK: opt(int(1, 1000)), tta: opt(oneOf('center', '10crop')) }), req);
-      return { results: await classifyFiles(ctx, r.runId, r.files, r.topK ?? 5, r.tta ?? 'center') };
+      const r = check(obj({ runId: id, files: list(absPath, LIMITS.filesPerCall, 1), topK: opt(int(1, 1000)), tta: opt(oneOf('center', '10crop')), thumbs: opt(bool) }), req);
+      const controller = new AbortController();
+      const mine = classifying.get(r.runId) ?? new Set<AbortController>();
+      classifying.set(r.runId, mine.add(controller));
+      try {
+        return { results: await classifyFiles(ctx, r.runId, r.files, r.topK ?? 5, r.tta ?? 'center', { thumbs: r.thumbs, signal: controller.signal }) };
+      } finally {
+        mine.delete(controller);
+        if (mine.size === 0) classifying.delete(r.runId);
+      }
+    },
+    'classify:cancel': (req) => {
+      const r = check(obj({ runId: id }), req);
+      const mine = classifying.get(r.runId);
+      for (const c of mine ?? []) c.abort();
+      return { cancelled: (mine?.size ?? 0) > 0 };
     },
 
   };

@@ -33,7 +33,7 @@ async function run(job: Job): Promise<void> {
         : job.kind === 'classify'
           ? await runClassify(job, send, controller.signal)
           : job.kind === 'export'
-            ? await runExport(job)
+            ? await runExport(job, controller.signal)
             : job.kind === 'import-weights'
               ? await runImportWeights(job, controller.signal)
               : job.kind === 'download-weights'

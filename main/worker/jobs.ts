@@ -3,6 +3,7 @@
 // in the worker; reports through `send`. No database here: main is the only writer.
 import fs from 'node:fs';
 import path from 'node:path';
+import sharp from 'sharp';
 import { initBackend } from '../../ml/backend';
 import { ensureWritableFolder, loadModel, readModelMeta, resolveCheckpointDir, snapshotParams, type LoadedModel } from '../../ml/checkpoint';
 import { runRecipe } from '../../ml/recipe';
@@ -112,11 +113,27 @@ export async function runTrain(job: TrainJob, send: Send, signal: AbortSignal): 
 export async function runClassify(job: ClassifyJob, send: Send, signal: AbortSignal): Promise<ClassifyOutcome> {
   send({ type: 'backend', info: await initBackend('auto') });
   const model = await loadModel(job.modelDir, 'best');
+  let results: ClassifyOutcome['results'];
   try {
-    return { results: await classify(model, job.files, { topK: job.topK, tta: job.tta, signal }) };
+    results = await classify(model, job.files, { topK: job.topK, tta: job.tta, signal });
   } finally {
     disposeParams(model.params);
   }
+  if (!job.thumbs) return { results };
+  const out: ClassifyOutcome['results'] = [];
+  for (const r of results) {
+    if (signal.aborted) throw Object.assign(new Error('classifying was cancelled'), { code: 'CANCELLED' });
+    out.push('predictions' in r ? { ...r, thumb: await thumbDataUrl(r.file).catch(() => undefined) } : r);
+  }
+  return { results: out };
+}
+
+const CLASSIFY_THUMB = 160; // longest side in pixels of a classified file's thumbnail: a few kB of JPEG
+
+/** A small JPEG of `file` as a data: URL, upright (EXIF orientation applied). */
+async function thumbDataUrl(file: string): Promise<string> {
+  const jpeg = await sharp(file).rotate().resize(CLASSIFY_THUMB, CLASSIFY_THUMB, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 70 }).toBuffer();
+  return `data:image/jpeg;base64,${jpeg.toString('base64')}`;
 }
 
 const weightsOutcome = (w: WeightsInfo): WeightsOutcome => ({ modelDir: w.modelDir, verified: w.verified, sha256: w.sha256, bytes: w.bytes, importedFrom: w.importedFrom, notes: w.notes });
@@ -131,21 +148,30 @@ export async function runDownloadWeights(job: DownloadWeightsJob, send: Send, si
   return weightsOutcome(await downloadWeights(job.dataDir, { signal, onProgress: (p) => send({ type: 'download', bytes: p.bytes, total: p.total }) }));
 }
 
-/** Writes a run's best model in `job.format`, with labels.json and preprocessing.json beside it. */
-export async function runExport(job: ExportJob): Promise<ExportOutcome> {
+/**
+ * Writes a run's best model in `job.format`, with labels.json and preprocessing.json beside it.
+ * A cancel stops it between steps; main kills the worker on a cancel anyway and removes outDir.
+ */
+export async function runExport(job: ExportJob, signal: AbortSignal): Promise<ExportOutcome> {
+  const stopIfCancelled = () => {
+    if (signal.aborted) throw Object.assign(new Error('the export was cancelled'), { code: 'CANCELLED' });
+  };
   if (job.format === 'checkpoint') {
     // our own folder, copied as it is (it loads in the app and the CLI), plus the two files every
     // export carries for other readers
     const src = resolveCheckpointDir(job.modelDir, 'best');
     const meta = await readModelMeta(src);
+    stopIfCancelled();
     await fs.promises.cp(src, job.outDir, { recursive: true, errorOnExist: true, force: false });
     fs.writeFileSync(path.join(job.outDir, 'labels.json'), JSON.stringify(meta.classNames, null, 1) + '\n');
     fs.writeFileSync(path.join(job.outDir, 'preprocessing.json'), JSON.stringify(preprocessingForExport(meta.preprocessing, 'NHWC'), null, 1) + '\n');
     const files = fs.readdirSync(job.outDir).sort();
     return { dir: job.outDir, files, bytes: files.reduce((s, f) => s + fs.statSync(path.join(job.outDir, f)).size, 0) };
   }
+  stopIfCancelled();
   const model = await loadModel(job.modelDir, 'best');
   try {
+    stopIfCancelled();
     const m = { config: model.config, arrays: await snapshotParams(model.params), classNames: model.classNames, preprocessing: model.preprocessing };
     return job.format === 'onnx' ? await exportOnnx(m, job.outDir) : await exportTfjs(m, job.outDir);
   } finally {

@@ -34,7 +34,9 @@ export type TrainJob = {
   resume: boolean; // continue from outDir/last.ckpt (runs:resume)
 };
 
-export type ClassifyJob = { kind: 'classify'; modelDir: string; files: string[]; topK: number; tta: Tta };
+// thumbs: each readable file's small JPEG thumbnail comes back as a data: URL (the page cannot read
+// a typed path itself, and no server route reads arbitrary files)
+export type ClassifyJob = { kind: 'classify'; modelDir: string; files: string[]; topK: number; tta: Tta; thumbs?: boolean };
 
 export type ImportWeightsJob = { kind: 'import-weights'; file: string; dataDir: string };
 
@@ -59,7 +61,7 @@ export type TrainEventMsg =
   | { type: 'skip'; stage: string; path: string; reason: string };
 
 export type TrainOutcome = { stopped: 'completed' | 'early-stop' | 'target' | 'cancelled'; epochs: number; bestEpoch: number; best: number | null; predicted: number };
-export type ClassifyOutcome = { results: ({ file: string; predictions: { label: string; p: number }[] } | { file: string; error: { code: string; message: string } })[] };
+export type ClassifyOutcome = { results: ({ file: string; predictions: { label: string; p: number }[]; thumb?: string } | { file: string; error: { code: string; message: string } })[] };
 export type WeightsOutcome = { modelDir: string; verified: 'imagenet' | 'structure'; sha256: string; bytes: number; importedFrom: string; notes: string[] };
 export type ExportOutcome = { dir: string; files: string[]; bytes: number };
 

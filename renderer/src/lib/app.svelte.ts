@@ -170,7 +170,8 @@ export class App {
     });
     a.on('predict:progress', (p) => {
       if (p.datasetId !== this.library.datasetId) return;
-      if (p.error) this.notify.error(p.error, 'Predicting new photos');
+      if (p.error?.code === 'CANCELLED') this.notify.info('Predicting new photos cancelled', 'The photos predicted so far keep their predictions.');
+      else if (p.error) this.notify.error(p.error, 'Predicting new photos');
       this.runs.predicting = p.error || p.done >= p.total ? null : { runId: p.runId, done: p.done, total: p.total };
       if (!p.error && p.done >= p.total) void this.notify.guard(() => this.labeling.loadSuggestions());
     });

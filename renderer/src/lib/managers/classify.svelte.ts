@@ -2,7 +2,7 @@
 // Classify: files (dropped, chosen or typed as paths) through a finished run's model, top-5 each,
 // adding a photo to the dataset with the predicted or a corrected label, and a CSV of the batch.
 import type { ClassifyResultInfo } from '../../../../preload/contract';
-import type { Api } from '../api';
+import { AppError, type Api } from '../api';
 
 /** One CSV cell: quoted when it holds a comma, quote or line break. */
 function cell(v: string | number): string {
@@ -30,20 +30,31 @@ export class Classify {
   runId = $state<number | null>(null);
   results = $state<ClassifyResultInfo[]>([]);
   busy = $state(false);
+  private working: number | null = null; // the run of the classify call at work
   /** file -> photo id once added to the dataset. */
   added = $state<Record<string, number>>({});
 
   constructor(private readonly api: Api) {}
 
-  async classify(files: string[]): Promise<void> {
+  /** Classifies `files`; thumbs: the job sends each file's thumbnail (typed paths). A cancel keeps the results so far. */
+  async classify(files: string[], o: { thumbs?: boolean } = {}): Promise<void> {
     if (this.runId === null || files.length === 0) return;
     this.busy = true;
+    this.working = this.runId;
     try {
-      const res = await this.api.call('classify:files', { runId: this.runId, files, topK: 5 });
+      const res = await this.api.call('classify:files', { runId: this.runId, files, topK: 5, thumbs: o.thumbs });
       this.results = [...res.results, ...this.results.filter((r) => !files.includes(r.file))];
+    } catch (err) {
+      if (!(err instanceof AppError && err.code === 'CANCELLED')) throw err;
     } finally {
       this.busy = false;
+      this.working = null;
     }
+  }
+
+  /** Stops the classify call at work (it ends without results). */
+  async cancel(): Promise<void> {
+    if (this.working !== null) await this.api.call('classify:cancel', { runId: this.working });
   }
 
   /** Adds `file` to `datasetId` labeled `classId` (the prediction or the user's correction). */

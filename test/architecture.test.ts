@@ -1,0 +1,103 @@
+// The import graph of the app's source, drawn from the files themselves (.ts and the <script> of
+// .svelte): no cycle, and arrows only downward, as docs/architecture.md says:
+//   renderer -> preload/contract;  main -> db, ml, preload/contract;  ml and db -> themselves and common/.
+// Electron is imported only by main/ and preload/, native database access only by db/.
+// The test prints the room-level drawing, so a new arrow shows up in its output before it fails.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+import { repoRoot } from './helpers/bvlc-fixture';
+
+const ROOTS = ['common', 'ml', 'db', 'main', 'preload', 'renderer/src'];
+type Room = 'common' | 'ml' | 'db' | 'main' | 'preload' | 'renderer';
+/** Which rooms each room may import (besides packages). */
+const ALLOWED: Record<Room, Room[]> = { common: ['common'], ml: ['ml', 'common'], db: ['db', 'common'], main: ['main', 'db', 'ml', 'preload', 'common'], preload: ['preload'], renderer: ['renderer', 'preload'] };
+/** Packages only some rooms may import. */
+const PACKAGE_ROOMS: Record<string, Room[]> = { electron: ['main', 'preload'], 'better-sqlite3': ['db'] };
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = path.join(dir, n);
+    if (statSync(p).isDirectory()) return n === 'node_modules' || n === 'dist' ? [] : files(p);
+    return /\.(ts|svelte)$/.test(n) && !n.endsWith('.d.ts') ? [p] : [];
+  });
+}
+
+/** Every module specifier a file imports or re-exports (static, dynamic, side-effect), by TypeScript's own scanner. */
+function specifiers(file: string): string[] {
+  let src = readFileSync(file, 'utf8');
+  if (file.endsWith('.svelte')) src = [...src.matchAll(/<script\b[^>]*>([\s\S]*?)<\/script>/g)].map((m) => m[1]).join('\n');
+  return ts.preProcessFile(src, true, true).importedFiles.map((f) => f.fileName);
+}
+
+/** The repo-relative file a relative specifier names, or null when it is not one of ours. */
+function resolve(from: string, spec: string, known: Set<string>): string | null {
+  const base = path.relative(repoRoot, path.resolve(path.dirname(from), spec));
+  for (const c of [base, `${base}.ts`, `${base.replace(/\.js$/, '')}.ts`, path.join(base, 'index.ts')]) if (known.has(c)) return c;
+  return null;
+}
+
+const roomOf = (f: string): Room => (f.startsWith('renderer/') ? 'renderer' : (f.split('/')[0] as Room));
+
+const all = ROOTS.flatMap((r) => files(path.join(repoRoot, r))).map((f) => path.relative(repoRoot, f));
+const known = new Set(all);
+const graph = new Map<string, string[]>();
+const packages: { file: string; pkg: string }[] = [];
+for (const f of all) {
+  const deps: string[] = [];
+  for (const s of specifiers(path.join(repoRoot, f))) {
+    if (s.startsWith('.')) {
+      const r = resolve(path.join(repoRoot, f), s, known);
+      if (r) deps.push(r);
+      else if (!/\.(css|json|svg|png)$/.test(s)) throw new Error(`${f}: cannot resolve ${s}`);
+    } else packages.push({ file: f, pkg: s.startsWith('@') ? s.split('/').slice(0, 2).join('/') : s.split('/')[0] });
+  }
+  graph.set(f, deps);
+}
+
+describe('the import graph', () => {
+  it('reads every source file and finds its imports', () => {
+    expect(all.length).toBeGreaterThan(100);
+    expect(graph.get('main/handlers/runs.ts')).toContain('db/training.ts');
+    expect(graph.get('renderer/src/App.svelte')!.length).toBeGreaterThan(0);
+  });
+
+  it('points only downward: renderer -> preload/contract; main -> db, ml, preload; ml and db to themselves and common', () => {
+    const edges = new Map<string, number>();
+    const wrong: string[] = [];
+    for (const [f, deps] of graph) {
+      for (const d of deps) {
+        const key = `${roomOf(f)} -> ${roomOf(d)}`;
+        edges.set(key, (edges.get(key) ?? 0) + 1);
+        if (!ALLOWED[roomOf(f)].includes(roomOf(d))) wrong.push(`${f} -> ${d}`);
+        if (roomOf(f) === 'renderer' && roomOf(d) === 'preload' && d !== 'preload/contract.ts') wrong.push(`${f} -> ${d} (the renderer knows only the contract)`);
+      }
+    }
+    console.log(`room-level import graph:\n${[...edges].sort().map(([k, n]) => `  ${k} (${n})`).join('\n')}`);
+    expect(wrong).toEqual([]);
+  });
+
+  it('keeps Electron in main/ and preload/, better-sqlite3 in db/', () => {
+    const wrong = packages.filter(({ file, pkg }) => PACKAGE_ROOMS[pkg] && !PACKAGE_ROOMS[pkg].includes(roomOf(file))).map(({ file, pkg }) => `${file} imports ${pkg}`);
+    expect(wrong).toEqual([]);
+  });
+
+  it('has no cycle', () => {
+    const cycles: string[] = [];
+    const state = new Map<string, 'open' | 'done'>();
+    const stack: string[] = [];
+    const visit = (f: string): void => {
+      state.set(f, 'open');
+      stack.push(f);
+      for (const d of graph.get(f) ?? []) {
+        if (state.get(d) === 'open') cycles.push([...stack.slice(stack.indexOf(d)), d].join(' -> '));
+        else if (!state.has(d)) visit(d);
+      }
+      stack.pop();
+      state.set(f, 'done');
+    };
+    for (const f of all) if (!state.has(f)) visit(f);
+    expect(cycles).toEqual([]);
+  });
+});
