@@ -1,5 +1,5 @@
 // Importing a folder of photos into a dataset. Which files are photos, and why the others are
-// skipped, is the one folder scanner's call (common/scan.ts, the same rules as `alexnet train`);
+// skipped, is the one folder scanner's call (ml/scan.ts, the same rules as `alexnet train`);
 // with classesFromFolders the folder directly under the root names a photo's class (ImageFolder
 // layout: <root>/<class>/**/<file>, or <root>/train/<class>/...); photos above the class folders come
 // in unlabeled. For each photo
@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { FolderScanError, IMAGE_EXTENSIONS, PHOTO_FORMATS, scanFolder } from '../common/scan';
+import { FolderScanError, IMAGE_EXTENSIONS, PHOTO_FORMATS, scanFolder } from '../ml/scan';
 import { DbError } from './errors';
 import { exifDateTimeOriginal, localDateTime } from './exif';
 import type { Library } from './index';

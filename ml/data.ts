@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { byName, type FolderScan, FolderScanError, scanFolder } from '../common/scan';
+import { byName, type FolderScan, FolderScanError, scanFolder } from './scan';
 import { EngineError } from './errors';
 import {
   centerView,
@@ -52,7 +52,7 @@ export function hashFile(file: string): Promise<string> {
 // ---------------------------------------------------------------------------------------------
 // Finding the images.
 
-export { sniffImage } from '../common/scan'; // main/server.ts and main/images.ts sniff uploads and served files with it
+export { sniffImage } from './scan'; // main/server.ts and main/images.ts sniff uploads and served files with it
 
 export type ImageFolder = {
   root: string; // absolute path of the scanned folder
@@ -63,7 +63,7 @@ export type ImageFolder = {
 
 /**
  * Scans `<dir>/<class>/**\/<image>` (ImageFolder layout; `<dir>/train|val|test/<class>/...` too) with
- * the one folder scanner the library's import uses too (common/scan.ts: what is a photo, hidden
+ * the one folder scanner the library's import uses too (ml/scan.ts: what is a photo, hidden
  * files, links, class folders, what is skipped and why).
  * Training needs a class, so photos directly in `dir` are skipped too. Throws EngineError
  * 'NO_SUCH_FOLDER', 'NO_IMAGES' or 'TOO_FEW_CLASSES' (fewer than 2 class folders with images).

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FOLDER_LINK_REASON, scanFolder } from '../../common/scan';
+import { FOLDER_LINK_REASON, scanFolder } from '../../ml/scan';
 import { hasPhotos, importFolder } from '../../db/import';
 import { type Library, openLibrary } from '../../db/index';
 import { scanImageFolder } from '../../ml/data';

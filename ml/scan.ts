@@ -1,7 +1,7 @@
 // The one folder scanner: which files under a folder are photos, which class folder each lies in,
 // and why every other file is left out. `alexnet train <folder>` (ml/data.ts) and the library import
 // (db/import.ts) both call it, so the two can never disagree about a folder. Node built-ins only:
-// ml/ and db/ may both import this module (docs/architecture.md).
+// it is the one module of ml/ that db/ imports, and loading it must never load TensorFlow.
 //
 // The rules:
 // - A file is a photo when its first bytes say so (sniffImage): extensions lie ('IMG_0001' has none,
