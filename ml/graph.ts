@@ -190,7 +190,7 @@ const sessionKey = (config: AlexNetConfig, layers: readonly Layer[] = networkLay
 const FEEDS = [GRAPH_INPUT, ...PARAM_NAMES].map((n) => ({ name: `${n}:0`, tfDtype: 'DT_FLOAT' }));
 
 function openSession(be: SavedModelBackend, config: AlexNetConfig, fcLayout: FcLayout, convConsts: ConvConsts | null = null, layers: readonly Layer[] = networkLayers(config)): number {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-graph-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `alexnet-graph-${process.pid}-`)); // with the pid: a process can tell its own folders
   try {
     const fd = fs.openSync(path.join(dir, 'saved_model.pb'), 'w');
     try {

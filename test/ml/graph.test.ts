@@ -17,7 +17,8 @@ const REQUIRE = process.env.ALEXNET_REQUIRE_NATIVE === '1';
 const native = findNativeBinding('@tensorflow/tfjs-node') !== null;
 if (!native && !REQUIRE) console.warn('[graph.test] skipping: @tensorflow/tfjs-node has no native build here');
 
-const tmpGraphs = (): string[] => fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('alexnet-graph-'));
+// this process's folders alone: other test files write theirs at the same time
+const tmpGraphs = (): string[] => fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith(`alexnet-graph-${process.pid}-`));
 
 /** forward() op by op (the graph turned off). */
 function eager(run: () => Float32Array): Float32Array {
