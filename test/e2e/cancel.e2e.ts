@@ -94,6 +94,11 @@ it('a classify in progress can be cancelled; a typed path gets its thumbnail', a
   const img = cards.first().getByRole('img', { name: path.basename(file) });
   expect(await img.getAttribute('src')).toMatch(/^data:image\/jpeg;base64,/);
   await expect.poll(() => img.evaluate((e) => (e as HTMLImageElement).naturalWidth)).toBe(160); // decoded under the page's CSP
+  // a card's top-5 labels keep their line (they wrapped one letter per line), and one result is "1 result"
+  const label = cards.first().getByRole('table').locator('td').first();
+  const { height, lineHeight } = await label.evaluate((e) => ({ height: e.getBoundingClientRect().height, lineHeight: parseFloat(getComputedStyle(e).lineHeight) || 16 }));
+  expect(height).toBeLessThan(lineHeight * 1.6);
+  expect(await page.getByRole('heading', { name: '1 result', exact: true }).count()).toBe(1);
   await screenshot(page, 'cancel-2-typed-thumbnail');
 });
 
