@@ -4,8 +4,8 @@
 #
 # Needs: Node 20+ and this checkout with node_modules (npm ci); on Linux the Vulkan loader
 # (libvulkan1) and the GPU's Vulkan driver (NVIDIA's driver ships its ICD); a python with a CUDA
-# build of torch (ALEXNET_BENCH_PYTHON, else ../.venv-bench/bin/python or python3); python3-onnx and
-# numpy for the BVLC fixture the fine-tune row starts from.
+# build of torch (ALEXNET_BENCH_PYTHON, else ../.venv-bench/bin/python or python3). The BVLC fixture
+# the fine-tune row starts from is written by our own TypeScript (test/helpers/bvlc-fixture.ts).
 #
 #   scripts/bench-gpu.sh [more npm run bench arguments, e.g. --reps 9 --gpu-batch 128]
 #
