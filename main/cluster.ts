@@ -294,7 +294,11 @@ export async function importClusterResult(lib: Library, o: ClusterImportOptions)
   // the model through the ONNX importer (any AlexNet ONNX: PyTorch's export here); its structure
   // must be the job's network (input size and dropout are not in the graph: the job's)
   o.onProgress?.('model', 0, 1);
-  const onnx = await importOnnxAlexNet((await readFileWithHash(modelFile, o.signal)).buf, o.signal);
+  const readModel = async () => importOnnxAlexNet((await readFileWithHash(modelFile, o.signal)).buf, o.signal);
+  const onnx = await readModel().catch((e: unknown) => {
+    throwIfCancelled(o.signal, 'import'); // in the import's words, not the weights importer's
+    throw e;
+  });
   const got = onnx.config;
   const differs: string[] = (['numClasses', 'fcUnits', 'groups', 'activation', 'overlappingPool'] as const).filter((f) => got[f] !== config[f]);
   if (got.channels.join() !== config.channels.join()) differs.push('channels');
