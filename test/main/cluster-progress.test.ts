@@ -2,12 +2,13 @@
 // total, with an ETA), one at a time (BUSY), and cluster:cancel, after which no half job folder and
 // no half run is left. No Python needed: the result folder comes from our own engine's ONNX export
 // of a tiny run (test/helpers/cluster-result.ts); test/main/cluster.test.ts runs the real job.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Events } from '../../preload/contract';
 import { engineResult } from '../helpers/cluster-result';
-import { harness, importDataset, photoFolder, tempDir, type Harness } from './helpers';
+import { harness, importDataset, photoFolder, repoRoot, tempDir, type Harness } from './helpers';
 
 let h: Harness;
 let folder: string;
@@ -62,6 +63,21 @@ describe('cluster export and import: progress with an ETA, and cancel', () => {
     expect(fs.readdirSync(out)).toEqual([]);
     expect(await h.ok('cluster:cancel', {})).toEqual({ cancelled: false }); // nothing at work now
   });
+
+  it('`alexnet cluster export` stops on Ctrl-C: a one-line error and no job folder', async () => {
+    const job = path.join(tmp, 'cli-job');
+    const cli = spawn(path.join(repoRoot, 'bin/alexnet'), ['cluster', 'export', '--dataset', 'hym', '--out', job, '--recipe', 'full', '--db', path.join(h.dataDir, 'library.sqlite')], { env: { ...process.env, ALEXNET_HOME: h.dataDir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    cli.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (/^pca \[/m.test(stderr)) cli.kill('SIGINT'); // the progress bar is drawn: the export is at work
+    });
+    const code = await new Promise<number | null>((resolve) => cli.once('close', resolve));
+    expect(stderr).toMatch(/^pca \[.*ETA/m);
+    expect(stderr.trim().split('\n').at(-1)).toBe('alexnet: cluster export cancelled');
+    expect(code).not.toBe(0);
+    expect(fs.existsSync(job)).toBe(false);
+  }, 60_000);
 
   it('imports a result with the model read, then every photo predicted, and cancels one leaving no run', async () => {
     const result = await engineResult(h.ok.bind(h), runId, fs.mkdtempSync(path.join(tmp, 'result-')));
