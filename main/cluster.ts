@@ -110,8 +110,12 @@ const safeExt = (file: string) => {
   return /^[a-z0-9]{1,5}$/.test(e) ? e : 'img';
 };
 
-/** Writes the shards of one subset; returns their file names and photo counts. */
-function writeShards(dir: string, subset: 'train' | 'val', items: TrainingItem[], size: number, progress: () => void): { file: string; count: number }[] {
+/**
+ * Writes the shards of one subset; returns their file names and photo counts. Photos are read
+ * asynchronously so that the process stays responsive while a large library is written: its
+ * progress reaches the page and a cancel reaches `progress` (which throws) between two photos.
+ */
+async function writeShards(dir: string, subset: 'train' | 'val', items: TrainingItem[], size: number, progress: () => void): Promise<{ file: string; count: number }[]> {
   const out: { file: string; count: number }[] = [];
   for (let s = 0; s * size < items.length; s++) {
     const file = `${subset}-${String(s).padStart(6, '0')}.tar`;
@@ -122,7 +126,7 @@ function writeShards(dir: string, subset: 'train' | 'val', items: TrainingItem[]
         const key = `p${it.photoId}`;
         let bytes: Buffer;
         try {
-          bytes = fs.readFileSync(it.path); // the original bytes; the photo itself is only read
+          bytes = await fs.promises.readFile(it.path); // the original bytes; the photo itself is only read
         } catch {
           throw new AppError('FOLDER_NOT_FOUND', `photo ${it.photoId} cannot be read: ${it.path}`);
         }
@@ -183,7 +187,7 @@ export async function exportClusterJob(lib: Library, dataDir: string, o: Cluster
       throwIfCancelled(o.signal, 'export');
       o.onProgress?.('shards', ++done, total);
     };
-    const shards = { train: writeShards(out, 'train', train, shardSize, tick), val: writeShards(out, 'val', set.val, shardSize, tick) };
+    const shards = { train: await writeShards(out, 'train', train, shardSize, tick), val: await writeShards(out, 'val', set.val, shardSize, tick) };
     const settings = {
       headEpochs: o.headEpochs ?? 3,
       fineTune: o.fineTune ?? 'fc',

@@ -64,6 +64,18 @@ describe('cluster export and import: progress with an ETA, and cancel', () => {
     expect(await h.ok('cluster:cancel', {})).toEqual({ cancelled: false }); // nothing at work now
   });
 
+  it('cancels an export while it writes the shards (the process stays responsive): no job folder', async () => {
+    const out = fs.mkdtempSync(path.join(tmp, 'cancelled-shards-'));
+    const writing = h.next('cluster:progress', (e) => e.job === 'export' && e.phase === 'shards' && e.done === 0);
+    const reply = h.call('cluster:export', { datasetId: ds, folder: out, settings: { recipe: 'scratch' } });
+    await writing;
+    expect(await h.ok('cluster:cancel', {})).toEqual({ cancelled: true });
+    const r = await reply;
+    expect(r.ok ? null : r.error.code).toBe('CANCELLED');
+    expect(progress('export').filter((e) => e.phase === 'shards').at(-1)!.done).toBeLessThan(20);
+    expect(fs.readdirSync(out)).toEqual([]);
+  });
+
   it('`alexnet cluster export` stops on Ctrl-C: a one-line error and no job folder', async () => {
     const job = path.join(tmp, 'cli-job');
     const cli = spawn(path.join(repoRoot, 'bin/alexnet'), ['cluster', 'export', '--dataset', 'hym', '--out', job, '--recipe', 'full', '--db', path.join(h.dataDir, 'library.sqlite')], { env: { ...process.env, ALEXNET_HOME: h.dataDir }, stdio: ['ignore', 'pipe', 'pipe'] });
