@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Library } from '../db/index';
+import type { ClusterPhase } from '../preload/contract';
 import { trainingSet, type TrainingItem } from '../db/training';
 import { readBinary, readModelMeta, resolveCheckpointDir, saveCheckpoint, type EpochMetrics } from '../ml/checkpoint';
 import { toTorchState, writeSafetensors } from '../ml/cluster/safetensors';
@@ -60,7 +61,8 @@ export type ClusterExportOptions = {
   lr?: number; // transfer: the head's 0.01; full: 0.01 from paper init, 0.001 from weights
   seed?: number; // 0
   valFraction?: number; // for a new split, when the dataset has none yet: 0.2
-  onProgress?: (phase: string, done: number, total: number) => void;
+  signal?: AbortSignal; // abort: CANCELLED, and the job folder is removed
+  onProgress?: (phase: ClusterPhase, done: number, total: number) => void; // each phase starts at done 0
 };
 
 export type ClusterExportResult = { dir: string; files: string[]; bytes: number; shards: { train: number; val: number }; train: number; val: number; classes: string[] };
@@ -108,8 +110,12 @@ const safeExt = (file: string) => {
   return /^[a-z0-9]{1,5}$/.test(e) ? e : 'img';
 };
 
-/** Writes the shards of one subset; returns their file names and photo counts. */
-function writeShards(dir: string, subset: 'train' | 'val', items: TrainingItem[], size: number, progress: (n: number) => void): { file: string; count: number }[] {
+/**
+ * Writes the shards of one subset; returns their file names and photo counts. Photos are read
+ * asynchronously so that the process stays responsive while a large library is written: its
+ * progress reaches the page and a cancel reaches `progress` (which throws) between two photos.
+ */
+async function writeShards(dir: string, subset: 'train' | 'val', items: TrainingItem[], size: number, progress: () => void): Promise<{ file: string; count: number }[]> {
   const out: { file: string; count: number }[] = [];
   for (let s = 0; s * size < items.length; s++) {
     const file = `${subset}-${String(s).padStart(6, '0')}.tar`;
@@ -120,14 +126,14 @@ function writeShards(dir: string, subset: 'train' | 'val', items: TrainingItem[]
         const key = `p${it.photoId}`;
         let bytes: Buffer;
         try {
-          bytes = fs.readFileSync(it.path); // the original bytes; the photo itself is only read
+          bytes = await fs.promises.readFile(it.path); // the original bytes; the photo itself is only read
         } catch {
           throw new AppError('FOLDER_NOT_FOUND', `photo ${it.photoId} cannot be read: ${it.path}`);
         }
         tar.add(`${key}.${safeExt(it.path)}`, bytes);
         tar.add(`${key}.cls`, Buffer.from(String(it.classIndex)));
         tar.add(`${key}.json`, Buffer.from(JSON.stringify({ photoId: it.photoId, label: it.label, file: path.basename(it.path) })));
-        progress(1);
+        progress();
       }
     } finally {
       tar.close();
@@ -165,7 +171,9 @@ export async function exportClusterJob(lib: Library, dataDir: string, o: Cluster
     // colour-noise PCA of (a seeded sample of) the training photos, as the app's training computes it
     const sample = createRng(seed).fork('pca').shuffle(set.train.slice()).slice(0, PCA_SAMPLE);
     const imgs: DecodedImage[] = [];
+    o.onProgress?.('pca', 0, sample.length);
     for (let i = 0; i < sample.length; i++) {
+      throwIfCancelled(o.signal, 'export');
       imgs.push(await loadImage(sample[i].path, start.preprocessing));
       o.onProgress?.('pca', i + 1, sample.length);
     }
@@ -174,8 +182,12 @@ export async function exportClusterJob(lib: Library, dataDir: string, o: Cluster
     const train = createRng(seed).fork('shards').shuffle(set.train.slice());
     const total = train.length + set.val.length;
     let done = 0;
-    const tick = () => o.onProgress?.('shards', ++done, total);
-    const shards = { train: writeShards(out, 'train', train, shardSize, tick), val: writeShards(out, 'val', set.val, shardSize, tick) };
+    o.onProgress?.('shards', 0, total);
+    const tick = () => {
+      throwIfCancelled(o.signal, 'export');
+      o.onProgress?.('shards', ++done, total);
+    };
+    const shards = { train: await writeShards(out, 'train', train, shardSize, tick), val: await writeShards(out, 'val', set.val, shardSize, tick) };
     const settings = {
       headEpochs: o.headEpochs ?? 3,
       fineTune: o.fineTune ?? 'fc',
@@ -205,6 +217,7 @@ export async function exportClusterJob(lib: Library, dataDir: string, o: Cluster
     if (start.arrays) await writeSafetensors(path.join(out, 'weights', 'start.safetensors'), toTorchState(start.config, start.arrays), { source: start.source });
     const tpl = jobTemplateDir();
     for (const f of JOB_FILES) fs.copyFileSync(path.join(tpl, f), path.join(out, f));
+    throwIfCancelled(o.signal, 'export');
     const files = listFiles(out);
     const bytes = files.reduce((s, f) => s + fs.statSync(path.join(out, f)).size, 0);
     return { dir: out, files, bytes, shards: { train: shards.train.length, val: shards.val.length }, train: set.train.length, val: set.val.length, classes: set.classes };
@@ -212,6 +225,10 @@ export async function exportClusterJob(lib: Library, dataDir: string, o: Cluster
     fs.rmSync(out, { recursive: true, force: true }); // a half-written job is no job
     throw e;
   }
+}
+
+function throwIfCancelled(signal: AbortSignal | undefined, what: 'export' | 'import'): void {
+  if (signal?.aborted) throw new AppError('CANCELLED', `cluster ${what} cancelled`);
 }
 
 function listFiles(dir: string, rel = ''): string[] {
@@ -228,8 +245,8 @@ export type ClusterImportOptions = {
   runsDir: string; // where the run's model folder goes (the data folder's runs/)
   spawn: Spawner; // the worker that predicts the dataset's photos with our engine
   log?: Log;
-  signal?: AbortSignal;
-  onProgress?: (phase: string, done: number, total: number) => void;
+  signal?: AbortSignal; // abort: CANCELLED, and the run (row and model folder) is removed
+  onProgress?: (phase: ClusterPhase, done: number, total: number) => void; // each phase starts at done 0
 };
 export type ClusterImportResult = { runId: number; epochs: number; bestEpoch: number; bestValAcc: number | null; predicted: number };
 
@@ -280,13 +297,20 @@ export async function importClusterResult(lib: Library, o: ClusterImportOptions)
   if (missing.length) throw new AppError('BAD_INPUT', `dataset '${ds.name}' has no class ${missing.map((m) => `"${m}"`).join(', ')} of this result`);
   // the model through the ONNX importer (any AlexNet ONNX: PyTorch's export here); its structure
   // must be the job's network (input size and dropout are not in the graph: the job's)
-  const onnx = await importOnnxAlexNet((await readFileWithHash(modelFile, o.signal)).buf, o.signal);
+  o.onProgress?.('model', 0, 1);
+  const readModel = async () => importOnnxAlexNet((await readFileWithHash(modelFile, o.signal)).buf, o.signal);
+  const onnx = await readModel().catch((e: unknown) => {
+    throwIfCancelled(o.signal, 'import'); // in the import's words, not the weights importer's
+    throw e;
+  });
   const got = onnx.config;
   const differs: string[] = (['numClasses', 'fcUnits', 'groups', 'activation', 'overlappingPool'] as const).filter((f) => got[f] !== config[f]);
   if (got.channels.join() !== config.channels.join()) differs.push('channels');
   if (JSON.stringify(got.lrn) !== JSON.stringify(config.lrn)) differs.push('lrn');
   if (differs.length) throw new AppError('BAD_WEIGHTS', `${modelFile} is not the job's network (${differs.join(', ')} differ from job.json)`);
   const arrays: Record<ParamName, Float32Array> = onnx.arrays;
+  throwIfCancelled(o.signal, 'import');
+  o.onProgress?.('model', 1, 1);
   let splitId: number | null = null;
   try {
     if (lib.splits.get(job.dataset.splitId).datasetId === ds.id) splitId = job.dataset.splitId;
@@ -332,9 +356,11 @@ export async function importClusterResult(lib: Library, o: ClusterImportOptions)
     // our engine predicts every photo of the dataset: evaluation, confusion matrix, most wrong
     const photos = lib.photos.all(ds.id).filter((p) => p.status === 'ok');
     let predicted = 0;
-    const CHUNK = 2000; // photos per worker (each worker loads the model once)
+    // photos per worker: each worker loads the model once, and progress moves a chunk at a time
+    const CHUNK = 500;
+    o.onProgress?.('predicting', 0, photos.length);
     for (let i = 0; i < photos.length; i += CHUNK) {
-      if (o.signal?.aborted) throw new AppError('CANCELLED', 'import cancelled');
+      throwIfCancelled(o.signal, 'import');
       const chunk = photos.slice(i, i + CHUNK);
       const res = await runWorkerJob(o.spawn, { kind: 'classify', modelDir: runDir, files: chunk.map((p) => p.path), topK: Math.min(5, labels.length), tta: 'center' }, { signal: o.signal, log: o.log });
       const rows = res.results.flatMap((r, j) => ('predictions' in r ? [{ photoId: chunk[j].id, topk: r.predictions }] : []));
@@ -342,10 +368,16 @@ export async function importClusterResult(lib: Library, o: ClusterImportOptions)
       predicted += rows.length;
       o.onProgress?.('predicting', Math.min(i + CHUNK, photos.length), photos.length);
     }
+    throwIfCancelled(o.signal, 'import');
     lib.runs.end(run.id, 'finished');
     return { runId: run.id, epochs: metrics.length, bestEpoch: best?.epoch ?? 0, bestValAcc: best?.valAcc ?? null, predicted };
   } catch (e) {
-    lib.runs.end(run.id, 'failed', (e as Error).message);
+    if (o.signal?.aborted || (e instanceof AppError && e.code === 'CANCELLED')) {
+      // a cancelled import is no run: its row (metrics, predictions, model) and its folder go
+      lib.runs.remove(run.id);
+      fs.rmSync(runDir, { recursive: true, force: true });
+      throw new AppError('CANCELLED', 'cluster import cancelled');
+    } else lib.runs.end(run.id, 'failed', (e as Error).message);
     throw e;
   }
 }

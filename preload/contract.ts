@@ -393,6 +393,9 @@ export type Calls = {
   // scratch = every layer); its result/ folder imported back as a run (main/cluster.ts).
   'cluster:export': { req: { datasetId: number; folder: string; settings?: RunSettings; fromRunId?: number; shardSize?: number }; res: ClusterJobInfo };
   'cluster:import': { req: { datasetId: number; folder: string; name?: string }; res: { run: RunInfo; predicted: number } };
+  // one export or import at a time, with cluster:progress; cancel ends it with CANCELLED and leaves
+  // no half job folder and no half run
+  'cluster:cancel': { req: NoArgs; res: { cancelled: boolean } };
 
   'weights:status': { req: NoArgs; res: WeightsStatus };
   'weights:download': { req: NoArgs; res: WeightsStatus }; // progress as weights:progress, end as weights:done
@@ -400,6 +403,8 @@ export type Calls = {
   'weights:cancel': { req: NoArgs; res: WeightsStatus }; // stops an import or a download in progress (it ends with CANCELLED)
 };
 
+// export: the colour-noise PCA's photos, then the shards; import: the model read, then our engine predicting
+export type ClusterPhase = 'pca' | 'shards' | 'model' | 'predicting';
 export type ClusterJobInfo = { folder: string; files: number; bytes: number; train: number; val: number; shards: { train: number; val: number } };
 
 export type Channel = keyof Calls;
@@ -450,6 +455,7 @@ export const CHANNELS = [
   'camera:frame',
   'cluster:export',
   'cluster:import',
+  'cluster:cancel',
   'weights:status',
   'weights:download',
   'weights:import',
@@ -498,6 +504,7 @@ export type Events = {
   'weights:progress': { received: number; total: number | null };
   'weights:done': { status: WeightsStatus; error: AppErrorPayload | null };
   'predict:progress': { runId: number; datasetId: number; done: number; total: number; error: AppErrorPayload | null }; // runs:predict at work
+  'cluster:progress': { job: 'export' | 'import'; datasetId: number; phase: ClusterPhase; done: number; total: number; etaSeconds: number | null }; // a few per second at most
   'library:changed': { datasetId: number | null; what: 'datasets' | 'photos' | 'classes' | 'labels' | 'runs' };
   'menu:command': { command: MenuCommand; folder?: string }; // the app menu asks the page to act
   'app:backend': BackendInfo; // the compute backend, once a worker has loaded it (probed at start-up)
@@ -514,6 +521,7 @@ export const EVENTS = [
   'weights:progress',
   'weights:done',
   'predict:progress',
+  'cluster:progress',
   'library:changed',
   'menu:command',
   'app:backend',

@@ -60,8 +60,12 @@ async function exportCmd(argv: string[]): Promise<number> {
   const fineTune = values['fine-tune'] ?? 'fc';
   if (fineTune !== 'none' && fineTune !== 'fc' && fineTune !== 'all') throw new CliError(`--fine-tune must be none, fc or all, got '${fineTune}'`);
   const lib = openExisting(values.db);
+  const ac = new AbortController(); // Ctrl-C: CANCELLED, and no half job folder is left
+  const onSigint = () => ac.abort();
+  process.on('SIGINT', onSigint);
   try {
     const r = await exportClusterJob(lib, defaultDataDir(), {
+      signal: ac.signal,
       dataset: values.dataset,
       out: values.out,
       recipe,
@@ -82,6 +86,7 @@ async function exportCmd(argv: string[]): Promise<number> {
     }
     return 0;
   } finally {
+    process.off('SIGINT', onSigint);
     lib.close();
   }
 }

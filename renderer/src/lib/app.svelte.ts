@@ -7,6 +7,7 @@ import { Api, imageUrl } from './api';
 import { Notifier } from './notify.svelte';
 import { Camera } from './managers/camera.svelte';
 import { Classify } from './managers/classify.svelte';
+import { Cluster } from './managers/cluster.svelte';
 import { Gallery } from './managers/gallery.svelte';
 import { Labeling } from './managers/labeling.svelte';
 import { Library } from './managers/library.svelte';
@@ -43,6 +44,7 @@ export class App {
   readonly classify: Classify;
   readonly weights: Weights;
   readonly camera: Camera;
+  readonly cluster: Cluster;
 
   info = $state<AppInfo | null>(null);
   /** The screen shown; kept in the address's #hash so that a reload comes back to it. */
@@ -59,6 +61,7 @@ export class App {
     this.classify = new Classify(api);
     this.weights = new Weights(api);
     this.camera = new Camera(api);
+    this.cluster = new Cluster(api);
   }
 
   thumbUrl(photoId: number): string {
@@ -185,6 +188,7 @@ export class App {
       if (this.info) this.info = { ...this.info, backend: b };
     });
     a.on('weights:progress', (p) => this.weights.onProgress(p));
+    a.on('cluster:progress', (p) => this.cluster.onProgress(p));
     a.on('weights:done', (d) => {
       this.weights.onDone(d);
       if (d.error) this.notify.error(d.error, 'ImageNet weights');

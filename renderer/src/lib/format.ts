@@ -4,3 +4,10 @@
 export function plural(n: number, noun: string): string {
   return `${n} ${n === 1 ? noun : /(s|x|ch|sh)$/.test(noun) ? `${noun}es` : `${noun}s`}`;
 }
+
+/** Seconds left in words ('1 min 5 s', '40 s'); '—' while unknown. */
+export function etaWords(s: number | null): string {
+  if (s === null || !Number.isFinite(s) || s < 0) return '—';
+  const m = Math.floor(s / 60);
+  return m > 0 ? `${m} min ${Math.round(s % 60)} s` : `${Math.round(s)} s`;
+}
