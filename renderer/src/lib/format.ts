@@ -7,7 +7,7 @@ export function plural(n: number, noun: string): string {
 
 /** Seconds left in words ('1 min 5 s', '40 s'); '—' while unknown. */
 export function etaWords(s: number | null): string {
-  if (s === null || !Number.isFinite(s) || s < 0) return '—';
+  if (s === null || !Number.isFinite(s) || s <= 0) return '—'; // nothing left to estimate
   const m = Math.floor(s / 60);
   return m > 0 ? `${m} min ${Math.round(s % 60)} s` : `${Math.round(s)} s`;
 }
