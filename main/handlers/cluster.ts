@@ -8,7 +8,7 @@ import { dataPaths, type AppContext } from '../context';
 import { AppError } from '../errors';
 import { check, id, int, obj, opt, str, absPath } from '../validate';
 import { requireDataset, type HandlerMap } from './common';
-import { DEFAULT_SETTINGS, runInfo, settingsV } from './runs';
+import { DEFAULT_SETTINGS, PAPER_SWITCHES, runInfo, settingsV } from './runs';
 
 const PROGRESS_MS = 250; // at most four cluster:progress a second (a phase's start and end always)
 
@@ -45,6 +45,10 @@ export function clusterHandlers(ctx: AppContext): HandlerMap<'cluster:export' | 
       const r = check(obj({ datasetId: id, folder: absPath, settings: opt(settingsV), fromRunId: opt(id), shardSize: opt(int(1, 1_000_000)) }), req);
       const ds = requireDataset(ctx, r.datasetId);
       const s = { ...DEFAULT_SETTINGS, ...(r.settings ?? {}) };
+      // the job's alexnet.py is the paper's network at full size: refuse what it would silently drop
+      if (s.architecture !== 'alexnet') throw new AppError('BAD_INPUT', 'a cluster job trains the full AlexNet: choose "AlexNet from scratch" or the ImageNet fine-tune, not the tiny network');
+      const changed = PAPER_SWITCHES.filter((k) => s[k] !== DEFAULT_SETTINGS[k]);
+      if (changed.length) throw new AppError('BAD_INPUT', `a cluster job trains the paper's network as published: set ${changed.join(', ')} back to the paper's choice`);
       const recipe = s.recipe === 'finetune' ? 'transfer' : 'full';
       const from = r.fromRunId !== undefined ? String(r.fromRunId) : recipe === 'transfer' ? 'imagenet' : 'none';
       // a new folder inside the one picked, named after the dataset and the time

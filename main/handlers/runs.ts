@@ -35,7 +35,7 @@ export const DEFAULT_SETTINGS: Required<Omit<RunSettings, 'lr'>> & Pick<RunSetti
   backend: 'auto', // the best backend that loads (ml/backend.ts)
 };
 
-const PAPER_SWITCHES = ['activation', 'groups', 'lrn', 'overlappingPool'] as const;
+export const PAPER_SWITCHES = ['activation', 'groups', 'lrn', 'overlappingPool'] as const;
 
 export const settingsV = obj({
   recipe: opt(oneOf('finetune', 'scratch')),

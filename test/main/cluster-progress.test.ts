@@ -50,6 +50,15 @@ describe('cluster export and import: progress with an ETA, and cancel', () => {
     expect(p.filter((e) => e.phase === 'shards')[0].total).toBe(info.train + info.val);
   });
 
+  it('refuses what the job would silently drop: the tiny network, the paper switches changed', async () => {
+    const out = fs.mkdtempSync(path.join(tmp, 'refused-'));
+    const tiny = await h.call('cluster:export', { datasetId: ds, folder: out, settings: { recipe: 'scratch', architecture: 'tiny' } });
+    expect(tiny.ok ? null : tiny.error).toMatchObject({ code: 'BAD_INPUT', message: expect.stringContaining('full AlexNet') });
+    const tanh = await h.call('cluster:export', { datasetId: ds, folder: out, settings: { recipe: 'scratch', activation: 'tanh', lrn: false } });
+    expect(tanh.ok ? null : tanh.error).toMatchObject({ code: 'BAD_INPUT', message: expect.stringContaining('activation, lrn') });
+    expect(fs.readdirSync(out)).toEqual([]);
+  });
+
   it('cancels an export: CANCELLED, no job folder left, and a second job meanwhile is BUSY', async () => {
     const out = fs.mkdtempSync(path.join(tmp, 'cancelled-'));
     const started = h.next('cluster:progress', (e) => e.job === 'export' && e.phase === 'pca' && e.done === 0);
