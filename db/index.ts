@@ -63,6 +63,20 @@ export class Library {
     return schemaVersion(this.db);
   }
 
+  /**
+   * Frees the reserve file kept beside the library (RESERVE_BYTES), so that on a full disk the
+   * library can still record how a run ended: call it when a write failed for lack of space, then
+   * write again. False when there was none to free. The next open makes a new one.
+   */
+  releaseReserve(): boolean {
+    try {
+      fs.rmSync(`${this.file}.reserve`);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Runs `fn` in one write transaction (BEGIN IMMEDIATE); nested calls become savepoints. */
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn).immediate();
@@ -76,6 +90,26 @@ export class Library {
       // a read-only or busy database cannot optimize; closing matters more
     }
     this.db.close();
+  }
+}
+
+/**
+ * A file of this size beside the library, made at open where the disk has room: ballast that
+ * Library.releaseReserve gives back when the disk is full, so a run's end can still be committed.
+ */
+export const RESERVE_BYTES = 2 * 1024 * 1024;
+
+function ensureReserve(file: string): void {
+  const reserve = `${file}.reserve`;
+  try {
+    if (fs.statSync(reserve).size === RESERVE_BYTES) return;
+  } catch {
+    // none yet
+  }
+  try {
+    fs.writeFileSync(reserve, Buffer.alloc(RESERVE_BYTES), { mode: 0o600 });
+  } catch {
+    fs.rmSync(reserve, { force: true }); // no room for it now: the next open tries again
   }
 }
 
@@ -115,6 +149,7 @@ export function openLibrary(file: string, opts: OpenOptions = {}): Library {
       db.pragma('synchronous = NORMAL'); // in WAL: every commit survives a killed process; a power cut may lose the last few
       if (version > 0 && version < migrations.length) backup(db, abs);
       migrate(db, migrations, abs);
+      ensureReserve(abs);
     }
     const thumbs = opts.thumbnailDir ?? path.join(path.dirname(abs), THUMBNAIL_DIR_NAME);
     const lib = new Library(db, abs, thumbs);

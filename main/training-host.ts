@@ -259,11 +259,20 @@ export class TrainingHost {
       a.writer.discard();
       this.log('error', `run ${a.runId}: metrics could not be written`, err);
     }
-    try {
+    const record = (): void => {
       this.recordModels(a.runId, outcome);
       const run = lib.runs.get(a.runId);
       if (run.status === 'running') lib.runs.end(a.runId, status === 'finished' ? 'finished' : status === 'cancelled' ? 'cancelled' : 'failed', error ? error.message : null);
       else status = run.status; // deleted or ended meanwhile
+    };
+    try {
+      try {
+        record();
+      } catch (err) {
+        // a full disk: give back the library's reserve (db/index.ts) and record the end in its room
+        if (!isDiskFull(err) || !lib.releaseReserve()) throw err;
+        record();
+      }
     } catch (err) {
       this.log('error', `run ${a.runId}: could not record its end`, err);
     }

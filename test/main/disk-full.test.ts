@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openLibrary } from '../../db/index';
+import { openLibrary, RESERVE_BYTES } from '../../db/index';
 import { ensureWritableFolder } from '../../ml/checkpoint';
 import type { RunSettings } from '../../preload/contract';
 import { harness, importDataset, photoFolder, tempDir } from './helpers';
@@ -78,6 +78,38 @@ describe.skipIf(!probe)('a full disk', () => {
       expect(again.runs.get(run.id).status).toBe('running');
       again.close();
     });
+  });
+
+  it('the library keeps a reserve file that, given back, lets a run\'s end be recorded on a full disk', () => {
+    const dir = mountTmpfs(4)!;
+    mounts.push(dir);
+    const lib = openLibrary(path.join(dir, 'library.sqlite'));
+    expect(fs.statSync(path.join(dir, 'library.sqlite.reserve')).size).toBe(RESERVE_BYTES);
+    const ds = lib.datasets.create('d');
+    const run = lib.runs.create({ datasetId: ds.id, splitId: null, name: null, config: {}, preprocessing: {}, classes: ['a', 'b'], weightsSource: 'none' });
+    lib.db.exec('CREATE TABLE pad (x BLOB)');
+    const pad = lib.db.prepare('INSERT INTO pad VALUES (?)');
+    const filler = fillDisk(dir);
+    try {
+      // fill the WAL's spare room too: rows until SQLite itself says the disk is full
+      let full: unknown = null;
+      for (let i = 0; i < 100_000 && !full; i++) {
+        try {
+          pad.run(Buffer.alloc(4000, i));
+        } catch (e) {
+          full = e;
+        }
+      }
+      expect((full as { code?: string } | null)?.code).toBe('SQLITE_FULL');
+      expect(() => lib.runs.end(run.id, 'failed', 'the disk is full')).toThrow();
+      expect(lib.releaseReserve()).toBe(true);
+      lib.runs.end(run.id, 'failed', 'the disk is full');
+      expect(lib.runs.get(run.id).status).toBe('failed');
+      expect(lib.releaseReserve()).toBe(false); // given back once
+    } finally {
+      fs.rmSync(filler);
+      lib.close();
+    }
   });
 
   it('an output folder on a full disk is refused before any work, in one line', () => {
