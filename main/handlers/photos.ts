@@ -9,10 +9,10 @@ import { IMAGE_EXTENSIONS, verifyPhotos } from '../../db/import';
 import type { PhotoQuery as DbPhotoQuery } from '../../db/repos/photos';
 import { makeThumbnail } from '../../db/thumbnails';
 import { LIMITS, type PhotoDetail } from '../../preload/contract';
-import { absPath, bool, check, id, int, list, nullable, num, obj, oneOf, opt, str } from '../validate';
+import { absPath, bool, id, int, list, nullable, num, obj, oneOf, opt, str } from '../validate';
 import { displayName, type AppContext } from '../context';
 import { AppError } from '../errors';
-import { photoItem, requireDataset, type HandlerMap } from './common';
+import { photoItem, requireDataset, handler, type HandlerMap } from './common';
 
 const subsetV = oneOf('train', 'val', 'test');
 
@@ -81,13 +81,11 @@ async function examineFile(ctx: AppContext, file: string) {
 export function photoHandlers(ctx: AppContext): HandlerMap<'photos:list' | 'photos:get' | 'photos:verify' | 'photos:add'> {
   const { lib } = ctx;
   return {
-    'photos:list': (req) => {
-      const q = check(photoQuery, req);
+    'photos:list': handler(photoQuery, (q) => {
       const page = lib.photos.list(toDbQuery(ctx, q));
       return { items: page.items.map(photoItem), total: page.total, next: page.next, runId: page.runId };
-    },
-    'photos:get': (req) => {
-      const r = check(obj({ photoId: id }), req);
+    }),
+    'photos:get': handler(obj({ photoId: id }), (r) => {
       const p = lib.photos.get(r.photoId);
       const predictions = lib.predictions.forPhoto(p.id).map((x) => ({ runId: x.runId, topk: x.topk.map((k) => ({ label: k.label, p: k.p, classId: k.classId ?? null })) }));
       const top = predictions[0]?.topk[0];
@@ -108,14 +106,12 @@ export function photoHandlers(ctx: AppContext): HandlerMap<'photos:list' | 'phot
         history: lib.labels.history(p.id).map((h) => ({ actionId: h.actionId, description: h.description, state: h.state, createdAt: h.createdAt, oldClassId: h.oldClassId, newClassId: h.newClassId })),
       };
       return detail;
-    },
-    'photos:verify': async (req) => {
-      const r = check(obj({ datasetId: id }), req);
+    }),
+    'photos:verify': handler(obj({ datasetId: id }), async (r) => {
       requireDataset(ctx, r.datasetId);
       return verifyPhotos(lib, r.datasetId);
-    },
-    'photos:add': async (req) => {
-      const r = check(obj({ datasetId: id, files: list(absPath, LIMITS.filesPerCall, 1), classId: opt(nullable(id)) }), req);
+    }),
+    'photos:add': handler(obj({ datasetId: id, files: list(absPath, LIMITS.filesPerCall, 1), classId: opt(nullable(id)) }), async (r) => {
       requireDataset(ctx, r.datasetId);
       if (r.classId !== undefined && r.classId !== null) {
         const c = lib.classes.get(r.classId);
@@ -145,6 +141,6 @@ export function photoHandlers(ctx: AppContext): HandlerMap<'photos:list' | 'phot
       if (r.classId !== undefined && r.classId !== null && photoIds.length) lib.labels.set(r.datasetId, photoIds, r.classId, { source: 'user' });
       if (photoIds.length) ctx.bus.emit('library:changed', { datasetId: r.datasetId, what: 'photos' });
       return { photoIds, skipped };
-    },
+    }),
   };
 }
