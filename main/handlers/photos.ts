@@ -1,13 +1,9 @@
 // photos:* — the grid's pages, one photo's details, a check for moved files, and adding single
 // files (a classified photo "added to the dataset").
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
-import { exifDateTimeOriginal, localDateTime } from '../../db/exif';
-import { IMAGE_EXTENSIONS, verifyPhotos } from '../../db/import';
+import { examinePhoto, IMAGE_EXTENSIONS, verifyPhotos } from '../../db/import';
 import type { PhotoQuery as DbPhotoQuery } from '../../db/repos/photos';
-import { makeThumbnail } from '../../db/thumbnails';
 import { LIMITS, type PhotoDetail } from '../../preload/contract';
 import { absPath, bool, id, int, list, nullable, num, obj, oneOf, opt, str } from '../validate';
 import { displayName, type AppContext } from '../context';
@@ -50,32 +46,16 @@ export function toDbQuery(ctx: AppContext, q: ReturnType<typeof photoQuery>): Db
   return out;
 }
 
-/** A file's facts as the importer records them (hash, size, EXIF date) and its thumbnail. */
+/** A file's facts as the importer records them (db/import's examinePhoto: hash, size as displayed,
+ *  EXIF date) and its thumbnail; a file that is not a readable image is refused, not added. */
 async function examineFile(ctx: AppContext, file: string) {
   const st = await fs.promises.stat(file).catch(() => null);
   if (!st || !st.isFile()) throw new AppError('FOLDER_NOT_FOUND', `no such file: ${file}`);
   if (!IMAGE_EXTENSIONS.has(path.extname(file).toLowerCase())) throw new AppError('BAD_IMAGE', `not an image file: ${path.basename(file)}`);
-  const bytes = await fs.promises.readFile(file);
-  const hash = createHash('sha256').update(bytes).digest('hex');
-  let meta;
-  try {
-    meta = await sharp(bytes).metadata();
-    await makeThumbnail(bytes, hash, ctx.lib.thumbnailDir);
-  } catch (err) {
-    throw new AppError('BAD_IMAGE', `${path.basename(file)} is not a readable image: ${(err as Error).message.split('\n')[0]}`);
-  }
-  const swap = (meta.orientation ?? 1) >= 5;
-  const exif = exifDateTimeOriginal(meta.exif);
   const mtime = Math.round(st.mtimeMs);
-  return {
-    hash,
-    size: st.size,
-    mtime,
-    width: (swap ? meta.height : meta.width) ?? null,
-    height: (swap ? meta.width : meta.height) ?? null,
-    takenAt: exif ?? localDateTime(new Date(mtime)),
-    dateSource: exif ? ('exif' as const) : ('mtime' as const),
-  };
+  const f = await examinePhoto(file, mtime, ctx.lib.thumbnailDir);
+  if (f.status !== 'ok' || f.hash === null) throw new AppError('BAD_IMAGE', `${path.basename(file)}: ${f.reason ?? 'not a readable image'}`);
+  return { hash: f.hash, size: st.size, mtime, width: f.width, height: f.height, takenAt: f.takenAt, dateSource: f.dateSource };
 }
 
 export function photoHandlers(ctx: AppContext): HandlerMap<'photos:list' | 'photos:get' | 'photos:verify' | 'photos:add'> {
