@@ -104,8 +104,10 @@ export const noArgs: Validator<NoArgs> = (v, at) => {
 // SameType compares the two with the identity test of TypeScript's own type checker.
 type Norm<T> = T extends readonly (infer E)[] ? Norm<E>[] : T extends object ? { [K in keyof T]: Norm<T[K]> } : T;
 type Identical<A, B> = (<X>() => X extends A ? 1 : 2) extends <X>() => X extends B ? 1 : 2 ? true : false;
+/** true when A and B are the same type at every depth (optional fields and all). */
+export type IsSame<A, B> = Identical<Norm<A>, Norm<B>>;
 /** `unknown` when T and Want are the same type; otherwise a type no validator has, naming both. */
-export type SameType<T, Want> = Identical<Norm<T>, Norm<Want>> extends true ? unknown : { validatorOutput: T; contractWants: Want };
+export type SameType<T, Want> = IsSame<T, Want> extends true ? unknown : { validatorOutput: T; contractWants: Want };
 
 /** Validates the request of one call ('request' as the root name in messages). */
 export function check<T>(validator: Validator<T>, req: unknown): T {

@@ -4,15 +4,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { examinePhoto, IMAGE_EXTENSIONS, verifyPhotos } from '../../db/import';
 import type { PhotoQuery as DbPhotoQuery } from '../../db/repos/photos';
-import { LIMITS, type PhotoDetail } from '../../preload/contract';
-import { absPath, bool, id, int, list, nullable, num, obj, oneOf, opt, str } from '../validate';
+import { LIMITS, type PhotoDetail, type PhotoQuery } from '../../preload/contract';
+import { absPath, bool, type IsSame, id, int, list, nullable, num, obj, oneOf, opt, str } from '../validate';
 import { displayName, type AppContext } from '../context';
 import { AppError } from '../errors';
 import { photoItem, requireDataset, handler, type HandlerMap } from './common';
 
 const subsetV = oneOf('train', 'val', 'test');
 
-export const photoQuery = obj({
+const photoQuery = obj({
   datasetId: id,
   sort: opt(oneOf('name', 'date', 'label', 'confidence', 'imported')),
   order: opt(oneOf('asc', 'desc')),
@@ -31,8 +31,16 @@ export const photoQuery = obj({
   withTotal: opt(bool),
 });
 
+// The contract's PhotoQuery (what the window sends; the renderer may import nothing else) and the
+// library's (db/repos/photos.ts; db imports nothing of ours) are declared in their own rooms. They
+// differ only where the wire and the library do: `subset` names a run on the wire and that run's
+// split in the library, and the library's `status` also takes one status. Every other field must
+// be the same: a field added to one and not the other, or retyped, fails to compile here.
+const queriesAgree: IsSame<Omit<PhotoQuery, 'subset' | 'status'>, Omit<DbPhotoQuery, 'subset' | 'status'>> = true;
+void queriesAgree;
+
 /** The contract's query -> the library's (a run's split for `subset`), with existence checks. */
-export function toDbQuery(ctx: AppContext, q: ReturnType<typeof photoQuery>): DbPhotoQuery {
+export function toDbQuery(ctx: AppContext, q: PhotoQuery): DbPhotoQuery {
   requireDataset(ctx, q.datasetId);
   const { subset, status, ...rest } = q;
   const out: DbPhotoQuery = { ...rest };
