@@ -51,7 +51,9 @@ export type ImportSummary = {
 };
 
 type Candidate = { file: string; size: number; mtime: number; className: string | null };
-type Examined = { c: Candidate; hash: string | null; width: number | null; height: number | null; takenAt: string | null; dateSource: 'exif' | 'mtime' | null; status: PhotoStatus; reason: string | null };
+/** What reading one file tells: its hash, size as displayed, capture date, and whether it decodes. */
+export type PhotoFacts = { hash: string | null; width: number | null; height: number | null; takenAt: string | null; dateSource: 'exif' | 'mtime' | null; status: PhotoStatus; reason: string | null };
+type Examined = PhotoFacts & { c: Candidate };
 
 /** True when `root` holds at least one photo by the scanner's rules; stops at the first one. */
 export async function hasPhotos(root: string): Promise<boolean> {
@@ -81,12 +83,16 @@ async function walk(root: string, skipped: ImportSummary['skipped'], signal?: Ab
   return scan.photos.map((p) => ({ file: p.path, size: p.size, mtime: Math.round(p.mtimeMs), className: p.className }));
 }
 
-/** Reads one file: hash, dimensions, capture date, and (optionally) its thumbnail. */
-async function examine(c: Candidate, thumbDir: string | null): Promise<Examined> {
-  const base: Examined = { c, hash: null, width: null, height: null, takenAt: localDateTime(new Date(c.mtime)), dateSource: 'mtime', status: 'ok', reason: null };
+/**
+ * Reads one file (modified at `mtime`, ms): hash, dimensions, capture date, and (with thumbDir) its
+ * thumbnail. A file that cannot be read or decoded is status 'unreadable' with the reason, not an
+ * error: the importer records it; a single added file (photos:add) refuses it.
+ */
+export async function examinePhoto(file: string, mtime: number, thumbDir: string | null): Promise<PhotoFacts> {
+  const base: PhotoFacts = { hash: null, width: null, height: null, takenAt: localDateTime(new Date(mtime)), dateSource: 'mtime', status: 'ok', reason: null };
   let bytes: Buffer;
   try {
-    bytes = await fs.promises.readFile(c.file);
+    bytes = await fs.promises.readFile(file);
   } catch (err) {
     return { ...base, status: 'unreadable', reason: `cannot read file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
   }
@@ -109,6 +115,8 @@ async function examine(c: Candidate, thumbDir: string | null): Promise<Examined>
   }
   return base;
 }
+
+const examine = async (c: Candidate, thumbDir: string | null): Promise<Examined> => ({ c, ...(await examinePhoto(c.file, c.mtime, thumbDir)) });
 
 /** Imports every image under `dir` into a dataset; see ImportSummary for what is reported. */
 export async function importFolder(lib: Library, dir: string, opts: ImportOptions): Promise<ImportSummary> {

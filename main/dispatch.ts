@@ -4,6 +4,7 @@ import { CHANNELS, type Channel, type Reply } from '../preload/contract';
 import type { Log } from './training-host';
 import { toErrorPayload } from './errors';
 import type { Handlers } from './handlers/index';
+import type { Validator } from './validate';
 
 const KNOWN = new Set<string>(CHANNELS);
 
@@ -14,8 +15,11 @@ export function isChannel(v: unknown): v is Channel {
 export async function dispatch(handlers: Handlers, channel: unknown, req: unknown, log?: Log): Promise<Reply<unknown>> {
   if (!isChannel(channel)) return { ok: false, error: { code: 'BAD_INPUT', message: `unknown call '${String(channel).slice(0, 60)}'` } };
   try {
-    const handler = handlers[channel] as (req: unknown) => unknown;
-    const value = await handler(req === undefined ? {} : req);
+    // one channel's input and run agree by construction (handler() checks them against the
+    // contract); indexed by a channel only known at run time, the pair is seen as unknown -> unknown
+    const h = handlers[channel] as { input: Validator<unknown>; run(req: unknown): unknown } | ((req: unknown) => unknown);
+    const request = req === undefined ? {} : req;
+    const value = await (typeof h === 'function' ? h(request) : h.run(h.input(request, 'request')));
     return { ok: true, value };
   } catch (err) {
     return { ok: false, error: toErrorPayload(err, (e) => log?.('error', `${channel} failed`, e)) };

@@ -1,11 +1,11 @@
 // The worker as an Electron utilityProcess (a Node process Electron manages; no window, no
 // renderer privileges). Same WorkerHandle as the Node fork in worker/spawn.ts.
 import { utilityProcess } from 'electron';
-import type { FromWorker } from './worker/protocol';
-import { ENGINE_NODE_FLAGS, type Spawner } from './worker/spawn';
+import type { FromWorker, Job } from './worker/protocol';
+import { ENGINE_NODE_FLAGS, type Spawner, type WorkerHandle } from './worker/spawn';
 
 export function electronSpawner(entry: string, env: NodeJS.ProcessEnv = process.env): Spawner {
-  return () => {
+  return <J extends Job>(): WorkerHandle<J> => {
     const child = utilityProcess.fork(entry, [], { serviceName: 'AlexNet Studio worker', stdio: 'inherit', env: { ...env }, execArgv: [...ENGINE_NODE_FLAGS] });
     let exited = false;
     let spawned = false;
@@ -29,7 +29,7 @@ export function electronSpawner(entry: string, env: NodeJS.ProcessEnv = process.
         if (spawned) child.postMessage(msg);
         else queue.push(msg);
       },
-      onMessage: (cb) => child.on('message', (m: unknown) => cb(m as FromWorker)),
+      onMessage: (cb) => child.on('message', (m: unknown) => cb(m as FromWorker<J>)),
       onExit: (cb) => exitCbs.push(cb),
       kill: () => {
         if (!exited) child.kill();

@@ -4,17 +4,9 @@
 // here by their string code, their message kept since it is already one line in words. Anything
 // else is a bug: the window gets 'INTERNAL' with a generic message, the log gets the stack.
 import { isDiskFull } from '../ml/errors';
-import type { AppErrorPayload, ErrorCode } from '../preload/contract';
+import { AppError, type AppErrorPayload, type ErrorCode } from '../preload/contract';
 
-export class AppError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'AppError';
-  }
-}
+export { AppError }; // declared once in the contract: the renderer throws the same class
 
 // The library's (db/errors.ts) and the engine's (ml/errors.ts) codes -> the contract's.
 const CODE_MAP: Record<string, ErrorCode> = {

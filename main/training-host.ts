@@ -12,7 +12,7 @@ import type { MetricWriter } from '../db/repos/metrics';
 import type { AppErrorPayload, BackendInfo, EventName, Events, RunPhase, RunStatus } from '../preload/contract';
 import { isDiskFull } from '../ml/errors';
 import { AppError, diskFullPayload, mapCode, toErrorPayload } from './errors';
-import type { ClassifyJob, ClassifyOutcome, DownloadWeightsJob, ExportJob, ExportOutcome, FromWorker, ImportWeightsJob, ProbeJob, TrainEventMsg, TrainJob, TrainOutcome, WeightsOutcome } from './worker/protocol';
+import type { ClassifyJob, DownloadWeightsJob, ExportJob, FromWorker, ImportWeightsJob, Outcome, ProbeJob, TrainEventMsg, TrainJob, TrainOutcome } from './worker/protocol';
 import type { Spawner, WorkerHandle } from './worker/spawn';
 
 export type Emit = <E extends EventName>(event: E, payload: Events[E]) => void;
@@ -75,7 +75,7 @@ export class TrainingHost {
   start(job: TrainJob): Promise<RunStatus> {
     if (this.active) throw new AppError('BUSY', `run ${this.active.runId} is still training; cancel it or wait for it to finish`);
     const { lib } = this.opts;
-    const worker = this.opts.spawn();
+    const worker = this.opts.spawn<TrainJob>();
     let resolve!: (s: RunStatus) => void;
     const done = new Promise<RunStatus>((r) => (resolve = r));
     const a: Active = {
@@ -137,7 +137,7 @@ export class TrainingHost {
 
   // -- the worker's messages
 
-  private onMessage(a: Active, m: FromWorker): void {
+  private onMessage(a: Active, m: FromWorker<TrainJob>): void {
     if (this.active !== a) return;
     const { lib } = this.opts;
     try {
@@ -159,7 +159,7 @@ export class TrainingHost {
           break;
         case 'result':
           a.answered = true;
-          this.finish(a, m.value as TrainOutcome, null);
+          this.finish(a, m.value, null);
           break;
         case 'error': {
           a.answered = true;
@@ -307,15 +307,6 @@ export class TrainingHost {
 // One-off jobs (classify, weights check): a worker process each, awaited
 
 export type OneOffJob = ClassifyJob | ImportWeightsJob | DownloadWeightsJob | ExportJob | ProbeJob;
-export type JobResult<J> = J extends ClassifyJob
-  ? ClassifyOutcome
-  : J extends ImportWeightsJob | DownloadWeightsJob
-    ? WeightsOutcome
-    : J extends ExportJob
-      ? ExportOutcome
-      : J extends ProbeJob
-        ? BackendInfo
-        : never;
 
 /**
  * Runs a job in a fresh worker; rejects with an AppError on its error or crash; abort cancels it.
@@ -327,11 +318,11 @@ export function runWorkerJob<J extends OneOffJob>(
   spawn: Spawner,
   job: J,
   opts: { signal?: AbortSignal; killOnCancel?: boolean; log?: Log; onBackend?: (b: BackendInfo) => void; onDownload?: (bytes: number, total: number | null) => void } = {},
-): Promise<JobResult<J>> {
+): Promise<Outcome<J>> {
   return new Promise((resolve, reject) => {
     const cancelled = () => new AppError('CANCELLED', `the ${job.kind} was cancelled`);
     if (opts.signal?.aborted) return reject(cancelled());
-    const worker = spawn();
+    const worker = spawn<J>();
     let answered = false;
     let killed = false;
     const onAbort = () => {
@@ -346,7 +337,7 @@ export function runWorkerJob<J extends OneOffJob>(
       else if (killed) return; // cancelled: the exit answers
       else if (m.type === 'result') {
         answered = true;
-        resolve(m.value as JobResult<J>);
+        resolve(m.value);
       } else if (m.type === 'error') {
         answered = true;
         const p = toErrorPayload(m.error, () => opts.log?.('error', `worker job ${job.kind} failed: ${m.error.code} ${m.error.message}\n${m.stack ?? ''}`));

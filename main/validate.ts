@@ -2,7 +2,7 @@
 // returns it typed, or throws AppError('BAD_INPUT') naming the field and what was expected.
 // Objects refuse keys they do not know (a typo is an error, not a silently ignored option).
 import path from 'node:path';
-import { LIMITS } from '../preload/contract';
+import { LIMITS, type NoArgs } from '../preload/contract';
 import { AppError } from './errors';
 
 export type Validator<T> = (v: unknown, at: string) => T;
@@ -89,6 +89,25 @@ export function obj<S extends Shape>(shape: S): Validator<Out<S>> {
     return out as Out<S>;
   };
 }
+
+/** A call without arguments: {} (any field is an error). */
+export const noArgs: Validator<NoArgs> = (v, at) => {
+  obj({})(v, at);
+  return {};
+};
+
+// Exactness: a validator's output type must be the contract's request type, both ways and at every
+// depth, so that a field the contract adds (required or optional), drops or retypes and the
+// validator misses is a compile error. Plain assignability is not enough: a validator that forgets
+// an optional field, or accepts `string` where the contract now says `string | null`, still assigns.
+// Norm rebuilds a type as one plain object at every level (obj()'s output is an intersection);
+// SameType compares the two with the identity test of TypeScript's own type checker.
+type Norm<T> = T extends readonly (infer E)[] ? Norm<E>[] : T extends object ? { [K in keyof T]: Norm<T[K]> } : T;
+type Identical<A, B> = (<X>() => X extends A ? 1 : 2) extends <X>() => X extends B ? 1 : 2 ? true : false;
+/** true when A and B are the same type at every depth (optional fields and all). */
+export type IsSame<A, B> = Identical<Norm<A>, Norm<B>>;
+/** `unknown` when T and Want are the same type; otherwise a type no validator has, naming both. */
+export type SameType<T, Want> = IsSame<T, Want> extends true ? unknown : { validatorOutput: T; contractWants: Want };
 
 /** Validates the request of one call ('request' as the root name in messages). */
 export function check<T>(validator: Validator<T>, req: unknown): T {

@@ -3,8 +3,8 @@
 // registers one handler per call (main/handlers), preload exposes exactly this (preload/index.ts),
 // browser mode serves the same over HTTP (main/server.ts), and the renderer's client is typed by it.
 //
-// Rules: type-only plus `as const` names; no Electron, no Node, no db/ml import (the renderer imports
-// this file); every payload is plain JSON (numbers, strings, booleans, null, arrays, objects), so the
+// Rules: types, `as const` names and the one error class both sides throw (AppError); no Electron,
+// no Node, no db/ml import (the renderer imports this file); every payload is plain JSON (numbers, strings, booleans, null, arrays, objects), so the
 // same values cross IPC's structured clone and HTTP's JSON unchanged.
 //
 //   call:  api.invoke('photos:list', { datasetId: 1, sort: 'confidence' }) -> Reply<PhotoPage>
@@ -51,6 +51,23 @@ export type ErrorCode =
 export type AppErrorPayload = { code: ErrorCode; message: string };
 
 export type Reply<T> = { ok: true; value: T } | { ok: false; error: AppErrorPayload };
+
+/** An error with a contract code, as a thrown value: main's handlers throw it (dispatch answers
+ *  { code, message }), the renderer's client throws it for an { ok: false } reply. One class for both:
+ *  what crosses between them is the payload, never the object. */
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+  /** What the user reads: the message, or the code's words when the message is empty. */
+  get text(): string {
+    return this.message || ERROR_TEXT[this.code];
+  }
+}
 
 /** What the user reads for each code when the message itself is too technical to show alone. */
 export const ERROR_TEXT = {

@@ -1,13 +1,12 @@
 // app:info and the native dialogs.
-import { check, obj, oneOf, opt, str } from '../validate';
+import { obj, oneOf, opt, str, noArgs } from '../validate';
 import type { AppContext } from '../context';
 import { AppError } from '../errors';
-import type { HandlerMap } from './common';
+import { handler, type HandlerMap } from './common';
 
 export function appHandlers(ctx: AppContext): HandlerMap<'app:info' | 'dialog:pick'> {
   return {
-    'app:info': (req) => {
-      check(obj({}), req);
+    'app:info': handler(noArgs, () => {
       return {
         name: 'AlexNet Studio',
         version: ctx.version,
@@ -19,11 +18,10 @@ export function appHandlers(ctx: AppContext): HandlerMap<'app:info' | 'dialog:pi
         imageUrl: ctx.imageUrl,
         runningRunId: ctx.training.runningRunId,
       };
-    },
-    'dialog:pick': async (req) => {
-      const r = check(obj({ kind: oneOf('folder', 'files', 'save-folder'), title: opt(str(200)) }), req);
+    }),
+    'dialog:pick': handler(obj({ kind: oneOf('folder', 'files', 'save-folder'), title: opt(str(200)) }), async (r) => {
       if (!ctx.pick) throw new AppError('UNSUPPORTED', 'there is no file dialog in browser mode: type or paste the path instead');
       return { paths: await ctx.pick(r.kind, r.title) };
-    },
+    }),
   };
 }

@@ -6,10 +6,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../errors';
-import { bool, check, id, int, obj, opt, str } from '../validate';
+import { bool, id, int, obj, opt, str } from '../validate';
 import { dataPaths, type AppContext } from '../context';
 import { classifyFiles } from './runs';
-import type { HandlerMap } from './common';
+import { handler, type HandlerMap } from './common';
 
 export const MAX_FRAME_BYTES = 8 * 1024 * 1024; // a 4K JPEG is well under this
 
@@ -22,8 +22,7 @@ function imageKind(b: Buffer): 'jpg' | 'png' | null {
 
 export function cameraHandlers(ctx: AppContext): HandlerMap<'camera:frame'> {
   return {
-    'camera:frame': async (req) => {
-      const r = check(obj({ runId: id, image: str(Math.ceil((MAX_FRAME_BYTES * 4) / 3) + 4), topK: opt(int(1, 1000)), keep: opt(bool) }), req);
+    'camera:frame': handler(obj({ runId: id, image: str(Math.ceil((MAX_FRAME_BYTES * 4) / 3) + 4), topK: opt(int(1, 1000)), keep: opt(bool) }), async (r) => {
       const bytes = Buffer.from(r.image, 'base64');
       const kind = imageKind(bytes);
       if (!kind) throw new AppError('BAD_IMAGE', 'the camera frame is not a JPEG or PNG image');
@@ -39,6 +38,6 @@ export function cameraHandlers(ctx: AppContext): HandlerMap<'camera:frame'> {
       } finally {
         if (!r.keep) fs.rmSync(file, { force: true });
       }
-    },
+    }),
   };
 }

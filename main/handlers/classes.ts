@@ -1,8 +1,8 @@
 // classes:* — a dataset's classes: create, rename/recolour/re-key, reorder, merge, delete.
-import { check, id, list, nullable, obj, opt, str } from '../validate';
+import { id, list, nullable, obj, opt, str } from '../validate';
 import type { AppContext } from '../context';
 import { AppError } from '../errors';
-import { classInfo, requireDataset, type HandlerMap } from './common';
+import { classInfo, requireDataset, handler, type HandlerMap } from './common';
 
 const colour = str(7);
 const hotkey = nullable(str(1));
@@ -11,19 +11,16 @@ export function classHandlers(ctx: AppContext): HandlerMap<'classes:list' | 'cla
   const { lib } = ctx;
   const listInfo = (datasetId: number) => lib.classes.list(datasetId).map((c) => ({ ...c, photoCount: lib.classes.photoCount(c.id) }));
   return {
-    'classes:list': (req) => {
-      const r = check(obj({ datasetId: id }), req);
+    'classes:list': handler(obj({ datasetId: id }), (r) => {
       requireDataset(ctx, r.datasetId);
       return listInfo(r.datasetId);
-    },
-    'classes:create': (req) => {
-      const r = check(obj({ datasetId: id, name: str(), colour: opt(colour), hotkey: opt(hotkey) }), req);
+    }),
+    'classes:create': handler(obj({ datasetId: id, name: str(), colour: opt(colour), hotkey: opt(hotkey) }), (r) => {
       requireDataset(ctx, r.datasetId);
       const c = lib.classes.create(r.datasetId, r.name, { colour: r.colour, hotkey: r.hotkey });
       return classInfo(ctx, c.id);
-    },
-    'classes:update': (req) => {
-      const r = check(obj({ classId: id, name: opt(str()), colour: opt(colour), hotkey: opt(hotkey) }), req);
+    }),
+    'classes:update': handler(obj({ classId: id, name: opt(str()), colour: opt(colour), hotkey: opt(hotkey) }), (r) => {
       lib.classes.get(r.classId); // CLASS_NOT_FOUND before any change
       // all or nothing: a bad colour after a good rename must not leave the rename behind
       lib.transaction(() => {
@@ -32,21 +29,18 @@ export function classHandlers(ctx: AppContext): HandlerMap<'classes:list' | 'cla
         if (r.hotkey !== undefined) lib.classes.setHotkey(r.classId, r.hotkey);
       });
       return classInfo(ctx, r.classId);
-    },
-    'classes:reorder': (req) => {
-      const r = check(obj({ datasetId: id, classIds: list(id, 1000) }), req);
+    }),
+    'classes:reorder': handler(obj({ datasetId: id, classIds: list(id, 1000) }), (r) => {
       requireDataset(ctx, r.datasetId);
       lib.classes.reorder(r.datasetId, r.classIds);
       return listInfo(r.datasetId);
-    },
-    'classes:merge': (req) => {
-      const r = check(obj({ fromId: id, intoId: id }), req);
+    }),
+    'classes:merge': handler(obj({ fromId: id, intoId: id }), (r) => {
       if (r.fromId === r.intoId) throw new AppError('BAD_INPUT', 'cannot merge a class into itself');
       return { moved: lib.classes.merge(r.fromId, r.intoId) };
-    },
-    'classes:delete': (req) => {
-      const r = check(obj({ classId: id }), req);
+    }),
+    'classes:delete': handler(obj({ classId: id }), (r) => {
       return { unlabeled: lib.classes.remove(r.classId) };
-    },
+    }),
   };
 }

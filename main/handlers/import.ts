@@ -6,10 +6,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { hasPhotos, importFolder, noPhotos, type ImportSummary } from '../../db/import';
 import type { Events, ImportSummaryInfo } from '../../preload/contract';
-import { absPath, bool, check, id, obj, opt, str } from '../validate';
+import { absPath, bool, id, obj, opt, str } from '../validate';
 import type { AppContext } from '../context';
 import { AppError, toErrorPayload } from '../errors';
-import { requireDataset, type HandlerMap } from './common';
+import { requireDataset, handler, type HandlerMap } from './common';
 
 const PROGRESS_MS = 200; // at most five import:progress a second
 
@@ -37,8 +37,7 @@ export function summaryInfo(s: ImportSummary): ImportSummaryInfo {
 export function importHandlers(ctx: AppContext): HandlerMap<'import:start' | 'import:cancel'> {
   const { lib } = ctx;
   return {
-    'import:start': async (req) => {
-      const r = check(obj({ folder: absPath, datasetId: opt(id), datasetName: opt(str()), classesFromFolders: opt(bool) }), req);
+    'import:start': handler(obj({ folder: absPath, datasetId: opt(id), datasetName: opt(str()), classesFromFolders: opt(bool) }), async (r) => {
       if (r.datasetId !== undefined && r.datasetName !== undefined) throw new AppError('BAD_INPUT', 'give datasetId or datasetName, not both');
       const st = fs.statSync(r.folder, { throwIfNoEntry: false });
       if (!st) throw new AppError('FOLDER_NOT_FOUND', `no such folder: ${r.folder}`);
@@ -81,13 +80,12 @@ export function importHandlers(ctx: AppContext): HandlerMap<'import:start' | 'im
         })
         .finally(() => ctx.imports.delete(importId));
       return { importId, datasetId: dataset.id };
-    },
-    'import:cancel': (req) => {
-      const r = check(obj({ importId: str(64) }), req);
+    }),
+    'import:cancel': handler(obj({ importId: str(64) }), (r) => {
       const c = ctx.imports.get(r.importId);
       if (!c) return { cancelled: false };
       c.abort();
       return { cancelled: true };
-    },
+    }),
   };
 }

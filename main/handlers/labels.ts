@@ -1,10 +1,10 @@
 // labels:* and suggestions:list — labeling with undo/redo, accepting predictions, and the
 // "least confident first" queue of suggestions.
 import { LIMITS } from '../../preload/contract';
-import { check, id, int, list, nullable, obj, opt } from '../validate';
+import { id, int, list, nullable, obj, opt } from '../validate';
 import type { AppContext } from '../context';
 import { AppError } from '../errors';
-import { labelResult, photoItem, requireDataset, type HandlerMap } from './common';
+import { labelResult, photoItem, requireDataset, handler, type HandlerMap } from './common';
 
 export function labelHandlers(ctx: AppContext): HandlerMap<'labels:set' | 'labels:accept' | 'labels:undo' | 'labels:redo' | 'labels:peek' | 'suggestions:list'> {
   const { lib } = ctx;
@@ -17,40 +17,34 @@ export function labelHandlers(ctx: AppContext): HandlerMap<'labels:set' | 'label
   };
   const datasetOnly = obj({ datasetId: id });
   return {
-    'labels:set': (req) => {
-      const r = check(obj({ datasetId: id, photoIds: list(id, LIMITS.idsPerCall, 1), classId: nullable(id) }), req);
+    'labels:set': handler(obj({ datasetId: id, photoIds: list(id, LIMITS.idsPerCall, 1), classId: nullable(id) }), (r) => {
       requireDataset(ctx, r.datasetId);
       checkPhotos(r.datasetId, r.photoIds);
       return labelResult(ctx, r.datasetId, lib.labels.set(r.datasetId, r.photoIds, r.classId, { source: 'user' }));
-    },
-    'labels:accept': (req) => {
-      const r = check(obj({ datasetId: id, runId: id, photoIds: list(id, LIMITS.idsPerCall, 1) }), req);
+    }),
+    'labels:accept': handler(obj({ datasetId: id, runId: id, photoIds: list(id, LIMITS.idsPerCall, 1) }), (r) => {
       requireDataset(ctx, r.datasetId);
       if (lib.runs.get(r.runId).datasetId !== r.datasetId) throw new AppError('CONFLICT', `run ${r.runId} was trained on another dataset`);
       checkPhotos(r.datasetId, r.photoIds);
       return labelResult(ctx, r.datasetId, lib.labels.acceptPredictions(r.datasetId, r.runId, r.photoIds));
-    },
-    'labels:undo': (req) => {
-      const r = check(datasetOnly, req);
+    }),
+    'labels:undo': handler(datasetOnly, (r) => {
       requireDataset(ctx, r.datasetId);
       return labelResult(ctx, r.datasetId, lib.labels.undo(r.datasetId));
-    },
-    'labels:redo': (req) => {
-      const r = check(datasetOnly, req);
+    }),
+    'labels:redo': handler(datasetOnly, (r) => {
       requireDataset(ctx, r.datasetId);
       return labelResult(ctx, r.datasetId, lib.labels.redo(r.datasetId));
-    },
-    'labels:peek': (req) => {
-      const r = check(datasetOnly, req);
+    }),
+    'labels:peek': handler(datasetOnly, (r) => {
       requireDataset(ctx, r.datasetId);
       return lib.labels.peek(r.datasetId);
-    },
-    'suggestions:list': (req) => {
-      const r = check(obj({ datasetId: id, runId: opt(id), limit: opt(int(1, LIMITS.pageSize)), offset: opt(int(0)) }), req);
+    }),
+    'suggestions:list': handler(obj({ datasetId: id, runId: opt(id), limit: opt(int(1, LIMITS.pageSize)), offset: opt(int(0)) }), (r) => {
       requireDataset(ctx, r.datasetId);
       if (r.runId !== undefined) lib.runs.get(r.runId);
       const page = lib.photos.list({ datasetId: r.datasetId, runId: r.runId, unlabeled: true, minP: 0, sort: 'confidence', order: 'asc', limit: r.limit ?? 100, offset: r.offset ?? 0 });
       return { items: page.items.map(photoItem), total: page.total, next: page.next, runId: page.runId };
-    },
+    }),
   };
 }

@@ -1,22 +1,18 @@
 // photos:* — the grid's pages, one photo's details, a check for moved files, and adding single
 // files (a classified photo "added to the dataset").
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
-import { exifDateTimeOriginal, localDateTime } from '../../db/exif';
-import { IMAGE_EXTENSIONS, verifyPhotos } from '../../db/import';
+import { examinePhoto, IMAGE_EXTENSIONS, verifyPhotos } from '../../db/import';
 import type { PhotoQuery as DbPhotoQuery } from '../../db/repos/photos';
-import { makeThumbnail } from '../../db/thumbnails';
-import { LIMITS, type PhotoDetail } from '../../preload/contract';
-import { absPath, bool, check, id, int, list, nullable, num, obj, oneOf, opt, str } from '../validate';
+import { LIMITS, type PhotoDetail, type PhotoQuery } from '../../preload/contract';
+import { absPath, bool, type IsSame, id, int, list, nullable, num, obj, oneOf, opt, str } from '../validate';
 import { displayName, type AppContext } from '../context';
 import { AppError } from '../errors';
-import { photoItem, requireDataset, type HandlerMap } from './common';
+import { photoItem, requireDataset, handler, type HandlerMap } from './common';
 
 const subsetV = oneOf('train', 'val', 'test');
 
-export const photoQuery = obj({
+const photoQuery = obj({
   datasetId: id,
   sort: opt(oneOf('name', 'date', 'label', 'confidence', 'imported')),
   order: opt(oneOf('asc', 'desc')),
@@ -35,8 +31,16 @@ export const photoQuery = obj({
   withTotal: opt(bool),
 });
 
+// The contract's PhotoQuery (what the window sends; the renderer may import nothing else) and the
+// library's (db/repos/photos.ts; db imports nothing of ours) are declared in their own rooms. They
+// differ only where the wire and the library do: `subset` names a run on the wire and that run's
+// split in the library, and the library's `status` also takes one status. Every other field must
+// be the same: a field added to one and not the other, or retyped, fails to compile here.
+const queriesAgree: IsSame<Omit<PhotoQuery, 'subset' | 'status'>, Omit<DbPhotoQuery, 'subset' | 'status'>> = true;
+void queriesAgree;
+
 /** The contract's query -> the library's (a run's split for `subset`), with existence checks. */
-export function toDbQuery(ctx: AppContext, q: ReturnType<typeof photoQuery>): DbPhotoQuery {
+export function toDbQuery(ctx: AppContext, q: PhotoQuery): DbPhotoQuery {
   requireDataset(ctx, q.datasetId);
   const { subset, status, ...rest } = q;
   const out: DbPhotoQuery = { ...rest };
@@ -50,44 +54,26 @@ export function toDbQuery(ctx: AppContext, q: ReturnType<typeof photoQuery>): Db
   return out;
 }
 
-/** A file's facts as the importer records them (hash, size, EXIF date) and its thumbnail. */
+/** A file's facts as the importer records them (db/import's examinePhoto: hash, size as displayed,
+ *  EXIF date) and its thumbnail; a file that is not a readable image is refused, not added. */
 async function examineFile(ctx: AppContext, file: string) {
   const st = await fs.promises.stat(file).catch(() => null);
   if (!st || !st.isFile()) throw new AppError('FOLDER_NOT_FOUND', `no such file: ${file}`);
   if (!IMAGE_EXTENSIONS.has(path.extname(file).toLowerCase())) throw new AppError('BAD_IMAGE', `not an image file: ${path.basename(file)}`);
-  const bytes = await fs.promises.readFile(file);
-  const hash = createHash('sha256').update(bytes).digest('hex');
-  let meta;
-  try {
-    meta = await sharp(bytes).metadata();
-    await makeThumbnail(bytes, hash, ctx.lib.thumbnailDir);
-  } catch (err) {
-    throw new AppError('BAD_IMAGE', `${path.basename(file)} is not a readable image: ${(err as Error).message.split('\n')[0]}`);
-  }
-  const swap = (meta.orientation ?? 1) >= 5;
-  const exif = exifDateTimeOriginal(meta.exif);
   const mtime = Math.round(st.mtimeMs);
-  return {
-    hash,
-    size: st.size,
-    mtime,
-    width: (swap ? meta.height : meta.width) ?? null,
-    height: (swap ? meta.width : meta.height) ?? null,
-    takenAt: exif ?? localDateTime(new Date(mtime)),
-    dateSource: exif ? ('exif' as const) : ('mtime' as const),
-  };
+  const f = await examinePhoto(file, mtime, ctx.lib.thumbnailDir);
+  if (f.status !== 'ok' || f.hash === null) throw new AppError('BAD_IMAGE', `${path.basename(file)}: ${f.reason ?? 'not a readable image'}`);
+  return { hash: f.hash, size: st.size, mtime, width: f.width, height: f.height, takenAt: f.takenAt, dateSource: f.dateSource };
 }
 
 export function photoHandlers(ctx: AppContext): HandlerMap<'photos:list' | 'photos:get' | 'photos:verify' | 'photos:add'> {
   const { lib } = ctx;
   return {
-    'photos:list': (req) => {
-      const q = check(photoQuery, req);
+    'photos:list': handler(photoQuery, (q) => {
       const page = lib.photos.list(toDbQuery(ctx, q));
       return { items: page.items.map(photoItem), total: page.total, next: page.next, runId: page.runId };
-    },
-    'photos:get': (req) => {
-      const r = check(obj({ photoId: id }), req);
+    }),
+    'photos:get': handler(obj({ photoId: id }), (r) => {
       const p = lib.photos.get(r.photoId);
       const predictions = lib.predictions.forPhoto(p.id).map((x) => ({ runId: x.runId, topk: x.topk.map((k) => ({ label: k.label, p: k.p, classId: k.classId ?? null })) }));
       const top = predictions[0]?.topk[0];
@@ -108,14 +94,12 @@ export function photoHandlers(ctx: AppContext): HandlerMap<'photos:list' | 'phot
         history: lib.labels.history(p.id).map((h) => ({ actionId: h.actionId, description: h.description, state: h.state, createdAt: h.createdAt, oldClassId: h.oldClassId, newClassId: h.newClassId })),
       };
       return detail;
-    },
-    'photos:verify': async (req) => {
-      const r = check(obj({ datasetId: id }), req);
+    }),
+    'photos:verify': handler(obj({ datasetId: id }), async (r) => {
       requireDataset(ctx, r.datasetId);
       return verifyPhotos(lib, r.datasetId);
-    },
-    'photos:add': async (req) => {
-      const r = check(obj({ datasetId: id, files: list(absPath, LIMITS.filesPerCall, 1), classId: opt(nullable(id)) }), req);
+    }),
+    'photos:add': handler(obj({ datasetId: id, files: list(absPath, LIMITS.filesPerCall, 1), classId: opt(nullable(id)) }), async (r) => {
       requireDataset(ctx, r.datasetId);
       if (r.classId !== undefined && r.classId !== null) {
         const c = lib.classes.get(r.classId);
@@ -145,6 +129,6 @@ export function photoHandlers(ctx: AppContext): HandlerMap<'photos:list' | 'phot
       if (r.classId !== undefined && r.classId !== null && photoIds.length) lib.labels.set(r.datasetId, photoIds, r.classId, { source: 'user' });
       if (photoIds.length) ctx.bus.emit('library:changed', { datasetId: r.datasetId, what: 'photos' });
       return { photoIds, skipped };
-    },
+    }),
   };
 }

@@ -5,8 +5,8 @@
 // predict:cancel stops it (the chunk at work is dropped, the chunks done are kept).
 import type { AppContext } from '../context';
 import { AppError } from '../errors';
-import { check, id, obj } from '../validate';
-import type { HandlerMap } from './common';
+import { id, obj } from '../validate';
+import { handler, type HandlerMap } from './common';
 import { classifyFiles } from './runs';
 
 const CHUNK = 100; // photos per worker: progress every chunk, one model load per chunk
@@ -15,8 +15,7 @@ export function predictHandlers(ctx: AppContext): HandlerMap<'runs:predict' | 'p
   const { lib } = ctx;
   const running = new Map<number, { queued: number; again: boolean; controller: AbortController }>(); // runId -> the job at work
   return {
-    'runs:predict': (req) => {
-      const r = check(obj({ runId: id }), req);
+    'runs:predict': handler(obj({ runId: id }), (r) => {
       const run = lib.runs.get(r.runId);
       if (run.status !== 'finished') throw new AppError('CONFLICT', `run ${r.runId} is ${run.status}: only a finished run predicts`);
       if (run.datasetId === null) throw new AppError('NOT_FOUND', `the dataset of run ${r.runId} was deleted`);
@@ -69,12 +68,11 @@ export function predictHandlers(ctx: AppContext): HandlerMap<'runs:predict' | 'p
           ctx.bus.emit('library:changed', { datasetId, what: 'photos' });
         });
       return { queued: todo.length };
-    },
-    'predict:cancel': (req) => {
-      const r = check(obj({ runId: id }), req);
+    }),
+    'predict:cancel': handler(obj({ runId: id }), (r) => {
       const job = running.get(r.runId);
       job?.controller.abort();
       return { cancelled: job !== undefined };
-    },
+    }),
   };
 }

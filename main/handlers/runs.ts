@@ -13,7 +13,7 @@ import { AppError } from '../errors';
 import { runWorkerJob } from '../training-host';
 import { haveWeights, imagenetDir } from '../weights';
 import type { TrainJob } from '../worker/protocol';
-import { photoItem, requireDataset, type HandlerMap } from './common';
+import { photoItem, requireDataset, handler, type HandlerMap } from './common';
 
 // The one-button run: every setting's default.
 export const DEFAULT_SETTINGS: Required<Omit<RunSettings, 'lr'>> & Pick<RunSettings, 'lr'> = {
@@ -306,32 +306,27 @@ export function runHandlers(
   };
 
   return {
-    'runs:start': (req) => {
-      const r = check(obj({ datasetId: id, name: opt(str()), settings: opt(settingsV) }), req);
+    'runs:start': handler(obj({ datasetId: id, name: opt(str()), settings: opt(settingsV) }), (r) => {
       return start(r.datasetId, r.name, { ...DEFAULT_SETTINGS, ...(r.settings ?? {}) });
-    },
-    'runs:resume': (req) => resume(check(obj({ runId: id }), req).runId),
-    'runs:cancel': (req) => {
-      const r = check(obj({ runId: id }), req);
+    }),
+    'runs:resume': handler(obj({ runId: id }), (r) => resume(r.runId)),
+    'runs:cancel': handler(obj({ runId: id }), (r) => {
       lib.runs.get(r.runId);
       return { cancelled: ctx.training.cancel(r.runId) };
-    },
-    'runs:list': (req) => {
-      const r = check(obj({ datasetId: opt(id), limit: opt(int(1, 10_000)) }), req);
+    }),
+    'runs:list': handler(obj({ datasetId: opt(id), limit: opt(int(1, 10_000)) }), (r) => {
       if (r.datasetId !== undefined) requireDataset(ctx, r.datasetId);
       return lib.runs.list({ datasetId: r.datasetId, limit: r.limit ?? 1000 }).map(runInfo);
-    },
-    'runs:get': (req) => {
-      const r = check(obj({ runId: id }), req);
+    }),
+    'runs:get': handler(obj({ runId: id }), (r) => {
       const s = lib.runs.summary(r.runId);
       return {
         ...runInfo(s),
         models: lib.models.list(r.runId).map((m) => ({ id: m.id, kind: m.kind, format: m.format, path: m.path, epoch: m.epoch })),
         predictions: lib.predictions.count(r.runId),
       };
-    },
-    'runs:metrics': (req) => {
-      const r = check(obj({ runId: id }), req);
+    }),
+    'runs:metrics': handler(obj({ runId: id }), (r) => {
       lib.runs.get(r.runId);
       const series = (scope: 'step' | 'epoch') => {
         const out: Record<string, Series> = {};
@@ -339,9 +334,8 @@ export function runHandlers(
         return out;
       };
       return { runId: r.runId, step: series('step'), epoch: series('epoch') };
-    },
-    'runs:evaluation': (req) => {
-      const r = check(obj({ runId: id, subset: opt(oneOf('val', 'all')), worst: opt(int(0, 500)), labels: opt(oneOf('at-end', 'today')) }), req);
+    }),
+    'runs:evaluation': handler(obj({ runId: id, subset: opt(oneOf('val', 'all')), worst: opt(int(0, 500)), labels: opt(oneOf('at-end', 'today')) }), (r) => {
       const subset = r.subset ?? 'val';
       const worst = r.worst ?? 24;
       if (r.labels !== 'today') {
@@ -349,9 +343,8 @@ export function runHandlers(
         if (frozen) return { ...frozen, mostWrong: frozen.mostWrong.slice(0, worst) };
       }
       return evaluateRun(ctx, r.runId, subset, worst);
-    },
-    'runs:delete': (req) => {
-      const r = check(obj({ runId: id }), req);
+    }),
+    'runs:delete': handler(obj({ runId: id }), (r) => {
       const run = lib.runs.get(r.runId);
       if (ctx.training.runningRunId === r.runId) throw new AppError('BUSY', `run ${r.runId} is training; cancel it first`);
       lib.runs.remove(r.runId);
@@ -360,9 +353,8 @@ export function runHandlers(
       const runsDir = dataPaths(ctx).runs;
       if (dir && dir.startsWith(runsDir + path.sep)) fs.rmSync(dir, { recursive: true, force: true });
       return { done: true };
-    },
-    'models:export': async (req) => {
-      const r = check(obj({ runId: id, format: oneOf(...EXPORT_FORMATS), folder: absPath }), req);
+    }),
+    'models:export': handler(obj({ runId: id, format: oneOf(...EXPORT_FORMATS), folder: absPath }), async (r) => {
       const src = modelDir(ctx, r.runId);
       // the target is made here, before any work: a folder that cannot be made or written fails at
       // once with its real cause, and one that exists is never written into
@@ -382,15 +374,13 @@ export function runHandlers(
       } finally {
         exports.delete(key);
       }
-    },
-    'models:cancel': (req) => {
-      const r = check(obj({ runId: id, format: oneOf(...EXPORT_FORMATS) }), req);
+    }),
+    'models:cancel': handler(obj({ runId: id, format: oneOf(...EXPORT_FORMATS) }), (r) => {
       const controller = exports.get(`${r.runId}:${r.format}`);
       controller?.abort();
       return { cancelled: controller !== undefined };
-    },
-    'classify:files': async (req) => {
-      const r = check(obj({ runId: id, files: list(absPath, LIMITS.filesPerCall, 1), topK: opt(int(1, 1000)), tta: opt(oneOf('center', '10crop')), thumbs: opt(bool) }), req);
+    }),
+    'classify:files': handler(obj({ runId: id, files: list(absPath, LIMITS.filesPerCall, 1), topK: opt(int(1, 1000)), tta: opt(oneOf('center', '10crop')), thumbs: opt(bool) }), async (r) => {
       const controller = new AbortController();
       const mine = classifying.get(r.runId) ?? new Set<AbortController>();
       classifying.set(r.runId, mine.add(controller));
@@ -400,13 +390,12 @@ export function runHandlers(
         mine.delete(controller);
         if (mine.size === 0) classifying.delete(r.runId);
       }
-    },
-    'classify:cancel': (req) => {
-      const r = check(obj({ runId: id }), req);
+    }),
+    'classify:cancel': handler(obj({ runId: id }), (r) => {
       const mine = classifying.get(r.runId);
       for (const c of mine ?? []) c.abort();
       return { cancelled: (mine?.size ?? 0) > 0 };
-    },
+    }),
 
   };
 }

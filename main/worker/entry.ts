@@ -4,7 +4,7 @@ import { env } from '@tensorflow/tfjs-core';
 import { initBackend } from '../../ml/backend';
 import { diskFullError } from '../../ml/errors';
 import { runClassify, runDownloadWeights, runExport, runImportWeights, runTrain, type Send } from './jobs';
-import type { FromWorker, Job, ToWorker } from './protocol';
+import type { FromWorker, Job, Outcomes, ToWorker } from './protocol';
 
 type ParentPort = { on(ev: 'message', cb: (e: { data: unknown }) => void): void; postMessage(msg: unknown): void };
 const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
@@ -25,20 +25,22 @@ env().set('PROD', true);
 const controller = new AbortController();
 let started = false;
 
+// One runner per kind of job, each returning that kind's outcome (protocol.ts's Outcomes: what the
+// host's 'result' message is typed as).
+type JobOf = { [K in Job['kind']]: Extract<Job, { kind: K }> };
+const runners: { [K in Job['kind']]: (job: JobOf[K]) => Promise<Outcomes[K]> } = {
+  train: (job) => runTrain(job, send, controller.signal),
+  classify: (job) => runClassify(job, send, controller.signal),
+  export: (job) => runExport(job, controller.signal),
+  'import-weights': (job) => runImportWeights(job, controller.signal),
+  'download-weights': (job) => runDownloadWeights(job, send, controller.signal),
+  probe: () => initBackend('auto'),
+};
+const runJob = <K extends Job['kind']>(kind: K, job: JobOf[K]): Promise<Outcomes[K]> => runners[kind](job);
+
 async function run(job: Job): Promise<void> {
   try {
-    const value =
-      job.kind === 'train'
-        ? await runTrain(job, send, controller.signal)
-        : job.kind === 'classify'
-          ? await runClassify(job, send, controller.signal)
-          : job.kind === 'export'
-            ? await runExport(job, controller.signal)
-            : job.kind === 'import-weights'
-              ? await runImportWeights(job, controller.signal)
-              : job.kind === 'download-weights'
-                ? await runDownloadWeights(job, send, controller.signal)
-                : await initBackend('auto');
+    const value = await runJob(job.kind, job);
     send({ type: 'result', value });
   } catch (thrown) {
     const err = diskFullError(thrown, 'the data folder'); // a raw ENOSPC becomes "the disk is full (<path>)"

@@ -50,7 +50,7 @@ export type ProbeJob = { kind: 'probe' }; // loads the best backend and reports 
 
 export type Job = TrainJob | ClassifyJob | ImportWeightsJob | DownloadWeightsJob | ExportJob | ProbeJob;
 
-export type ToWorker = { type: 'job'; job: Job } | { type: 'cancel' };
+export type ToWorker<J extends Job = Job> = { type: 'job'; job: J } | { type: 'cancel' };
 
 /** A training event as ml/train emits it, with the stage it belongs to. */
 export type TrainEventMsg =
@@ -65,11 +65,24 @@ export type ClassifyOutcome = { results: ({ file: string; predictions: { label: 
 export type WeightsOutcome = { modelDir: string; verified: 'imagenet' | 'structure'; sha256: string; bytes: number; importedFrom: string; notes: string[] };
 export type ExportOutcome = { dir: string; files: string[]; bytes: number };
 
-export type FromWorker =
+/** What each kind of job answers with: the worker's runners return it (entry.ts), the host's
+ *  'result' message carries it typed by the job it sent (WorkerHandle<J>). */
+export type Outcomes = {
+  train: TrainOutcome;
+  classify: ClassifyOutcome;
+  'import-weights': WeightsOutcome;
+  'download-weights': WeightsOutcome;
+  export: ExportOutcome;
+  probe: BackendInfo;
+};
+export type Outcome<J extends Job> = Outcomes[J['kind']];
+
+/** A worker's messages while it runs job J (J = Job: any job, the worker's own view). */
+export type FromWorker<J extends Job = Job> =
   | { type: 'backend'; info: BackendInfo }
   | { type: 'phase'; phase: RunPhase; message: string | null }
   | { type: 'train'; event: TrainEventMsg }
   | { type: 'download'; bytes: number; total: number | null }
   | { type: 'predictions'; rows: { photoId: number; topk: { label: string; p: number }[] }[] }
-  | { type: 'result'; value: TrainOutcome | ClassifyOutcome | WeightsOutcome | ExportOutcome | BackendInfo }
+  | { type: 'result'; value: Outcome<J> }
   | { type: 'error'; error: AppErrorPayload | { code: string; message: string }; stack: string | null };

@@ -5,17 +5,20 @@ import { fork } from 'node:child_process';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { FromWorker, ToWorker } from './protocol';
+import type { FromWorker, Job, ToWorker } from './protocol';
 
-export type WorkerHandle = {
+/** A worker started for one job of type J: its messages are typed by J ('result' carries Outcome<J>).
+ *  The process channel carries plain JSON, so the spawner states that type where messages arrive:
+ *  entry.ts sends exactly one job's messages, and the worker's runners are typed by Outcomes. */
+export type WorkerHandle<J extends Job = Job> = {
   readonly pid: number | undefined;
-  send(msg: ToWorker): void;
-  onMessage(cb: (msg: FromWorker) => void): void;
+  send(msg: ToWorker<J>): void;
+  onMessage(cb: (msg: FromWorker<J>) => void): void;
   onExit(cb: (code: number | null, signal: string | null) => void): void;
   kill(signal?: NodeJS.Signals): void;
 };
 
-export type Spawner = () => WorkerHandle;
+export type Spawner = <J extends Job>() => WorkerHandle<J>;
 
 // Node flags of every process that runs the engine (this fork, Electron's utilityProcess, bin/alexnet,
 // the benchmark's children): --expose-gc lets the engine collect the JS arrays a model's weights came
@@ -31,7 +34,7 @@ const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm
 /** Forks `entry` (default the TypeScript entry, run through tsx) as a Node child process. */
 export function nodeSpawner(opts: { entry?: string; env?: NodeJS.ProcessEnv } = {}): Spawner {
   const entry = opts.entry ?? WORKER_ENTRY_TS;
-  return () => {
+  return <J extends Job>(): WorkerHandle<J> => {
     const child = fork(entry, [], {
       execArgv: [...ENGINE_NODE_FLAGS, ...(entry.endsWith('.ts') ? ['--import', TSX_LOADER] : [])],
       env: { ...process.env, ...opts.env },
@@ -52,7 +55,7 @@ export function nodeSpawner(opts: { entry?: string; env?: NodeJS.ProcessEnv } = 
       send: (msg) => {
         if (!exited && child.connected) child.send(msg);
       },
-      onMessage: (cb) => child.on('message', (m) => cb(m as FromWorker)),
+      onMessage: (cb) => child.on('message', (m) => cb(m as FromWorker<J>)),
       onExit: (cb) => exitCbs.push(cb),
       kill: (signal = 'SIGTERM') => {
         if (!exited) child.kill(signal);

@@ -7,6 +7,7 @@
 //   const off = api.on('run:progress', (p) => ...);           // off() unsubscribes
 import {
   API_GLOBAL,
+  AppError,
   ERROR_TEXT,
   EVENTS,
   type AlexNetApi,
@@ -21,20 +22,9 @@ import {
   type Unsubscribe,
 } from '../../../preload/contract';
 
-/** An error answered by the app (or the transport), with its code and a one-line message. */
-export class AppError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'AppError';
-  }
-  /** What the user reads: the message, or the code's words when the message is empty. */
-  get text(): string {
-    return this.message || ERROR_TEXT[this.code];
-  }
-}
+// An error answered by the app (or the transport), with its code and a one-line message: the
+// contract's AppError, the one main throws too.
+export { AppError };
 
 const CODES = new Set<string>(Object.keys(ERROR_TEXT));
 
