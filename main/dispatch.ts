@@ -17,9 +17,9 @@ export async function dispatch(handlers: Handlers, channel: unknown, req: unknow
   try {
     // one channel's input and run agree by construction (handler() checks them against the
     // contract); indexed by a channel only known at run time, the pair is seen as unknown -> unknown
-    const h = handlers[channel] as { input: Validator<unknown>; run(req: unknown): unknown } | ((req: unknown) => unknown);
+    const h = handlers[channel] as { input: Validator<unknown>; run(req: unknown): unknown };
     const request = req === undefined ? {} : req;
-    const value = await (typeof h === 'function' ? h(request) : h.run(h.input(request, 'request')));
+    const value = await h.run(h.input(request, 'request'));
     return { ok: true, value };
   } catch (err) {
     return { ok: false, error: toErrorPayload(err, (e) => log?.('error', `${channel} failed`, e)) };

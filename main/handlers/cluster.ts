@@ -6,8 +6,8 @@ import { exportClusterJob, importClusterResult } from '../cluster';
 import type { ClusterPhase } from '../../preload/contract';
 import { dataPaths, type AppContext } from '../context';
 import { AppError } from '../errors';
-import { check, id, int, obj, opt, str, absPath } from '../validate';
-import { requireDataset, type HandlerMap } from './common';
+import { id, int, noArgs, obj, opt, str, absPath } from '../validate';
+import { handler, requireDataset, type HandlerMap } from './common';
 import { DEFAULT_SETTINGS, PAPER_SWITCHES, runInfo, settingsV } from './runs';
 
 const PROGRESS_MS = 250; // at most four cluster:progress a second (a phase's start and end always)
@@ -41,8 +41,7 @@ export function clusterHandlers(ctx: AppContext): HandlerMap<'cluster:export' | 
     }
   }
   return {
-    'cluster:export': async (req) => {
-      const r = check(obj({ datasetId: id, folder: absPath, settings: opt(settingsV), fromRunId: opt(id), shardSize: opt(int(1, 1_000_000)) }), req);
+    'cluster:export': handler(obj({ datasetId: id, folder: absPath, settings: opt(settingsV), fromRunId: opt(id), shardSize: opt(int(1, 1_000_000)) }), async (r) => {
       const ds = requireDataset(ctx, r.datasetId);
       const s = { ...DEFAULT_SETTINGS, ...(r.settings ?? {}) };
       // the job's alexnet.py is the paper's network at full size: refuse what it would silently drop
@@ -74,20 +73,18 @@ export function clusterHandlers(ctx: AppContext): HandlerMap<'cluster:export' | 
         }),
       );
       return { folder: res.dir, files: res.files.length, bytes: res.bytes, train: res.train, val: res.val, shards: res.shards };
-    },
-    'cluster:import': async (req) => {
-      const r = check(obj({ datasetId: id, folder: absPath, name: opt(str()) }), req);
+    }),
+    'cluster:import': handler(obj({ datasetId: id, folder: absPath, name: opt(str()) }), async (r) => {
       requireDataset(ctx, r.datasetId);
       const onProgress = progressEmitter(ctx, 'import', r.datasetId);
       const res = await exclusive((signal) => importClusterResult(ctx.lib, { result: r.folder, dataset: r.datasetId, name: r.name, runsDir: dataPaths(ctx).runs, spawn: ctx.spawn, log: ctx.log, signal, onProgress }));
       ctx.bus.emit('library:changed', { datasetId: r.datasetId, what: 'runs' });
       return { run: runInfo(ctx.lib.runs.summary(res.runId)), predicted: res.predicted };
-    },
-    'cluster:cancel': (req) => {
-      check(obj({}), req);
+    }),
+    'cluster:cancel': handler(noArgs, () => {
       if (!active) return { cancelled: false };
       active.abort();
       return { cancelled: true };
-    },
+    }),
   };
 }

@@ -11,10 +11,7 @@ import type { SameType, Validator } from '../validate';
 /** One call: dispatch turns the unknown request into Req<C> with `input` (a BAD_INPUT error
  *  otherwise), then `run` answers it. Build it with handler(), which checks the types. */
 export type Handler<C extends Channel> = { input: Validator<Req<C>>; run(req: Req<C>): Promise<Res<C>> | Res<C> };
-/** A handler that validates its own request: dispatch passes the request unchecked. Only the
- *  cluster:* handlers may still be one (cluster.ts, written at the same time as this scheme). */
-export type UncheckedHandler<C extends Channel> = (req: unknown) => Promise<Res<C>> | Res<C>;
-export type HandlerMap<K extends Channel> = { [C in K]: C extends `cluster:${string}` ? Handler<C> | UncheckedHandler<C> : Handler<C> };
+export type HandlerMap<K extends Channel> = { [C in K]: Handler<C> };
 
 /** A handler of channel C (taken from where it is used: a HandlerMap's key): `input`'s output must be
  *  exactly Req<C> (validate.ts's SameType), so a contract change the validator misses fails to compile. */
