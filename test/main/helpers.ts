@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import { openLibrary, type Library } from '../../db/index';
 import { createContext, type AppContext } from '../../main/context';
 import { dispatch } from '../../main/dispatch';
@@ -102,4 +103,35 @@ export async function importDataset(h: Harness, folder: string, name = 'hym'): P
   const done = await h.next('import:done', (e) => e.importId === importId);
   if (done.error) throw new Error(`import failed: ${done.error.message}`);
   return datasetId;
+}
+
+/** For one test file: a harness on an empty library, made before the file's tests, closed after them. */
+export function useHarness(): { h: Harness } {
+  const env = {} as { h: Harness };
+  beforeAll(() => {
+    env.h = harness();
+  });
+  afterAll(() => env.h.close());
+  return env;
+}
+
+export type ImportedLibrary = { h: Harness; folder: string; ds: number };
+
+/**
+ * For one test file: a harness whose library holds `perClass` real photos of each hymenoptera class,
+ * imported as dataset 'hym' before the file's tests, closed and removed after them. The fields are
+ * set once beforeAll has run, so tests read them from the returned object.
+ */
+export function useImportedLibrary(perClass: number): ImportedLibrary {
+  const env = {} as ImportedLibrary;
+  beforeAll(async () => {
+    env.h = harness();
+    env.folder = photoFolder(perClass);
+    env.ds = await importDataset(env.h, env.folder);
+  });
+  afterAll(async () => {
+    await env.h.close();
+    fs.rmSync(env.folder, { recursive: true, force: true });
+  });
+  return env;
 }
