@@ -1,21 +1,17 @@
 // The library and runs commands end to end: bin/alexnet in a child process, a real library file,
 // real photos.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLibrary } from '../../db/index';
-import { repoRoot, someJpegs, tempDir } from '../db/helpers';
+import { someJpegs, tempDir } from '../db/helpers';
+import { runAlexnet } from '../helpers/cli';
 
-const bin = path.join(repoRoot, 'bin', 'alexnet');
 let dir: string;
 let src: string;
 let db: string;
 
-function alexnet(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(bin, args, { encoding: 'utf8', env: { ...process.env, ALEXNET_DB: db, ALEXNET_HOME: path.join(dir, 'home'), ...env }, timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const alexnet = (args: string[], env: Record<string, string> = {}) => runAlexnet(args, { ALEXNET_DB: db, ALEXNET_HOME: path.join(dir, 'home'), ...env }, 60_000);
 
 beforeAll(() => {
   dir = tempDir('alexnet-cli-');
