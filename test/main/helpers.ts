@@ -11,7 +11,7 @@ import { createContext, type AppContext } from '../../main/context';
 import { dispatch } from '../../main/dispatch';
 import { createHandlers, type Handlers } from '../../main/handlers/index';
 import { nodeSpawner } from '../../main/worker/spawn';
-import type { Channel, EventName, Events, Reply, Req, Res } from '../../preload/contract';
+import type { Channel, EventName, Events, Reply, Req, Res, RunSettings } from '../../preload/contract';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const hymenoptera = path.resolve(repoRoot, '../shared/datasets/hymenoptera');
@@ -134,4 +134,15 @@ export function useImportedLibrary(perClass: number): ImportedLibrary {
     fs.rmSync(env.folder, { recursive: true, force: true });
   });
   return env;
+}
+
+/** The smallest run that trains: the tiny network, one epoch, no augmentation (for tests that need a trained model). */
+export const TINY_RUN: RunSettings = { recipe: 'scratch', architecture: 'tiny', batchSize: 4, valFraction: 0.25, augment: false, epochs: 1 };
+
+/** Starts a run of `settings` on dataset `ds`, waits for its end, and returns its id; throws unless it finished. */
+export async function finishedRun(h: Harness, ds: number, settings: RunSettings = TINY_RUN, timeoutMs = 110_000): Promise<number> {
+  const runId = (await h.ok('runs:start', { datasetId: ds, settings })).id;
+  const end = await h.next('run:status', (e) => e.runId === runId && e.phase === 'done', timeoutMs);
+  if (end.status !== 'finished') throw new Error(`the run ended ${end.status}: ${end.error?.message}`);
+  return runId;
 }
