@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { someJpegs, tempDir } from '../db/helpers';
+import { copyClassFolders, someJpegs, tempDir } from '../db/helpers';
 import { expectOneLineError, runAlexnet } from '../helpers/cli';
 
 let dir: string;
@@ -14,12 +14,8 @@ const alexnet = (args: string[]) => runAlexnet(args, { ALEXNET_HOME: path.join(d
 
 beforeAll(() => {
   dir = tempDir('alexnet-engine-cli-');
-  photos = path.join(dir, 'photos');
+  photos = copyClassFolders(path.join(dir, 'photos'), 'train', 8);
   model = path.join(dir, 'model');
-  for (const cls of ['ants', 'bees'] as const) {
-    fs.mkdirSync(path.join(photos, cls), { recursive: true });
-    for (const f of someJpegs('train', cls, 8)) fs.copyFileSync(f, path.join(photos, cls, path.basename(f)));
-  }
   const bytes = fs.readFileSync(someJpegs('val', 'ants', 1)[0]);
   fs.writeFileSync(path.join(photos, 'ants', 'truncated.jpg'), bytes.subarray(0, 600)); // a corrupt JPEG
 });

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLibrary } from '../../db/index';
-import { someJpegs, tempDir } from '../db/helpers';
+import { copyClassFolders, tempDir } from '../db/helpers';
 import { alexnetBin, expectOneLineError, runAlexnet } from '../helpers/cli';
 
 let dir: string;
@@ -18,11 +18,7 @@ const alexnet = (args: string[]) => runAlexnet(args, { ALEXNET_HOME: path.join(d
 beforeAll(() => {
   dir = tempDir('alexnet-harden-cli-');
   db = path.join(dir, 'lib.sqlite');
-  photos = path.join(dir, 'photos');
-  for (const cls of ['ants', 'bees'] as const) {
-    fs.mkdirSync(path.join(photos, cls), { recursive: true });
-    for (const f of someJpegs('train', cls, 4)) fs.copyFileSync(f, path.join(photos, cls, path.basename(f)));
-  }
+  photos = copyClassFolders(path.join(dir, 'photos'), 'train', 4);
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLibrary } from '../../db/index';
-import { someJpegs, tempDir } from '../db/helpers';
+import { copyClassFolders, someJpegs, tempDir } from '../db/helpers';
 import { runAlexnet } from '../helpers/cli';
 
 let dir: string;
@@ -16,11 +16,7 @@ const alexnet = (args: string[], env: Record<string, string> = {}) => runAlexnet
 beforeAll(() => {
   dir = tempDir('alexnet-cli-');
   db = path.join(dir, 'lib', 'library.sqlite');
-  src = path.join(dir, 'photos');
-  for (const cls of ['ants', 'bees'] as const) {
-    fs.mkdirSync(path.join(src, cls), { recursive: true });
-    for (const f of someJpegs('val', cls, 3)) fs.copyFileSync(f, path.join(src, cls, path.basename(f)));
-  }
+  src = copyClassFolders(path.join(dir, 'photos'), 'val', 3);
   const bytes = fs.readFileSync(someJpegs('val', 'bees', 4)[3]);
   fs.writeFileSync(path.join(src, 'bees', 'broken.jpg'), bytes.subarray(0, bytes.length >> 1));
   fs.writeFileSync(path.join(src, 'readme.txt'), 'hi');
