@@ -100,28 +100,13 @@ function fromKey(key: number): Rng {
       return r * Math.cos(2 * Math.PI * u2);
     },
     normals(n: number, std = 1): Float32Array {
-      // Marsaglia's polar method (no sin/cos) with the generator inlined: weight initialisation
-      // draws tens of millions of values, and a call per draw would dominate it.
+      // Marsaglia's polar method: no sin/cos per draw (weight initialisation draws tens of millions).
       const out = new Float32Array(n);
       const scale = 2 / TWO_POW_32;
       let i = 0;
       while (i < n) {
-        const r1 = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
-        let t = s1 << 9;
-        s2 ^= s0;
-        s3 ^= s1;
-        s1 ^= s2;
-        s0 ^= s3;
-        s2 ^= t;
-        s3 = rotl(s3, 11);
-        const r2 = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
-        t = s1 << 9;
-        s2 ^= s0;
-        s3 ^= s1;
-        s1 ^= s2;
-        s0 ^= s3;
-        s2 ^= t;
-        s3 = rotl(s3, 11);
+        const r1 = nextU32();
+        const r2 = nextU32();
         const u = r1 * scale - 1; // uniform in [-1, 1)
         const v = r2 * scale - 1;
         const q = u * u + v * v;
