@@ -8,12 +8,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../ml/backend';
 import { centerView, loadImage, toInput, type Preprocessing } from '../../ml/preprocess';
 import { TFJS_WEIGHTS_FILE } from '../../ml/weights/export-tfjs';
 import { finishedRun, harness, hymenoptera, importDataset, photoFolder, tempDir, TINY_RUN, type Harness } from './helpers';
+import { loadExportedGraph } from '../helpers/tfjs-export';
 
 
 let h: Harness;
@@ -49,16 +49,7 @@ describe('models:export', () => {
     expect(layout).toBe('NHWC');
     expect(note).toMatch(/centre/);
 
-    const bin = fs.readFileSync(path.join(res.folder, TFJS_WEIGHTS_FILE));
-    const g = await loadGraphModel({
-      load: async () => ({
-        modelTopology: json.modelTopology,
-        weightSpecs: json.weightsManifest.flatMap((w: { weights: unknown[] }) => w.weights),
-        weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
-        format: json.format,
-        signature: json.signature,
-      }),
-    });
+    const g = await loadExportedGraph(res.folder);
     const files = ['ants', 'bees'].map((c) => {
       const d = path.join(hymenoptera, 'val', c);
       return path.join(d, fs.readdirSync(d).sort()[0]);
