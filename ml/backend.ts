@@ -172,10 +172,9 @@ function restoreStderr(fdDir: string, saved: number): void {
 // ends with regions summing to 2 GB, and as buffers move around their pages end up touched one after
 // another. One region the size of the estimated need, reserved before the first step, keeps best-fit
 // placing buffers at its low addresses; untouched pages cost nothing but address space, plus the
-// pool's bookkeeping (8 bytes per 256: 128 MB for 4 GB). Measured (bench/engine.ts --groups memory,
-// 3 runs each): peak RSS of full training at batch 32 2636-2653 -> 2392-2414 MB, speed unchanged.
-// The system allocator (TF_ONEDNN_USE_SYSTEM_ALLOCATOR=1) returns memory at once (1670 MB) but made
-// training 30% and inference batch 1 40% slower here. Linux and macOS only: Windows commits allocated
+// pool's bookkeeping (8 bytes per 256: 128 MB for 4 GB). It lowers full training's peak RSS at the
+// same speed. The system allocator (TF_ONEDNN_USE_SYSTEM_ALLOCATOR=1) returns memory at once but
+// slows training and inference (figures: bench/README.md ("Engine choices")). Linux and macOS only: Windows commits allocated
 // memory against its page file. ALEXNET_TF_POOL_MB sets the size instead (0: never).
 const MIN_POOL_BYTES = 256 * 2 ** 20; // below this the doubling regions cost little
 let poolReserved = 0; // bytes
@@ -237,9 +236,8 @@ async function loadOther(name: Exclude<BackendName, 'webgpu'>): Promise<number> 
     // oneDNN's kernels. TensorFlow's Linux wheels turn them on only on CPUs with AVX-512 VNNI or
     // newer; elsewhere (AVX2 machines, such as this project's 2-core AMD EPYC) every op runs Eigen
     // code compiled for plain AVX, without FMA. oneDNN JIT-compiles for the CPU it runs on, and its
-    // convolution takes AlexNet's grouped layers and their gradients as one op (kernels/tensorflow.ts).
-    // Measured here (npm run bench): training step batch 32 8.8 -> 15.1 images/s, inference batch
-    // 32 47.6 -> 62.3. Read once, when TensorFlow loads; a TF_ENABLE_ONEDNN_OPTS already set wins.
+    // convolution takes AlexNet's grouped layers and their gradients as one op (kernels/tensorflow.ts);
+    // training and inference both run faster with it (bench/README.md ("Engine choices")). Read once, when TensorFlow loads; a TF_ENABLE_ONEDNN_OPTS already set wins.
     process.env.TF_ENABLE_ONEDNN_OPTS ??= '1';
     try {
       await withQuietStderr(() => import(spec));
@@ -283,13 +281,12 @@ async function loadOther(name: Exclude<BackendName, 'webgpu'>): Promise<number> 
  */
 export type BackendOptions = {
   // TensorFlow's pooling CPU allocator (BFC) for the native backends: it keeps freed buffers for
-  // reuse instead of returning them to the OS. Measured here (npm run bench -- --only transfer,
-  // memory,bfc): the cached-feature transfer step 26.7 -> 73.1 images/s, a full training step
-  // unchanged, peak memory of full training 2352 -> 2919 MB. So: on for the transfer recipe, where
-  // memory is small and the fc updates churn 150 MB buffers; off (TensorFlow's default) otherwise.
-  // Those figures are from before oneDNN was turned on (see load()): with oneDNN, TensorFlow's CPU
-  // tensors already come from oneDNN's own pooling allocator, and this switch measured no difference
-  // (cached transfer step 67.7 vs 65.8 images/s); it still matters with TF_ENABLE_ONEDNN_OPTS=0.
+  // reuse instead of returning them to the OS. Without oneDNN it made the cached-feature transfer
+  // step much faster, left a full training step as fast, and raised full training's peak memory. So:
+  // on for the transfer recipe, where memory is small and the fc updates churn 150 MB buffers; off
+  // (TensorFlow's default) otherwise. With oneDNN (see load()), TensorFlow's CPU tensors already come
+  // from oneDNN's own pooling allocator and the switch makes no measurable difference; it still
+  // matters with TF_ENABLE_ONEDNN_OPTS=0 (figures: bench/README.md ("Engine choices")).
   // Read once, when TensorFlow loads: the first initBackend of a process decides; ALEXNET_TF_BFC=0|1
   // overrides.
   pooledAllocator?: boolean;

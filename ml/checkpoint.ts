@@ -112,7 +112,7 @@ function manifestOf(entries: Entry[], file: string): Omit<BinaryManifest, 'sha25
  * Writes the tensors one after the other into an open file (raw float32; every platform we ship on
  * is little-endian), hashing as it goes. No concatenated copy: for the full model that would be
  * another 244 MB. The hash runs here; the write itself runs on libuv's threads (one writev), not on
- * the event loop's: copying 244 MB into the page cache took about 0.4 s there.
+ * the event loop's, which copying 244 MB into the page cache would otherwise block.
  */
 async function writeArrays(fd: number, entries: Entry[], name: string): Promise<BinaryManifest> {
   const m = manifestOf(entries, name);

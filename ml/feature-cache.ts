@@ -111,8 +111,8 @@ export function encodeFeatures(x: Float32Array, dtype: FeatureDtype): Buffer {
 }
 
 // every half's float32 value, built on first use (256 KB): decoding a cached entry is then one
-// table lookup per value instead of fromHalf's arithmetic (2.1 s of a fine-tune run's 135 s of
-// main-thread time, measured with node --cpu-prof)
+// table lookup per value instead of fromHalf's arithmetic, which was a visible share of a fine-tune
+// run's main-thread time (bench/README.md ("Engine choices"))
 let halfTable: Float32Array | null = null;
 function halves(): Float32Array {
   if (halfTable === null) {

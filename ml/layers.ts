@@ -95,7 +95,7 @@ export function lrn(x: tf.Tensor4D, p: LrnConfig, impl: LrnImpl = 'auto'): tf.Te
  * when neither operand is transposed (otherwise a naive loop ~10x slower), and XNNPACK packs the
  * right-hand operand on first use. The stock gradients (dy . w^T and x^T . dy) take the naive
  * path; here dx = (w . dy^T)^T and dw = (x^T) . dy keep the big w on the left, unpacked, and only
- * transpose small [N, *] tensors. fc6 at batch 32, measured: dx 4.7 s -> 0.3 s, dw 11 s -> 0.9 s.
+ * transpose small [N, *] tensors (about ten times faster for fc6: bench/README.md ("Engine choices")).
  */
 export function dense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
   if (tf.getBackend() !== 'wasm') return tf.add(tf.matMul(x, w), b);

@@ -21,6 +21,7 @@ import { EngineError } from './errors';
 import { graphForward, releaseGraphWeights, type GraphStage } from './graph';
 import { moveToNative } from './kernels/tensorflow';
 import { dense, groupedConv2d, lrn } from './layers';
+import { createRng } from './rng';
 
 // Re-exported so that callers can take the whole model API from one module.
 export {
@@ -48,53 +49,9 @@ export type { AlexNetConfig, ParamName, Params, LrnConfig, Layer } from './confi
 const ONE_BIASES: ReadonlySet<ParamName> = new Set(['conv2.b', 'conv4.b', 'conv5.b', 'fc6.b', 'fc7.b']);
 const INIT_STD = 0.01; // weights ~ N(0, 0.01) (section 5)
 
-/** A per-tensor seed derived from the run's seed, so each tensor gets its own stream. */
-function tensorSeed(seed: number, index: number): number {
+/** tf.dropout's seed for layer `index` under the step's seed, so each dropout layer gets its own mask. */
+function dropoutSeed(seed: number, index: number): number {
   return ((Math.floor(seed) >>> 0) * 1009 + index * 7919 + 17) >>> 0;
-}
-
-/**
- * `n` samples of N(0, std), from a seeded sfc32 generator and Marsaglia's polar method. Computed in
- * JS, so identical on every backend, and several times faster than tf.randomNormal.
- */
-export function seededNormal(n: number, std: number, seed: number): Float32Array {
-  // splitmix32 expands the seed into sfc32's 128-bit state
-  const state = new Uint32Array(4);
-  let sm = seed >>> 0;
-  for (let i = 0; i < 4; i++) {
-    sm = (sm + 0x9e3779b9) >>> 0;
-    let z = sm;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    state[i] = (z ^ (z >>> 16)) >>> 0;
-  }
-  let a = state[0] | 0, b = state[1] | 0, c = state[2] | 0, d = state[3] | 0;
-  const out = new Float32Array(n);
-  const scale = 1 / 2147483648;
-  let i = 0;
-  while (i < n) {
-    // two uniforms in [-1, 1) from sfc32 (inlined: this loop runs 60M times for the full model)
-    let t = (((a + b) | 0) + d) | 0;
-    d = (d + 1) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) | 0;
-    const u = t * scale;
-    t = (((a + b) | 0) + d) | 0;
-    d = (d + 1) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) | 0;
-    const v = t * scale;
-    const q = u * u + v * v;
-    if (q >= 1 || q === 0) continue; // Marsaglia's polar method: keep points in the unit disk
-    const f = std * Math.sqrt((-2 * Math.log(q)) / q);
-    out[i++] = u * f;
-    if (i < n) out[i++] = v * f;
-  }
-  return out;
 }
 
 /** Paper initialisation, reproducible under `seed` (same seed -> same weights on every backend). */
@@ -102,7 +59,11 @@ export function initParams(config: AlexNetConfig, seed: number, scheme: 'paper' 
   validateConfig(config);
   const shapes = paramShapes(config);
   const params = {} as Params;
-  PARAM_NAMES.forEach((name, i) => {
+  // Each tensor draws from its own stream, keyed by the run's seed and the tensor's name, so a
+  // tensor's values do not depend on which tensors come before it. Computed in JS, so the same seed
+  // gives the same weights on every backend.
+  const rng = createRng(seed);
+  PARAM_NAMES.forEach((name) => {
     const shape = shapes[name];
     const size = shape.reduce((x, y) => x * y, 1);
     // 'he' (std sqrt(2 / fan-in), biases 0) is for narrow networks such as TINY_CONFIG, where the
@@ -111,7 +72,7 @@ export function initParams(config: AlexNetConfig, seed: number, scheme: 'paper' 
     const std = scheme === 'he' ? Math.sqrt(2 / fanIn) : INIT_STD;
     const init = name.endsWith('.b')
       ? tf.fill(shape, scheme === 'paper' && ONE_BIASES.has(name) ? 1 : 0, 'float32')
-      : tf.tensor(seededNormal(size, std, tensorSeed(seed, i)), shape, 'float32');
+      : tf.tensor(rng.fork(name).normals(size, std), shape, 'float32');
     params[name] = ownVariable(init); // unnamed: several models may live at once
   });
   return settle(params);
@@ -249,7 +210,7 @@ export function forward(params: Params, config: AlexNetConfig, x: tf.Tensor, opt
         // equivalent to the paper's "multiply the outputs by 0.5 at test time". Seeded per layer (fc6, fc7).
         if (!opts.training || layer.rate === 0) return h;
         const k = 100 + Number(/\d+/.exec(layer.name)?.[0] ?? 0);
-        return tf.dropout(h, layer.rate, undefined, opts.seed === undefined ? undefined : tensorSeed(opts.seed, k));
+        return tf.dropout(h, layer.rate, undefined, opts.seed === undefined ? undefined : dropoutSeed(opts.seed, k));
       }
     }
   };

@@ -44,9 +44,9 @@ export class Sgd {
   // one sum of three scaled terms and no separate w += v pass, and prev' is the old weights' buffer
   // itself (no copy). For fc6 (37.7M weights) each pass over a parameter reads or writes 151 MB, and
   // these passes are most of a step that trains fc layers on cached features: 8 passes where the
-  // gradient comes pre-scaled (gradScale()), against 13 for v = m v - lr g - lr wd w; w += v. The
-  // cached transfer step went 86 -> 100 images/s (npm run bench), the full training step and its peak
-  // memory did not change. The same numbers in exact arithmetic; the velocity carried is the update
+  // gradient comes pre-scaled (gradScale()), against 13 for v = m v - lr g - lr wd w; w += v. That
+  // speeds up the cached transfer step and leaves a full training step's speed and peak memory as
+  // they were (bench/README.md ("Engine choices")). The same numbers in exact arithmetic; the velocity carried is the update
   // as applied (rounded to w's precision). A checkpoint still stores v (exportState).
   private readonly prev = new Map<ParamName, tf.Variable>();
   // Two forms of the same update. Where only fc layers train, the AddN form (fewest passes, four

@@ -14,6 +14,7 @@ export type Rng = {
   next(): number; // uniform float in [0, 1), 32 bits of randomness
   int(n: number): number; // uniform integer in [0, n), n a positive integer <= 2^32
   normal(): number; // standard normal N(0, 1) (Box-Muller)
+  normals(n: number, std?: number): Float32Array; // n draws of N(0, std^2) (polar method: its own sequence, not n calls of normal())
   shuffle<T>(a: T[]): T[]; // Fisher-Yates, IN PLACE; returns the same array for chaining
   fork(label: string | number): Rng; // independent child stream keyed by (this seed, label)
   readonly seed: number; // the 32-bit key this stream was created from
@@ -97,6 +98,24 @@ function fromKey(key: number): Rng {
       const r = Math.sqrt(-2 * Math.log(u1));
       spare = r * Math.sin(2 * Math.PI * u2);
       return r * Math.cos(2 * Math.PI * u2);
+    },
+    normals(n: number, std = 1): Float32Array {
+      // Marsaglia's polar method: no sin/cos per draw (weight initialisation draws tens of millions).
+      const out = new Float32Array(n);
+      const scale = 2 / TWO_POW_32;
+      let i = 0;
+      while (i < n) {
+        const r1 = nextU32();
+        const r2 = nextU32();
+        const u = r1 * scale - 1; // uniform in [-1, 1)
+        const v = r2 * scale - 1;
+        const q = u * u + v * v;
+        if (q >= 1 || q === 0) continue; // keep points inside the unit disk
+        const f = std * Math.sqrt((-2 * Math.log(q)) / q);
+        out[i++] = u * f;
+        if (i < n) out[i++] = v * f;
+      }
+      return out;
     },
     shuffle<T>(a: T[]): T[] {
       for (let i = a.length - 1; i > 0; i--) {

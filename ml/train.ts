@@ -374,9 +374,9 @@ async function trainEpoch(run: EpochRun, epoch: number): Promise<{ trainLoss: nu
  * write (a full disk) fails the run at the next save or at finish().
  * How often (due): every improving epoch (best.ckpt is always the best model so far) and the run's
  * last epoch; an epoch that did not improve only when `everySeconds` have passed since the previous
- * checkpoint. A save of the paper's network with its velocities is 480 MB: saving every epoch cost
- * 15 of a 66 s one-click fine-tune (8 epochs of a few seconds each, measured with
- * bench/finetune.ts --head-epochs 3 --epochs 5, with and without checkpoints) and wrote 4 GB. A
+ * checkpoint. A save of the paper's network with its velocities is 480 MB: saving every epoch of a
+ * one-click fine-tune (epochs of a few seconds each) would take a large share of its time and write
+ * gigabytes (bench/README.md ("Engine choices")). A
  * cancelled or killed run resumes from its last checkpoint: it redoes at most ~30 s of training.
  */
 class CheckpointWriter {

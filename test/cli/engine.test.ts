@@ -1,38 +1,21 @@
 // The engine's commands end to end: bin/alexnet in a child process on real photos, as a user runs
 // it: info, train (tiny network), eval, classify, and the one-line errors of bad input.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot, someJpegs, tempDir } from '../db/helpers';
+import { copyClassFolders, someJpegs, tempDir } from '../db/helpers';
+import { expectOneLineError, runAlexnet } from '../helpers/cli';
 
-const bin = path.join(repoRoot, 'bin', 'alexnet');
 let dir: string;
 let photos: string;
 let model: string;
 
-function alexnet(args: string[]) {
-  const r = spawnSync(bin, args, { encoding: 'utf8', env: { ...process.env, ALEXNET_HOME: path.join(dir, 'home') }, timeout: 240_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function expectOneLineError(r: { code: number | null; stderr: string }, pattern: RegExp) {
-  expect(r.code).not.toBe(0);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^alexnet: /);
-  expect(lines[0]).toMatch(pattern);
-  expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
-}
+const alexnet = (args: string[]) => runAlexnet(args, { ALEXNET_HOME: path.join(dir, 'home') });
 
 beforeAll(() => {
   dir = tempDir('alexnet-engine-cli-');
-  photos = path.join(dir, 'photos');
+  photos = copyClassFolders(path.join(dir, 'photos'), 'train', 8);
   model = path.join(dir, 'model');
-  for (const cls of ['ants', 'bees'] as const) {
-    fs.mkdirSync(path.join(photos, cls), { recursive: true });
-    for (const f of someJpegs('train', cls, 8)) fs.copyFileSync(f, path.join(photos, cls, path.basename(f)));
-  }
   const bytes = fs.readFileSync(someJpegs('val', 'ants', 1)[0]);
   fs.writeFileSync(path.join(photos, 'ants', 'truncated.jpg'), bytes.subarray(0, 600)); // a corrupt JPEG
 });

@@ -1,39 +1,24 @@
 // The command line under a careful user's hands: a killed `train --dataset` resumes with --resume,
 // bad flags and numbers get one line, an empty folder is refused, a bad --out is found before any
 // training, a symlink loop is not a class, and a model is never overwritten silently.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLibrary } from '../../db/index';
-import { repoRoot, someJpegs, tempDir } from '../db/helpers';
+import { copyClassFolders, tempDir } from '../db/helpers';
+import { alexnetBin, expectOneLineError, runAlexnet } from '../helpers/cli';
 
-const bin = path.join(repoRoot, 'bin', 'alexnet');
 let dir: string;
 let photos: string;
 let db: string;
 
-function alexnet(args: string[]) {
-  const r = spawnSync(bin, args, { encoding: 'utf8', env: { ...process.env, ALEXNET_HOME: path.join(dir, 'home'), ALEXNET_DB: db }, timeout: 240_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function expectOneLineError(r: { code: number | null; stderr: string }, pattern: RegExp) {
-  expect(r.code).not.toBe(0);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^alexnet: /);
-  expect(lines[0]).toMatch(pattern);
-}
+const alexnet = (args: string[]) => runAlexnet(args, { ALEXNET_HOME: path.join(dir, 'home'), ALEXNET_DB: db });
 
 beforeAll(() => {
   dir = tempDir('alexnet-harden-cli-');
   db = path.join(dir, 'lib.sqlite');
-  photos = path.join(dir, 'photos');
-  for (const cls of ['ants', 'bees'] as const) {
-    fs.mkdirSync(path.join(photos, cls), { recursive: true });
-    for (const f of someJpegs('train', cls, 4)) fs.copyFileSync(f, path.join(photos, cls, path.basename(f)));
-  }
+  photos = copyClassFolders(path.join(dir, 'photos'), 'train', 4);
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -44,7 +29,7 @@ describe('alexnet train --dataset --resume', () => {
     expectOneLineError(nothing, /no interrupted, cancelled or failed run to resume/);
 
     // a run killed (SIGKILL, no chance to clean up) once its first checkpoint is on disk
-    const child = spawn(bin, ['train', '--dataset', 'bugs', '--tiny', '--epochs', '40', '--batch', '2', '--json'], { env: { ...process.env, ALEXNET_HOME: path.join(dir, 'home'), ALEXNET_DB: db }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(alexnetBin, ['train', '--dataset', 'bugs', '--tiny', '--epochs', '40', '--batch', '2', '--json'], { env: { ...process.env, ALEXNET_HOME: path.join(dir, 'home'), ALEXNET_DB: db }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -1,30 +1,22 @@
 // The library and runs commands end to end: bin/alexnet in a child process, a real library file,
 // real photos.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLibrary } from '../../db/index';
-import { repoRoot, someJpegs, tempDir } from '../db/helpers';
+import { copyClassFolders, someJpegs, tempDir } from '../db/helpers';
+import { runAlexnet } from '../helpers/cli';
 
-const bin = path.join(repoRoot, 'bin', 'alexnet');
 let dir: string;
 let src: string;
 let db: string;
 
-function alexnet(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(bin, args, { encoding: 'utf8', env: { ...process.env, ALEXNET_DB: db, ALEXNET_HOME: path.join(dir, 'home'), ...env }, timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const alexnet = (args: string[], env: Record<string, string> = {}) => runAlexnet(args, { ALEXNET_DB: db, ALEXNET_HOME: path.join(dir, 'home'), ...env }, 60_000);
 
 beforeAll(() => {
   dir = tempDir('alexnet-cli-');
   db = path.join(dir, 'lib', 'library.sqlite');
-  src = path.join(dir, 'photos');
-  for (const cls of ['ants', 'bees'] as const) {
-    fs.mkdirSync(path.join(src, cls), { recursive: true });
-    for (const f of someJpegs('val', cls, 3)) fs.copyFileSync(f, path.join(src, cls, path.basename(f)));
-  }
+  src = copyClassFolders(path.join(dir, 'photos'), 'val', 3);
   const bytes = fs.readFileSync(someJpegs('val', 'bees', 4)[3]);
   fs.writeFileSync(path.join(src, 'bees', 'broken.jpg'), bytes.subarray(0, bytes.length >> 1));
   fs.writeFileSync(path.join(src, 'readme.txt'), 'hi');

@@ -22,3 +22,12 @@ export function someJpegs(split: 'train' | 'val', cls: 'ants' | 'bees', n: numbe
     .slice(0, n)
     .map((f) => path.join(dir, f));
 }
+
+/** Copies the first `n` JPEGs of each hymenoptera class of `split` into <dest>/ants and <dest>/bees; returns dest. */
+export function copyClassFolders(dest: string, split: 'train' | 'val', n: number): string {
+  for (const cls of ['ants', 'bees'] as const) {
+    fs.mkdirSync(path.join(dest, cls), { recursive: true });
+    for (const f of someJpegs(split, cls, n)) fs.copyFileSync(f, path.join(dest, cls, path.basename(f)));
+  }
+  return dest;
+}

@@ -10,7 +10,7 @@ import { closeSync, existsSync, mkdirSync, openSync, renameSync, statSync, write
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { seededNormal } from '../../ml/model';
+import { createRng } from '../../ml/rng';
 import { attr, DT_FLOAT, encodeModel, floatTensor, int64Tensor, type OnnxAttribute, type OnnxModel, type OnnxNode, type OnnxTensor } from '../../ml/weights/onnx-proto';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -20,7 +20,7 @@ export const fixtureScript = path.join(sharedDir, 'fixtures', 'make_bvlc_onnx.py
 export const cacheDir = path.join(os.tmpdir(), 'alexnet-studio-test-cache');
 
 /** Bump when the writer's output changes, so cached files from an older writer are not reused. */
-const WRITER_VERSION = 2;
+const WRITER_VERSION = 3;
 
 // (name, [out, in, kh, kw], group) of every conv weight in the zoo file, in graph order.
 const CONVS: [string, [number, number, number, number], number][] = [
@@ -43,8 +43,8 @@ const FCS: [string, [number, number]][] = [
  * python's onnx.helper.make_node writes them; nodes are unnamed, as in the zoo file.
  */
 export function bvlcZooModel(seed = 2012, batch = 1): OnnxModel {
-  let stream = 0;
-  const normal = (n: number, std: number): Float32Array => seededNormal(n, std, (seed * 131 + ++stream * 7919) >>> 0);
+  const rng = createRng(seed);
+  const normal = (n: number, std: number): Float32Array => rng.normals(n, std);
   const inits: OnnxTensor[] = [];
   const nodes: OnnxNode[] = [];
   const node = (opType: string, inputs: string[], outputs: string[], attributes: OnnxAttribute[] = []): string => {

@@ -8,10 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunSettings } from '../../preload/contract';
-import { harness, hymenoptera, importDataset, photoFolder, tempDir, type Harness } from './helpers';
+import { finishedRun, harness, hymenoptera, importDataset, photoFolder, tempDir, type Harness } from './helpers';
 
-const TINY: RunSettings = { recipe: 'scratch', architecture: 'tiny', batchSize: 4, valFraction: 0.25, augment: false, epochs: 1 };
 
 let h: Harness;
 let folder: string;
@@ -39,9 +37,7 @@ beforeAll(async () => {
   folder = photoFolder(4);
   out = tempDir('alexnet-cancel-');
   ds = await importDataset(h, folder);
-  runId = (await h.ok('runs:start', { datasetId: ds, settings: TINY })).id;
-  const end = await h.next('run:status', (e) => e.runId === runId && e.phase === 'done', 110_000);
-  if (end.status !== 'finished') throw new Error(`the run ended ${end.status}: ${end.error?.message}`);
+  runId = await finishedRun(h, ds);
 }, 120_000);
 
 afterAll(async () => {

@@ -8,15 +8,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../ml/backend';
 import { centerView, loadImage, toInput, type Preprocessing } from '../../ml/preprocess';
 import { TFJS_WEIGHTS_FILE } from '../../ml/weights/export-tfjs';
-import type { RunSettings } from '../../preload/contract';
-import { harness, hymenoptera, importDataset, photoFolder, tempDir, type Harness } from './helpers';
+import { finishedRun, harness, hymenoptera, importDataset, photoFolder, tempDir, TINY_RUN, type Harness } from './helpers';
+import { loadExportedGraph } from '../helpers/tfjs-export';
 
-const TINY: RunSettings = { recipe: 'scratch', architecture: 'tiny', batchSize: 4, valFraction: 0.25, augment: false, epochs: 1 };
 
 let h: Harness;
 let folder: string;
@@ -30,9 +28,7 @@ beforeAll(async () => {
   folder = photoFolder(4);
   out = tempDir('alexnet-export-');
   ds = await importDataset(h, folder);
-  runId = (await h.ok('runs:start', { datasetId: ds, settings: TINY })).id;
-  const end = await h.next('run:status', (e) => e.runId === runId && e.phase === 'done', 110_000);
-  if (end.status !== 'finished') throw new Error(`the run ended ${end.status}: ${end.error?.message}`);
+  runId = await finishedRun(h, ds);
 }, 120_000);
 
 afterAll(async () => {
@@ -53,16 +49,7 @@ describe('models:export', () => {
     expect(layout).toBe('NHWC');
     expect(note).toMatch(/centre/);
 
-    const bin = fs.readFileSync(path.join(res.folder, TFJS_WEIGHTS_FILE));
-    const g = await loadGraphModel({
-      load: async () => ({
-        modelTopology: json.modelTopology,
-        weightSpecs: json.weightsManifest.flatMap((w: { weights: unknown[] }) => w.weights),
-        weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
-        format: json.format,
-        signature: json.signature,
-      }),
-    });
+    const g = await loadExportedGraph(res.folder);
     const files = ['ants', 'bees'].map((c) => {
       const d = path.join(hymenoptera, 'val', c);
       return path.join(d, fs.readdirSync(d).sort()[0]);
@@ -160,7 +147,7 @@ describe('camera:frame and the paper’s switches', () => {
   it('a fine-tune of the ImageNet weights keeps the paper’s network; a run from scratch records its switches', async () => {
     const ft = await h.call('runs:start', { datasetId: ds, settings: { activation: 'tanh', lrn: false } });
     expect(ft.ok ? null : ft.error).toEqual({ code: 'BAD_INPUT', message: "the ImageNet weights were trained with the paper's network: train from scratch to change activation, lrn" });
-    const run = await h.ok('runs:start', { datasetId: ds, settings: { ...TINY, activation: 'tanh', lrn: false, overlappingPool: false, groups: 1 } });
+    const run = await h.ok('runs:start', { datasetId: ds, settings: { ...TINY_RUN, activation: 'tanh', lrn: false, overlappingPool: false, groups: 1 } });
     expect(run.settings).toMatchObject({ activation: 'tanh', lrn: false, overlappingPool: false, groups: 1 });
     const end = await h.next('run:status', (e) => e.runId === run.id && e.phase === 'done', 110_000);
     expect(end.status).toBe('finished');

@@ -5,12 +5,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import { openLibrary, type Library } from '../../db/index';
 import { createContext, type AppContext } from '../../main/context';
 import { dispatch } from '../../main/dispatch';
 import { createHandlers, type Handlers } from '../../main/handlers/index';
 import { nodeSpawner } from '../../main/worker/spawn';
-import type { Channel, EventName, Events, Reply, Req, Res } from '../../preload/contract';
+import type { Channel, EventName, Events, Reply, Req, Res, RunSettings } from '../../preload/contract';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const hymenoptera = path.resolve(repoRoot, '../shared/datasets/hymenoptera');
@@ -102,4 +103,46 @@ export async function importDataset(h: Harness, folder: string, name = 'hym'): P
   const done = await h.next('import:done', (e) => e.importId === importId);
   if (done.error) throw new Error(`import failed: ${done.error.message}`);
   return datasetId;
+}
+
+/** For one test file: a harness on an empty library, made before the file's tests, closed after them. */
+export function useHarness(): { h: Harness } {
+  const env = {} as { h: Harness };
+  beforeAll(() => {
+    env.h = harness();
+  });
+  afterAll(() => env.h.close());
+  return env;
+}
+
+export type ImportedLibrary = { h: Harness; folder: string; ds: number };
+
+/**
+ * For one test file: a harness whose library holds `perClass` real photos of each hymenoptera class,
+ * imported as dataset 'hym' before the file's tests, closed and removed after them. The fields are
+ * set once beforeAll has run, so tests read them from the returned object.
+ */
+export function useImportedLibrary(perClass: number): ImportedLibrary {
+  const env = {} as ImportedLibrary;
+  beforeAll(async () => {
+    env.h = harness();
+    env.folder = photoFolder(perClass);
+    env.ds = await importDataset(env.h, env.folder);
+  });
+  afterAll(async () => {
+    await env.h.close();
+    fs.rmSync(env.folder, { recursive: true, force: true });
+  });
+  return env;
+}
+
+/** The smallest run that trains: the tiny network, one epoch, no augmentation (for tests that need a trained model). */
+export const TINY_RUN: RunSettings = { recipe: 'scratch', architecture: 'tiny', batchSize: 4, valFraction: 0.25, augment: false, epochs: 1 };
+
+/** Starts a run of `settings` on dataset `ds`, waits for its end, and returns its id; throws unless it finished. */
+export async function finishedRun(h: Harness, ds: number, settings: RunSettings = TINY_RUN, timeoutMs = 110_000): Promise<number> {
+  const runId = (await h.ok('runs:start', { datasetId: ds, settings })).id;
+  const end = await h.next('run:status', (e) => e.runId === runId && e.phase === 'done', timeoutMs);
+  if (end.status !== 'finished') throw new Error(`the run ended ${end.status}: ${end.error?.message}`);
+  return runId;
 }

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Batch, BatchLoader, datasetPca, epochOrder, hashFile, ImageCache, type Item, type LoaderEvent, PAPER_AUGMENT, scanImageFolder, stratifiedSplit } from '../../ml/data';
 import { EngineError } from '../../ml/errors';
 import { centerView, loadImage, PAPER_PREPROCESSING, tenCropViews, toInput } from '../../ml/preprocess';
+import { engineError } from '../helpers/engine-error';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 const datasets = path.resolve(repoRoot, '../shared/datasets');
@@ -24,16 +25,6 @@ beforeAll(async () => {
   await loadImage(real[0]!.path, P); // warm sharp up so timings below measure decoding, not start-up
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-async function engineError(p: Promise<unknown>): Promise<EngineError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof EngineError) return e;
-    throw e;
-  }
-  throw new Error('expected an EngineError');
-}
 
 async function collect(gen: AsyncGenerator<Batch>): Promise<Batch[]> {
   const out: Batch[] = [];

@@ -7,7 +7,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../ml/backend';
@@ -16,9 +15,10 @@ import { EngineError } from '../../ml/errors';
 import { graphUnsupported } from '../../ml/graph';
 import { disposeParams, forward, paramsFromArrays } from '../../ml/model';
 import { PAPER_PREPROCESSING } from '../../ml/preprocess';
-import { TFJS_WEIGHTS_FILE, exportTfjs } from '../../ml/weights/export-tfjs';
+import { exportTfjs } from '../../ml/weights/export-tfjs';
 import { exportOnnx, parseOnnxAlexNet } from '../../ml/weights/onnx';
 import { randomArrays } from '../helpers/random-model';
+import { loadExportedGraph } from '../helpers/tfjs-export';
 
 let dir = '';
 beforeAll(async () => {
@@ -99,15 +99,7 @@ describe('a made-up layer option: LRN after conv5 too', () => {
     await exportTfjs(model, out, layers);
     const json = JSON.parse(readFileSync(path.join(out, 'model.json'), 'utf8'));
     expect(json.modelTopology.node.map((nd: { name: string }) => nd.name)).toContain('norm5');
-    const bin = readFileSync(path.join(out, TFJS_WEIGHTS_FILE));
-    const g = await loadGraphModel({
-      load: async () => ({
-        modelTopology: json.modelTopology,
-        weightSpecs: json.weightsManifest.flatMap((w: { weights: unknown[] }) => w.weights),
-        weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
-        format: json.format,
-      }),
-    });
+    const g = await loadExportedGraph(out);
     const y = g.predict(tf.tensor4d(x, [n, S, S, 3])) as tf.Tensor;
     expect(maxDiff(y.dataSync(), eager)).toBeLessThan(1e-5);
     y.dispose();

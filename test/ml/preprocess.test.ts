@@ -22,6 +22,7 @@ import {
   type View,
 } from '../../ml/preprocess';
 import { createRng } from '../../ml/rng';
+import { engineError } from '../helpers/engine-error';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 const datasets = path.resolve(repoRoot, '../shared/datasets');
@@ -49,16 +50,6 @@ beforeAll(async () => {
   formica = await loadImage(FORMICA, P);
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-async function rejection(p: Promise<unknown>): Promise<EngineError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof EngineError) return e;
-    throw e;
-  }
-  throw new Error('expected an EngineError');
-}
 
 describe('loadImage on real photos', () => {
   it('loads formica.jpeg (.jpeg) and the progressive "ant photos.jpg" as 256x256 RGB', async () => {
@@ -109,7 +100,7 @@ describe('loadImage on made-up files (temp dir)', () => {
     const txt = path.join(tmp, 'notes.jpg');
     writeFileSync(txt, 'this is not a photo\n');
     for (const f of [cut, txt, path.join(tmp, 'missing.jpg')]) {
-      const e = await rejection(loadImage(f, P));
+      const e = await engineError(loadImage(f, P));
       expect(e.code).toBe('BAD_IMAGE');
       expect(e.message).toContain(f);
       expect(e.message).not.toContain('\n');

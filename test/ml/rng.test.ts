@@ -54,6 +54,27 @@ describe('createRng', () => {
     expect(Math.abs(s2 / N - 1)).toBeLessThan(0.02);
   });
 
+  it('normals(n, std) draws N(0, std^2), deterministic per seed, continuing the stream', () => {
+    const N = 200_000;
+    const xs = createRng(11).normals(N, 0.5);
+    expect(xs).toHaveLength(N);
+    let s = 0;
+    let s2 = 0;
+    for (const v of xs) {
+      s += v;
+      s2 += v * v;
+    }
+    expect(Math.abs(s / N)).toBeLessThan(0.005);
+    expect(Math.abs(s2 / N - 0.25)).toBeLessThan(0.005);
+    expect(Array.from(createRng(11).normals(101, 2))).toEqual(Array.from(createRng(11).normals(101, 2)));
+    expect(Array.from(createRng(12).normals(8))).not.toEqual(Array.from(createRng(11).normals(8)));
+    // It draws from the generator's own state: the next draw after it differs from a fresh stream's.
+    const r = createRng(11);
+    r.normals(3);
+    expect(r.next()).not.toBe(createRng(11).next());
+    expect(createRng(1).normals(0)).toHaveLength(0);
+  });
+
   it('shuffle is an in-place permutation, deterministic per seed', () => {
     const a = Array.from({ length: 50 }, (_, i) => i);
     const b = a.slice();

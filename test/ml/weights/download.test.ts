@@ -7,8 +7,8 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { EngineError } from '../../../ml/errors';
 import { downloadFile, weightsUrl, DEFAULT_WEIGHTS_URL, type DownloadProgress } from '../../../ml/weights/download';
+import { engineError } from '../../helpers/engine-error';
 
 const FILE = randomBytes(1_500_000); // the served file
 const SHA = createHash('sha256').update(FILE).digest('hex');
@@ -81,16 +81,6 @@ beforeEach(() => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function codeOf(p: Promise<unknown>): Promise<EngineError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(EngineError);
-    return e as EngineError;
-  }
-  throw new Error('expected an EngineError');
-}
-
 describe('downloadFile', () => {
   it('downloads with progress (bytes, total, rate, ETA) and checks the SHA-256', async () => {
     const dest = path.join(dir, 'w', 'bvlcalexnet-12.onnx');
@@ -139,7 +129,7 @@ describe('downloadFile', () => {
         if (e.bytes >= 400_000) ac.abort();
       },
     });
-    expect((await codeOf(p)).code).toBe('CANCELLED');
+    expect((await engineError(p)).code).toBe('CANCELLED');
     const kept = statSync(`${dest}.part`).size;
     expect(kept).toBeGreaterThanOrEqual(400_000);
     expect(kept).toBeLessThan(FILE.length);
@@ -164,7 +154,7 @@ describe('downloadFile', () => {
 
   it('refuses a file whose SHA-256 differs, deletes it and says so', async () => {
     const dest = path.join(dir, 'f.onnx');
-    const e = await codeOf(downloadFile({ url: `${base}/bvlcalexnet-12.onnx`, dest, sha256: '0'.repeat(64) }));
+    const e = await engineError(downloadFile({ url: `${base}/bvlcalexnet-12.onnx`, dest, sha256: '0'.repeat(64) }));
     expect(e.code).toBe('BAD_CHECKSUM');
     expect(e.message).toContain(SHA);
     expect(e.message).toMatch(/deleted/);
@@ -173,7 +163,7 @@ describe('downloadFile', () => {
   });
 
   it('reports an HTTP 404 as DOWNLOAD_FAILED', async () => {
-    const e = await codeOf(downloadFile({ url: `${base}/nope.onnx`, dest: path.join(dir, 'f.onnx') }));
+    const e = await engineError(downloadFile({ url: `${base}/nope.onnx`, dest: path.join(dir, 'f.onnx') }));
     expect(e.code).toBe('DOWNLOAD_FAILED');
     expect(e.message).toContain('404');
     expect(existsSync(path.join(dir, 'f.onnx'))).toBe(false);
@@ -184,7 +174,7 @@ describe('downloadFile', () => {
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((r) => closed.close(() => r()));
-    const e = await codeOf(
+    const e = await engineError(
       downloadFile({ url: `http://127.0.0.1:${port}/x.onnx`, dest: path.join(dir, 'f.onnx'), hint: "or import a copy with 'alexnet weights import <file.onnx>'" }),
     );
     expect(e.code).toBe('OFFLINE');

@@ -4,17 +4,17 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../ml/backend';
 import { PARAM_NAMES, TINY_CONFIG, makeConfig, paramShapes, type AlexNetConfig } from '../../../ml/config';
 import { disposeParams, forward, paramsFromArrays } from '../../../ml/model';
 import { PAPER_PREPROCESSING, centerView, loadImage, toInput, type Preprocessing } from '../../../ml/preprocess';
-import { exportTfjs, TFJS_WEIGHTS_FILE } from '../../../ml/weights/export-tfjs';
+import { exportTfjs } from '../../../ml/weights/export-tfjs';
 import { exportOnnx, fc6FromNchw, fc6ToNchw, hwioToOihw, oihwToHwio, parseOnnxAlexNet, type ExportableModel } from '../../../ml/weights/onnx';
 import { datasetsDir } from '../../helpers/bvlc-fixture';
 import { randomArrays } from '../../helpers/random-model';
+import { loadExportedGraph } from '../../helpers/tfjs-export';
 
 const photos = ['train/ants/0013035.jpg', 'train/bees/1092977343_cb42b38d62.jpg', 'val/ants/10308379_1b6c72e180.jpg', 'val/bees/10870992_eebeeb3a12.jpg'].map((p) =>
   path.join(datasetsDir, 'hymenoptera', p),
@@ -129,17 +129,7 @@ describe('exportTfjs', () => {
     const json = JSON.parse(readFileSync(path.join(out, 'model.json'), 'utf8'));
     expect(json.format).toBe('graph-model');
     expect(json.userDefinedMetadata.labels).toEqual(m.classNames);
-    const bin = readFileSync(path.join(out, TFJS_WEIGHTS_FILE));
-    const g = await loadGraphModel({
-      load: async () => ({
-        modelTopology: json.modelTopology,
-        weightSpecs: json.weightsManifest.flatMap((w: { weights: unknown[] }) => w.weights),
-        weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
-        format: json.format,
-        signature: json.signature,
-        userDefinedMetadata: json.userDefinedMetadata,
-      }),
-    });
+    const g = await loadExportedGraph(out);
     const S = config.inputSize;
     const y = g.predict(tf.tensor4d(x, [photos.length, S, S, 3])) as tf.Tensor;
     expect(y.shape).toEqual([photos.length, config.numClasses]);

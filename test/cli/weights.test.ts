@@ -1,6 +1,5 @@
 // bin/alexnet weights import|download|info and bin/alexnet export, run as a user would (child
 // processes), with ALEXNET_HOME pointing at a temporary data folder.
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -10,26 +9,19 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import '@tensorflow/tfjs-backend-cpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { saveCheckpoint } from '../../../ml/checkpoint';
-import { TINY_CONFIG } from '../../../ml/config';
-import { disposeParams, paramsFromArrays } from '../../../ml/model';
-import { PAPER_PREPROCESSING } from '../../../ml/preprocess';
-import { bvlcFixture, repoRoot } from '../../helpers/bvlc-fixture';
-import { randomArrays } from '../../helpers/random-model';
+import { saveCheckpoint } from '../../ml/checkpoint';
+import { TINY_CONFIG } from '../../ml/config';
+import { disposeParams, paramsFromArrays } from '../../ml/model';
+import { PAPER_PREPROCESSING } from '../../ml/preprocess';
+import { bvlcFixture } from '../helpers/bvlc-fixture';
+import { randomArrays } from '../helpers/random-model';
+import { runAlexnetAsync } from '../helpers/cli';
 
-const bin = path.join(repoRoot, 'bin', 'alexnet');
 let home = '';
 let work = '';
 
-type Run = { code: number; stdout: string; stderr: string };
-function alexnet(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(bin, args, { env: { ...process.env, ALEXNET_HOME: home, ...env }, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+// not blocking: some tests serve the file the CLI downloads from this process
+const alexnet = (args: string[], env: Record<string, string> = {}) => runAlexnetAsync(args, { ALEXNET_HOME: home, ...env });
 
 beforeAll(() => {
   home = mkdtempSync(path.join(os.tmpdir(), 'alexnet-home-'));
