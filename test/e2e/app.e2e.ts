@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launch, outsidePhoto, photoFolder, screenshot, startServer, type Server } from './harness';
+import { launch, outsidePhoto, photoFolder, screenshot, startServer, watchProblems, type Server } from './harness';
 
 const PER_CLASS = 8; // labeled by folder: ants/ and bees/
 const LOOSE = 6; // unlabeled photos at the top of the folder
@@ -17,7 +17,7 @@ let browser: Browser;
 let page: Page;
 let folder: string;
 let datasetId: number;
-const problems: string[] = []; // CSP violations and uncaught page errors
+let problems: string[] = []; // what the page must never show (harness watchProblems)
 
 const count = (name: string) => page.locator(`[data-class="${name}"] .count`);
 const cells = () => page.getByRole('listbox', { name: 'Photos' }).getByRole('option');
@@ -31,10 +31,7 @@ beforeAll(async () => {
   server = await startServer();
   browser = await launch();
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  page.on('console', (m) => {
-    if (/Content.Security.Policy|Refused to/i.test(m.text())) problems.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  problems = watchProblems(page);
   await page.goto(server.url);
 });
 

@@ -13,7 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engineResult } from '../helpers/cluster-result';
 import { torchPython } from '../helpers/torch-python';
-import { launch, photoFolder, screenshot, screensDir, startServer, type Server } from './harness';
+import { launch, photoFolder, screenshot, screensDir, startServer, watchProblems, type Server } from './harness';
 
 const PER_CLASS = 4; // ants/ and bees/: 8 photos, 6 to train on and 2 to validate (valFraction 0.25)
 
@@ -24,7 +24,7 @@ let folder: string;
 let datasetId: number;
 let job: string;
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-e2e-cluster-'));
-const problems: string[] = [];
+let problems: string[] = []; // what the page must never show (harness watchProblems)
 
 /** A process to its end: exit status and everything it printed. */
 function run(cmd: string, args: string[], cwd: string): Promise<{ status: number | null; out: string }> {
@@ -47,7 +47,7 @@ beforeAll(async () => {
   server = await startServer();
   browser = await launch();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  problems = watchProblems(page);
   await page.goto(server.url);
 });
 

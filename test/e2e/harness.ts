@@ -19,6 +19,19 @@ export function launch(extraArgs: string[] = []): Promise<Browser> {
   return launchBrowser(extraArgs);
 }
 
+/**
+ * What the page must never show, collected as it happens: CSP refusals, Svelte's runtime warnings,
+ * uncaught errors. A test file ends by expecting the list empty.
+ */
+export function watchProblems(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (/Content.Security.Policy|Refused to|assignment_value_stale|ownership_invalid/i.test(m.text())) problems.push(m.text());
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  return problems;
+}
+
 export type Server = { url: string; origin: string; token: string; dataDir: string; proc: ChildProcess; log: string[]; call<C extends Channel>(c: C, req: Req<C>): Promise<Res<C>>; stop(): Promise<void> };
 
 /** Starts browser mode on a fresh data folder and waits for the one line with its address. */

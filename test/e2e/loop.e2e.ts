@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { datasets, launch, photoFolder, screenshot, startServer, type Server } from './harness';
+import { datasets, launch, photoFolder, screenshot, startServer, watchProblems, type Server } from './harness';
 
 const PER_CLASS = 5;
 const LOOSE = 6;
@@ -20,7 +20,7 @@ let browser: Browser;
 let page: Page;
 let folder: string;
 let datasetId: number;
-const problems: string[] = [];
+let problems: string[] = []; // what the page must never show (harness watchProblems)
 
 const nav = (name: string) => page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name });
 const cells = () => page.getByRole('listbox', { name: 'Photos' }).getByRole('option');
@@ -52,10 +52,7 @@ beforeAll(async () => {
   browser = await launch(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, permissions: ['camera'] });
   page = await context.newPage();
-  page.on('console', (m) => {
-    if (/Content.Security.Policy|Refused to|assignment_value_stale|ownership_invalid/i.test(m.text())) problems.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  problems = watchProblems(page);
   await page.goto(server.url);
 });
 
