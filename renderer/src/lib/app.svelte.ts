@@ -148,10 +148,11 @@ export class App {
     a.on('import:done', (e) => {
       void this.notify.guard(async () => {
         if (e.error) this.notify.error(e.error, 'Import');
-        else if (e.summary) this.notify.info(...importWords(e.summary), 8000);
         await this.library.onDone(e);
         this.selection.reset();
         await Promise.all([this.gallery.show({ datasetId: e.datasetId, filter: {} }), this.runs.load(e.datasetId), this.labeling.peek()]);
+        // said once the grid shows the result: a filter or selection made after this is the user's and stays
+        if (!e.error && e.summary) this.notify.info(...importWords(e.summary), 8000);
         await this.predictNew();
       });
     });
