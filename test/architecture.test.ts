@@ -6,14 +6,14 @@
 //   nothing of ours). No program imports another, and nothing imports a program.
 // Electron is imported only by main/electron/ and preload/, native database access only by db/.
 // The test prints the room-level drawing, so a new arrow shows up in its output before it fails.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from './helpers/bvlc-fixture';
 
 const ROOTS = ['ml', 'db', 'main', 'preload', 'renderer/src'];
-const ROOMS = ['ml', 'db', 'main/app', 'main/electron', 'main/server', 'main/cli', 'preload', 'renderer'] as const;
+const ROOMS = ['renderer', 'main/electron', 'main/server', 'main/cli', 'preload', 'main/app', 'db', 'ml'] as const; // top to bottom
 type Room = (typeof ROOMS)[number];
 const BELOW_PROGRAMS: Room[] = ['main/app', 'db', 'ml', 'preload'];
 /** Which rooms each room may import (besides packages); a room's own files are always allowed. */
@@ -99,6 +99,34 @@ describe('the import graph', () => {
     }
     console.log(`room-level import graph:\n${[...edges].sort().map(([k, n]) => `  ${k} (${n})`).join('\n')}`);
     expect(wrong).toEqual([]);
+  });
+
+  it('draws the rooms and their arrows in docs/import-graph.md, kept current (ALEXNET_WRITE_GRAPH=1 rewrites it)', () => {
+    const arrows = new Set<string>();
+    for (const [f, deps] of graph) for (const d of deps) if (roomOf(f) !== roomOf(d)) arrows.add(`${roomOf(f)} -> ${roomOf(d)}${SHARED[d] || d === 'preload/contract.ts' ? ` (${d} only)` : ''}`);
+    const id = (r: Room): string => r.replace('/', '_');
+    const lines = [...arrows].sort().map((a) => {
+      const m = /^(\S+) -> (\S+)(?: \((.+)\))?$/.exec(a)!;
+      return `  ${id(m[1] as Room)} -->${m[3] ? `|${m[3]}|` : ''} ${id(m[2] as Room)}`;
+    });
+    const drawing = [
+      '# The import graph',
+      '',
+      'Drawn by `test/architecture.test.ts` from the sources (TypeScript\'s scanner, `.svelte` scripts too):',
+      'an arrow means some file of one room imports a file of the other. The test fails when this',
+      'drawing is out of date (`ALEXNET_WRITE_GRAPH=1 npx vitest run test/architecture.test.ts` redraws',
+      'it), on a cycle, and on an arrow the rules do not allow (docs/architecture.md).',
+      '',
+      '```mermaid',
+      'flowchart TD',
+      ...ROOMS.map((r) => `  ${id(r)}["${r}/"]`),
+      ...lines,
+      '```',
+      '',
+    ].join('\n');
+    const file = path.join(repoRoot, 'docs', 'import-graph.md');
+    if (process.env.ALEXNET_WRITE_GRAPH === '1') writeFileSync(file, drawing);
+    expect(readFileSync(file, 'utf8')).toBe(drawing);
   });
 
   it('ml/scan.ts, which db/ imports, imports nothing of ours (the library never loads TensorFlow)', () => {
