@@ -9,16 +9,16 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engineResult } from '../helpers/cluster-result';
 import { torchPython } from '../helpers/torch-python';
-import { launch, photoFolder, screenshot, screensDir, startServer, watchProblems, type Server } from './harness';
+import { openApp, screenshot, screensDir, type App, type Server } from './harness';
 
 const PER_CLASS = 4; // ants/ and bees/: 8 photos, 6 to train on and 2 to validate (valFraction 0.25)
 
+let app: App;
 let server: Server;
-let browser: Browser;
 let page: Page;
 let folder: string;
 let datasetId: number;
@@ -43,18 +43,12 @@ const panel = () => page.getByRole('region', { name: 'Cluster' });
 const toast = (text: RegExp) => page.locator('.toasts').getByText(text);
 
 beforeAll(async () => {
-  folder = photoFolder({ perClass: PER_CLASS, loose: 0 });
-  server = await startServer();
-  browser = await launch();
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  problems = watchProblems(page);
-  await page.goto(server.url);
+  app = await openApp({ photos: { perClass: PER_CLASS, loose: 0 }, viewport: { width: 1280, height: 900 } });
+  ({ server, page, folder, problems } = app);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (folder) fs.rmSync(folder, { recursive: true, force: true });
+  await app?.close();
   fs.rmSync(out, { recursive: true, force: true });
 });
 
