@@ -17,7 +17,6 @@ let server: Server;
 let page: Page;
 let folder: string;
 let datasetId: number;
-let problems: string[] = []; // what the page must never show (harness watchProblems)
 
 const count = (name: string) => page.locator(`[data-class="${name}"] .count`);
 const cells = () => page.getByRole('listbox', { name: 'Photos' }).getByRole('option');
@@ -28,7 +27,7 @@ const nav = (name: string) => page.getByRole('navigation', { name: 'Screens' }).
 
 beforeAll(async () => {
   app = await openApp({ photos: { perClass: PER_CLASS, loose: LOOSE } });
-  ({ server, page, folder, problems } = app);
+  ({ server, page, folder } = app);
 });
 
 afterAll(() => app?.close());
@@ -350,6 +349,6 @@ describe('AlexNet Studio in Chromium', () => {
   });
 
   it('had no CSP violation or page error', () => {
-    expect(problems).toEqual([]);
+    expect(app.problems).toEqual([]); // what the page must never show (harness watchProblems)
   });
 });

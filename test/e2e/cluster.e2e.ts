@@ -24,7 +24,6 @@ let folder: string;
 let datasetId: number;
 let job: string;
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-e2e-cluster-'));
-let problems: string[] = []; // what the page must never show (harness watchProblems)
 
 /** A process to its end: exit status and everything it printed. */
 function run(cmd: string, args: string[], cwd: string): Promise<{ status: number | null; out: string }> {
@@ -44,7 +43,7 @@ const toast = (text: RegExp) => page.locator('.toasts').getByText(text);
 
 beforeAll(async () => {
   app = await openApp({ photos: { perClass: PER_CLASS, loose: 0 }, viewport: { width: 1280, height: 900 } });
-  ({ server, page, folder, problems } = app);
+  ({ server, page, folder } = app);
 });
 
 afterAll(async () => {
@@ -84,7 +83,7 @@ describe('Train on a cluster, in Chromium', () => {
     const tar = fs.readFileSync(path.join(job, 'shards', 'train-000000.tar'));
     const held = fs.readdirSync(path.join(folder, 'ants')).filter((f) => tar.includes(fs.readFileSync(path.join(folder, 'ants', f))));
     expect(held.length).toBeGreaterThan(0);
-    expect(problems).toEqual([]);
+    expect(app.problems).toEqual([]); // what the page must never show (harness watchProblems)
   });
 
   it('imports the result with progress and an ETA, cancels it leaving no run, then imports it as a run', async () => {
@@ -135,6 +134,6 @@ describe('Train on a cluster, in Chromium', () => {
     expect((await server.call('runs:evaluation', { runId: imported.id })).n).toBeGreaterThan(0);
     await panel().screenshot({ path: path.join(screensDir, 'cluster-2-imported.png') });
     await screenshot(page, 'cluster-3-train-screen');
-    expect(problems).toEqual([]);
+    expect(app.problems).toEqual([]); // what the page must never show (harness watchProblems)
   });
 });

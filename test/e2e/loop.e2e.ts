@@ -20,7 +20,6 @@ let server: Server;
 let page: Page;
 let folder: string;
 let datasetId: number;
-let problems: string[] = []; // what the page must never show (harness watchProblems)
 
 const nav = (name: string) => page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name });
 const cells = () => page.getByRole('listbox', { name: 'Photos' }).getByRole('option');
@@ -48,7 +47,7 @@ async function tinyRun(activation: 'relu' | 'tanh', name: string): Promise<numbe
 
 beforeAll(async () => {
   app = await openApp({ photos: { perClass: PER_CLASS, loose: LOOSE }, browserArgs: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'], permissions: ['camera'] });
-  ({ server, page, folder, problems } = app);
+  ({ server, page, folder } = app);
 });
 
 afterAll(() => app?.close());
@@ -256,7 +255,7 @@ describe('the everyday loop', () => {
   });
 
   it('had no CSP violation, page error or Svelte warning; the server log has no TF.js advice banner', () => {
-    expect(problems).toEqual([]);
+    expect(app.problems).toEqual([]); // what the page must never show (harness watchProblems)
     expect(server.log.join('')).not.toMatch(/install our node backend/);
   });
 });
