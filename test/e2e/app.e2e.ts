@@ -5,19 +5,18 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launch, outsidePhoto, photoFolder, screenshot, startServer, watchProblems, type Server } from './harness';
+import { openApp, outsidePhoto, screenshot, type App, type Server } from './harness';
 
 const PER_CLASS = 8; // labeled by folder: ants/ and bees/
 const LOOSE = 6; // unlabeled photos at the top of the folder
 
+let app: App;
 let server: Server;
-let browser: Browser;
 let page: Page;
 let folder: string;
 let datasetId: number;
-let problems: string[] = []; // what the page must never show (harness watchProblems)
 
 const count = (name: string) => page.locator(`[data-class="${name}"] .count`);
 const cells = () => page.getByRole('listbox', { name: 'Photos' }).getByRole('option');
@@ -27,19 +26,11 @@ const openAdvanced = async () => {
 const nav = (name: string) => page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name });
 
 beforeAll(async () => {
-  folder = photoFolder({ perClass: PER_CLASS, loose: LOOSE });
-  server = await startServer();
-  browser = await launch();
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  problems = watchProblems(page);
-  await page.goto(server.url);
+  app = await openApp({ photos: { perClass: PER_CLASS, loose: LOOSE } });
+  ({ server, page, folder } = app);
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (folder) fs.rmSync(folder, { recursive: true, force: true });
-});
+afterAll(() => app?.close());
 
 describe('AlexNet Studio in Chromium', () => {
   it('imports a folder and shows its per-class counts', async () => {
@@ -358,6 +349,6 @@ describe('AlexNet Studio in Chromium', () => {
   });
 
   it('had no CSP violation or page error', () => {
-    expect(problems).toEqual([]);
+    expect(app.problems).toEqual([]); // what the page must never show (harness watchProblems)
   });
 });

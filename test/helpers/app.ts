@@ -146,3 +146,21 @@ export async function finishedRun(h: Harness, ds: number, settings: RunSettings 
   if (end.status !== 'finished') throw new Error(`the run ended ${end.status}: ${end.error?.message}`);
   return runId;
 }
+
+export type FinishedRunLibrary = ImportedLibrary & { runId: number; out: string };
+
+/**
+ * For one test file: useImportedLibrary(perClass) with a finished TINY_RUN on its dataset and an empty
+ * folder `out` (named `outPrefix`...) to write into, made before the file's tests, removed after them.
+ */
+export function useFinishedRun(perClass: number, outPrefix: string): FinishedRunLibrary {
+  const env = useImportedLibrary(perClass) as FinishedRunLibrary;
+  beforeAll(async () => {
+    env.out = tempDir(outPrefix);
+    env.runId = await finishedRun(env.h, env.ds);
+  }, 120_000);
+  afterAll(() => {
+    if (env.out) fs.rmSync(env.out, { recursive: true, force: true });
+  });
+  return env;
+}

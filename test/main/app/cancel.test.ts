@@ -7,15 +7,11 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { finishedRun, harness, hymenoptera, importDataset, photoFolder, tempDir, type Harness } from '../../helpers/app';
+import { describe, expect, it } from 'vitest';
+import { hymenoptera, useFinishedRun } from '../../helpers/app';
 
 
-let h: Harness;
-let folder: string;
-let out: string;
-let runId: number;
-let ds: number;
+const lib = useFinishedRun(4, 'alexnet-cancel-');
 
 /** This process's child processes (the workers it forked), by pid. */
 function children(): number[] {
@@ -32,21 +28,9 @@ const valPhoto = (c: 'ants' | 'bees', i: number) => {
   return path.join(d, fs.readdirSync(d).sort()[i]);
 };
 
-beforeAll(async () => {
-  h = harness();
-  folder = photoFolder(4);
-  out = tempDir('alexnet-cancel-');
-  ds = await importDataset(h, folder);
-  runId = await finishedRun(h, ds);
-}, 120_000);
-
-afterAll(async () => {
-  await h?.close();
-  for (const d of [folder, out]) if (d) fs.rmSync(d, { recursive: true, force: true });
-});
-
 describe('cancel', () => {
   it('models:cancel stops an export: CANCELLED, no folder left, no worker left, and it can run again', async () => {
+    const { h, out, runId } = lib;
     expect(await h.ok('models:cancel', { runId, format: 'onnx' })).toEqual({ cancelled: false }); // nothing at work
     const before = children();
     const target = path.join(out, `alexnet-run-${runId}-onnx`);
@@ -67,6 +51,7 @@ describe('cancel', () => {
   }, 60_000);
 
   it('classify:cancel stops a classify call at work', async () => {
+    const { h, runId } = lib;
     expect(await h.ok('classify:cancel', { runId })).toEqual({ cancelled: false });
     const before = children();
     const files = Array.from({ length: 20 }, (_, i) => valPhoto(i % 2 ? 'ants' : 'bees', i));
@@ -79,6 +64,7 @@ describe('cancel', () => {
   }, 60_000);
 
   it('predict:cancel stops runs:predict: its progress ends with CANCELLED and a later call finds the photos still to do', async () => {
+    const { h, runId, ds } = lib;
     expect(await h.ok('predict:cancel', { runId })).toEqual({ cancelled: false });
     const files = Array.from({ length: 24 }, (_, i) => valPhoto(i % 2 ? 'ants' : 'bees', 40 + i));
     const { photoIds } = await h.ok('photos:add', { datasetId: ds, files });
@@ -97,6 +83,7 @@ describe('cancel', () => {
 
 describe('names and thumbnails', () => {
   it('classify:files with thumbs: each readable file comes back with a small upright JPEG', async () => {
+    const { h, out, runId } = lib;
     const bad = path.join(out, 'broken.jpg');
     fs.writeFileSync(bad, fs.readFileSync(valPhoto('ants', 0)).subarray(0, 200));
     const files = [valPhoto('ants', 1), valPhoto('bees', 1), bad];
@@ -119,6 +106,7 @@ describe('names and thumbnails', () => {
   }, 60_000);
 
   it('a photo added from uploads/ keeps the name the user dropped; any other file its own name', async () => {
+    const { h, out, ds } = lib;
     const uploads = path.join(h.dataDir, 'uploads');
     fs.mkdirSync(uploads, { recursive: true });
     const dropped = path.join(uploads, 'a4cde59248e3-daisy in the garden.jpg');

@@ -8,36 +8,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../ml/backend';
 import { centerView, loadImage, toInput, type Preprocessing } from '../../../ml/preprocess';
 import { TFJS_WEIGHTS_FILE } from '../../../ml/weights/export-tfjs';
-import { finishedRun, harness, hymenoptera, importDataset, photoFolder, tempDir, TINY_RUN, type Harness } from '../../helpers/app';
+import { hymenoptera, TINY_RUN, useFinishedRun } from '../../helpers/app';
 import { loadExportedGraph } from '../../helpers/tfjs-export';
 
 
-let h: Harness;
-let folder: string;
-let out: string;
-let runId: number;
-let ds: number;
-
 beforeAll(async () => {
-  await initBackend('cpu');
-  h = harness();
-  folder = photoFolder(4);
-  out = tempDir('alexnet-export-');
-  ds = await importDataset(h, folder);
-  runId = await finishedRun(h, ds);
-}, 120_000);
-
-afterAll(async () => {
-  await h?.close();
-  for (const d of [folder, out]) if (d) fs.rmSync(d, { recursive: true, force: true });
+  await initBackend('cpu'); // this process's own TF.js runs the exported graph
 });
+const lib = useFinishedRun(4, 'alexnet-export-');
 
 describe('models:export', () => {
   it('TF.js: a graph model that stock tf.loadGraphModel runs, with the app’s predictions', async () => {
+    const { h, out, runId } = lib;
     const res = await h.ok('models:export', { runId, format: 'tfjs', folder: out });
     expect(res.folder).toBe(path.join(out, `alexnet-run-${runId}-tfjs`));
     expect([...res.files].sort()).toEqual(['labels.json', 'model.json', 'preprocessing.json', TFJS_WEIGHTS_FILE].sort());
@@ -70,6 +56,7 @@ describe('models:export', () => {
   }, 60_000);
 
   it('ONNX and checkpoint: each with labels.json and preprocessing.json', async () => {
+    const { h, out, runId } = lib;
     const onnx = await h.ok('models:export', { runId, format: 'onnx', folder: out });
     expect([...onnx.files].sort()).toEqual(['labels.json', 'model.onnx', 'preprocessing.json']);
     expect(fs.statSync(path.join(onnx.folder, 'model.onnx')).size).toBe(onnx.bytes);
@@ -83,6 +70,7 @@ describe('models:export', () => {
   }, 60_000);
 
   it('a folder that cannot be made fails at once with its cause, and leaves nothing running', async () => {
+    const { h, out, runId } = lib;
     const t0 = Date.now();
     const proc = await h.call('models:export', { runId, format: 'tfjs', folder: '/proc/nope' });
     expect(proc.ok ? null : proc.error).toEqual({ code: 'BAD_INPUT', message: 'cannot write to /proc/nope: folders cannot be created in /proc' });
@@ -96,6 +84,7 @@ describe('models:export', () => {
 
 describe('runs:evaluation', () => {
   it('is frozen at the run’s end; today’s labels are a separate view', async () => {
+    const { h, runId, ds } = lib;
     const atEnd = await h.ok('runs:evaluation', { runId });
     expect(atEnd.labels).toBe('at-end');
     const photo = (await h.ok('photos:list', { datasetId: ds, subset: { runId, subset: 'val' } })).items[0];
@@ -112,6 +101,7 @@ describe('runs:evaluation', () => {
 
 describe('runs:predict', () => {
   it('the run predicts the photos added after it trained, in the background, with progress', async () => {
+    const { h, runId, ds } = lib;
     const d = path.join(hymenoptera, 'val', 'bees');
     const file = path.join(d, fs.readdirSync(d).sort()[5]);
     const [added] = (await h.ok('photos:add', { datasetId: ds, files: [file] })).photoIds;
@@ -129,6 +119,7 @@ describe('runs:predict', () => {
 
 describe('camera:frame and the paper’s switches', () => {
   it('classifies a frame like the same photo as a file; keep stores it in camera/ for photos:add', async () => {
+    const { h, runId } = lib;
     const d = path.join(hymenoptera, 'val', 'ants');
     const file = path.join(d, fs.readdirSync(d).sort()[3]);
     const image = fs.readFileSync(file).toString('base64');
@@ -145,6 +136,7 @@ describe('camera:frame and the paper’s switches', () => {
   }, 60_000);
 
   it('a fine-tune of the ImageNet weights keeps the paper’s network; a run from scratch records its switches', async () => {
+    const { h, ds } = lib;
     const ft = await h.call('runs:start', { datasetId: ds, settings: { activation: 'tanh', lrn: false } });
     expect(ft.ok ? null : ft.error).toEqual({ code: 'BAD_INPUT', message: "the ImageNet weights were trained with the paper's network: train from scratch to change activation, lrn" });
     const run = await h.ok('runs:start', { datasetId: ds, settings: { ...TINY_RUN, activation: 'tanh', lrn: false, overlappingPool: false, groups: 1 } });

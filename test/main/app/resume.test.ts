@@ -3,28 +3,16 @@
 // finished run or one without a checkpoint is refused.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { RunSettings } from '../../../preload/contract';
-import { harness, importDataset, photoFolder, type Harness } from '../../helpers/app';
+import { useImportedLibrary } from '../../helpers/app';
 
 const TINY: RunSettings = { recipe: 'scratch', architecture: 'tiny', batchSize: 2, valFraction: 0.25, augment: false, lr: 0.01, epochs: 4 };
 
-let h: Harness;
-let folder: string;
-let ds: number;
-
-beforeAll(async () => {
-  h = harness();
-  folder = photoFolder(4);
-  ds = await importDataset(h, folder);
-});
-
-afterAll(async () => {
-  await h.close();
-  fs.rmSync(folder, { recursive: true, force: true });
-});
+const lib = useImportedLibrary(4);
 
 it('a killed run resumes from its last checkpoint and finishes in the same row', async () => {
+  const { h, ds } = lib;
   const run = await h.ok('runs:start', { datasetId: ds, name: 'long', settings: TINY });
   await h.next('run:epoch', (e) => e.runId === run.id && e.epoch === 1, 120_000);
   const ckpt = path.join(String(h.lib.runs.get(run.id).config.outDir), 'last.ckpt', 'model.json');

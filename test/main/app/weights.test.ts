@@ -4,13 +4,13 @@
 // head on a few real photos, and a download that cannot reach its host.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TINY_CONFIG, makeConfig } from '../../../ml/config';
 import { PAPER_PREPROCESSING } from '../../../ml/preprocess';
 import { exportOnnx } from '../../../ml/weights/onnx';
 import { bvlcFixture } from '../../helpers/bvlc-fixture';
 import { randomArrays } from '../../helpers/random-model';
-import { harness, importDataset, photoFolder, type Harness } from '../../helpers/app';
+import { useImportedLibrary } from '../../helpers/app';
 
 let fixture: string | null = null;
 let why = '';
@@ -20,23 +20,11 @@ try {
   why = (err as Error).message;
 }
 
-let h: Harness;
-let folder: string;
-let ds: number;
-
-beforeAll(async () => {
-  h = harness();
-  folder = photoFolder(5);
-  ds = await importDataset(h, folder);
-});
-
-afterAll(async () => {
-  await h.close();
-  fs.rmSync(folder, { recursive: true, force: true });
-});
+const lib = useImportedLibrary(5);
 
 describe('ImageNet weights', () => {
   it('are missing at first, and the default run says so', async () => {
+    const { h, ds } = lib;
     const s = await h.ok('weights:status', {});
     expect(s).toMatchObject({ state: 'missing', sha256: null });
     const r = await h.call('runs:start', { datasetId: ds });
@@ -44,6 +32,7 @@ describe('ImageNet weights', () => {
   });
 
   it('refuses a file that is not the BVLC AlexNet, in words', async () => {
+    const { h, folder } = lib;
     const bogus = path.join(folder, 'not-alexnet.onnx');
     fs.writeFileSync(bogus, Buffer.from('this is not a protobuf at all'));
     const r = await h.call('weights:import', { file: bogus });
@@ -55,6 +44,7 @@ describe('ImageNet weights', () => {
   }, 60_000);
 
   it('an import in progress can be cancelled: it ends with CANCELLED and installs nothing', async () => {
+    const { h, folder } = lib;
     const config = makeConfig({ ...TINY_CONFIG, numClasses: 1000 });
     const out = path.join(folder, 'tiny-onnx');
     await exportOnnx({ config, arrays: randomArrays(config, 4), classNames: Array.from({ length: 1000 }, (_, i) => `c${i}`), preprocessing: PAPER_PREPROCESSING }, out);
@@ -68,6 +58,7 @@ describe('ImageNet weights', () => {
   }, 60_000);
 
   it('a download whose host cannot be reached ends with OFFLINE, not a hang', async () => {
+    const { h } = lib;
     process.env.ALEXNET_WEIGHTS_URL = 'http://127.0.0.1:9/bvlcalexnet-12.onnx'; // the worker inherits it
     try {
       const started = await h.ok('weights:download', {});
@@ -81,6 +72,7 @@ describe('ImageNet weights', () => {
   }, 60_000);
 
   it.skipIf(!fixture)(`imports the BVLC-layout fixture in a worker, then fine-tunes its head on real photos ${fixture ? '' : `(skipped: ${why})`}`, async () => {
+    const { h, ds } = lib;
     const s = await h.ok('weights:import', { file: fixture! });
     expect(s.state).toBe('ready');
     expect(s.sha256).toMatch(/^[0-9a-f]{64}$/);
