@@ -215,6 +215,12 @@ describe('AlexNet Studio in Chromium', () => {
     expect(m.step.loss.idx.length).toBeGreaterThan(2);
     // the per-epoch chart holds both epochs: uPlot's legend shows the hovered/last values
     expect(await train.getByLabel('Epoch', { exact: true }).textContent()).toBe('2 / 2');
+    // why this backend: every faster one that was not used, in the engine's words (status bar too)
+    const backend = (await server.call('app:info', {})).backend!;
+    expect(backend.tried.length).toBeGreaterThan(0); // tensorflow-gpu, at least, is not on this machine
+    await train.getByText('Why this backend').click();
+    for (const t of backend.tried) await train.getByText(`Not ${t.name}: ${t.error}`, { exact: true }).waitFor();
+    expect(await page.locator('.backend[title]').first().getAttribute('title')).toContain(`Not ${backend.tried[0].name}: `);
     await screenshot(page, '5-train-finished');
   });
 
