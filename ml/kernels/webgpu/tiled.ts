@@ -23,6 +23,9 @@
 // WX apart (WX = TN/4 invocations side by side), so neighbouring invocations read neighbouring
 // words of B's tile (no bank conflicts) and write neighbouring channels of the output (coalesced).
 //
+// Tiles are loaded in loops (one row or column decode per element), not unrolled per element:
+// SwiftShader, the driver the tests run on, takes minutes to compile the unrolled form.
+//
 // Sizes that shape the loops (kernel, channels per group, groups, stride, padding, tile) are
 // compiled in; one pipeline per distinct layer, cached by shaderKey. Image sizes and the batch are
 // uniforms. Workgroups are numbered along x then y (one dimension would stop at 65535 workgroups,
