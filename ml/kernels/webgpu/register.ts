@@ -121,7 +121,7 @@ export function runConvBackpropFilter(
   const rows = a.filterShape[0] * a.filterShape[1] * a.filterShape[2];
   const red = dy.shape[0] * dy.shape[1] * dy.shape[2];
   const { slices, tilesPerSlice } = filterSlices(p.tiled, red);
-  const uniforms = [int(rows), int(red), int(tilesPerSlice)];
+  const uniforms = [int(rows), int(red), int(tilesPerSlice), int(slices)];
   if (slices === 1) return backend.runWebGPUProgram(new TiledConvBackpropFilterProgram(a.filterShape, p.tiled, 1), [x, dy], 'float32', uniforms);
   const partial = backend.runWebGPUProgram(new TiledConvBackpropFilterProgram([slices, rows, a.filterShape[3]], p.tiled, slices), [x, dy], 'float32', uniforms);
   try {

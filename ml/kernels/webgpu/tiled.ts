@@ -299,19 +299,15 @@ export class TiledConvBackpropInputProgram extends TiledProgram {
  */
 export class TiledConvBackpropFilterProgram extends TiledProgram {
   variableNames = ['x', 'dy'];
-  override uniforms = 'rows : i32, red : i32, tilesPerSlice : i32,';
+  override uniforms = 'rows : i32, red : i32, tilesPerSlice : i32, slices : i32,';
   shaderKey: string;
-  constructor(
-    outShape: number[],
-    geo: TiledGeometry,
-    private readonly slices: number,
-  ) {
+  constructor(outShape: number[], geo: TiledGeometry, slices: number) {
     super(outShape, geo, geo.kh * geo.kw * geo.cinG, geo.coutG, slices);
-    this.shaderKey = `${this.key('dw')}_${slices > 1}`;
+    this.shaderKey = this.key('dw'); // the slicing is uniform: one pipeline for every batch size
   }
   protected override sliceDecode(): string {
-    return `let slice = wg % ${this.slices};
-        wg = wg / ${this.slices};`;
+    return `let slice = wg % uniforms.slices;
+        wg = wg / uniforms.slices;`;
   }
   protected parts(): Parts {
     const { kw, cinG, coutG, groups, stride, padTop, padLeft } = this.geo;

@@ -32,6 +32,8 @@ const cases: Case[] = [
   { name: 'strided 3x3/2 valid, 2 groups', n: 2, h: 11, w: 11, cin: 6, cout: 4, k: 3, stride: 2, padding: 'VALID', groups: 2 },
   { name: 'several row tiles, partial last one', n: 3, h: 13, w: 13, cin: 8, cout: 10, k: 3, stride: 1, padding: 'SAME', groups: 2 },
   { name: 'filter gradient in several slices', n: 4, h: 27, w: 27, cin: 4, cout: 8, k: 5, stride: 1, padding: 'SAME', groups: 2 },
+  // the same layer again, cut into more slices: one pipeline serves both (the slicing is uniform)
+  { name: 'filter gradient in more slices, same layer', n: 7, h: 27, w: 27, cin: 4, cout: 8, k: 5, stride: 1, padding: 'SAME', groups: 2 },
   { name: '4 groups', n: 1, h: 6, w: 6, cin: 8, cout: 8, k: 3, stride: 1, padding: 'SAME', groups: 4 },
 ];
 
@@ -158,9 +160,10 @@ describe.skipIf(skip !== null)('tiled convolution programs on webgpu', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('cuts the filter gradient of the largest case into slices', () => {
+  it('cuts the filter gradient of the largest cases into slices', () => {
     const geo = { kh: 5, kw: 5, cinG: 2, coutG: 4, groups: 2, stride: 1, padTop: 2, padLeft: 2 };
     expect(filterSlices(geo, 4 * 27 * 27).slices).toBeGreaterThan(1);
+    expect(filterSlices(geo, 7 * 27 * 27).slices).toBeGreaterThan(filterSlices(geo, 4 * 27 * 27).slices);
   });
 
   it.each(cases)('y, relu(y + b), dL/dx and dL/dw, naive and tiled: $name', (c) => {
