@@ -95,10 +95,14 @@ function runEachKernels(list: string): void {
   }
 }
 
-/** --layers: each named conv layer alone at --batch, forward and forward + gradients (x, w, bias). */
+/**
+ * --layers: each named conv layer alone at --batch, forward and forward + gradients (w, bias, and x
+ * except for the first layer, whose input is the images: as in a training step).
+ */
 async function convLayers(names: string[], params: Params): Promise<void> {
+  const all = networkLayers(config);
   for (const name of names) {
-    const layer = networkLayers(config).find((l) => l.name === name);
+    const layer = all.find((l) => l.name === name);
     if (layer?.kind !== 'conv') {
       console.error(`bench/gpu.ts: --layers: no conv layer '${name}'`);
       process.exit(2);
@@ -117,12 +121,16 @@ async function convLayers(names: string[], params: Params): Promise<void> {
       y.dispose();
     }, REPS);
     out(rate('ours_gpu_conv', BATCH, fwd, { layer: name, in: layer.in, out: layer.out, groups: layer.groups, software: allowSoftware }));
+    const first = layer === all[0];
     const grad = await timedAsync(async () => {
-      const g = tf.grads((xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) => tf.sum(conv(xi, wi, bi)))([x, w, b]);
+      const g = first
+        ? tf.grads((wi: tf.Tensor, bi: tf.Tensor) => tf.sum(conv(x, wi, bi)))([w, b])
+        : tf.grads((xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) => tf.sum(conv(xi, wi, bi)))([x, w, b]);
       await Promise.all(g.map((t) => t.data()));
       tf.dispose(g);
     }, REPS);
-    out(rate('ours_gpu_conv_grad', BATCH, grad, { layer: name, in: layer.in, out: layer.out, groups: layer.groups, software: allowSoftware }));
+    const wrt = first ? 'w,b' : 'x,w,b';
+    out(rate('ours_gpu_conv_grad', BATCH, grad, { layer: name, in: layer.in, out: layer.out, groups: layer.groups, grads: wrt, software: allowSoftware }));
     x.dispose();
   }
 }

@@ -94,7 +94,7 @@ export function runConv(
   return backend.runWebGPUProgram(new TiledConvProgram(p.outShape, p.tiled, epilogue), [x, filter, bias], 'float32', [int(rows)]);
 }
 
-/** dL/dx of the convolution (inputShape: x's shape). */
+/** dL/dx of the convolution (inputShape: x's shape); the tiled program at stride 1 only. */
 export function runConvBackpropInput(
   backend: WebGPUBackend,
   impl: ConvImpl,
@@ -103,7 +103,9 @@ export function runConvBackpropInput(
   a: GroupedConvAttrs & { inputShape: number[] },
 ): TensorInfo {
   const p = plan(a.inputShape, filter.shape, a);
-  if (impl === 'naive') return backend.runWebGPUProgram(new GroupedConvBackpropInputProgram(a.inputShape, p.geometry), [dy, filter], 'float32', p.uniforms);
+  // strided: the naive program (tiled.ts: the tiled product would be mostly zeros)
+  if (impl === 'naive' || a.strides !== 1)
+    return backend.runWebGPUProgram(new GroupedConvBackpropInputProgram(a.inputShape, p.geometry), [dy, filter], 'float32', p.uniforms);
   const rows = a.inputShape[0] * a.inputShape[1] * a.inputShape[2];
   return backend.runWebGPUProgram(new TiledConvBackpropInputProgram(a.inputShape, p.tiled), [dy, filter], 'float32', [int(rows)]);
 }

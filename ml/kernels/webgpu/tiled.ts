@@ -7,7 +7,9 @@
 //   forward   rows = N*OH*OW output pixels, red = kh*kw*Cin/g (i, j, ci), cols = Cout/g;
 //             A = x at (oh*s - padTop + i, ow*s - padLeft + j), B = w; epilogue + bias, ReLU or none
 //   dL/dx     rows = N*H*W input pixels, red = kh*kw*Cout/g (i, j, co), cols = Cin/g;
-//             A = dy at ((ih + padTop - i) / s, (iw + padLeft - j) / s) where that divides, B = w
+//             A = dy at (ih + padTop - i, iw + padLeft - j), B = w; stride 1 only: at stride s
+//             all but 1/s^2 of A would be zeros (a tap lands only where it divides), and the
+//             naive program, which visits only the taps that land, does less work (register.ts)
 //   dL/dw     rows = kh*kw*Cin/g (i, j, ci), red = N*OH*OW, cols = Cout/g; A = x, B = dy. The
 //             reduction is long and the output small (conv1: 363 x 96), so it is split into
 //             `splits` slices, one per workgroup, summed by a second program (WGSL has no float
@@ -234,24 +236,21 @@ export class TiledConvProgram extends TiledProgram {
   }
 }
 
-/** dL/dx [N, H, W, Cin] from dy [N, OH, OW, Cout] and w [kh, kw, Cin/g, Cout]. */
+/** dL/dx [N, H, W, Cin] from dy [N, OH, OW, Cout] and w [kh, kw, Cin/g, Cout], stride 1. */
 export class TiledConvBackpropInputProgram extends TiledProgram {
   variableNames = ['dy', 'w'];
   override uniforms = 'rows : i32,';
   shaderKey: string;
   constructor(xShape: number[], geo: TiledGeometry) {
+    if (geo.stride !== 1) throw new Error(`tiled dL/dx: stride ${geo.stride}, only stride 1 is tiled`);
     super(xShape, geo, xShape[0] * xShape[1] * xShape[2], geo.cinG, 1);
     this.shaderKey = this.key('dx');
   }
   protected parts(): Parts {
-    const { kh, kw, cinG, coutG, groups, stride, padTop, padLeft } = this.geo;
+    const { kh, kw, cinG, coutG, groups, padTop, padLeft } = this.geo;
     const red = kh * kw * coutG;
     const cin = cinG * groups;
     const cout = coutG * groups;
-    // (ih + padTop - i) must be a non-negative multiple of the stride below OH*stride
-    const onGrid = (t: string, limit: string): string =>
-      stride === 1 ? `${t} >= 0 && ${t} < ${limit}` : `${t} >= 0 && ${t} % ${stride} == 0 && ${t} / ${stride} < ${limit}`;
-    const div = (t: string): string => (stride === 1 ? t : `(${t} / ${stride})`);
     return {
       setup: `
         let W = uniforms.outShape[2];
@@ -269,8 +268,8 @@ export class TiledConvBackpropInputProgram extends TiledProgram {
             let th = (m % HW) / W + ${padTop} - i;
             let tw = m % W + ${padLeft} - j;
             var v = 0.0;
-            if (m < uniforms.rows && kIn && ${onGrid('th', 'OH')} && ${onGrid('tw', 'OW')}) {
-              v = dy[(((m / HW) * OH + ${div('th')}) * OW + ${div('tw')}) * ${cout} + co];
+            if (m < uniforms.rows && kIn && th >= 0 && th < OH && tw >= 0 && tw < OW) {
+              v = dy[(((m / HW) * OH + th) * OW + tw) * ${cout} + co];
             }
             tileA[ar + 16 * e][kk] = v;
           }

@@ -1,7 +1,8 @@
 // The tiled convolution programs (ml/kernels/webgpu/tiled.ts) against the reference: TF.js's own
 // conv2d on the cpu backend, one per group, then + bias and ReLU, and its gradients (tf.grads).
 // Both our program sets run on the same inputs: the naive ones (programs.ts) and the tiled ones,
-// forward (no epilogue; + bias then ReLU in the same program), dL/dx and dL/dw, on AlexNet-like
+// forward (no epilogue; + bias then ReLU in the same program), dL/dx (tiled at stride 1; strided,
+// both sets run the naive program) and dL/dw, on AlexNet-like
 // shapes small enough for SwiftShader: conv1's 11x11 stride 4 (valid, and TensorFlow's asymmetric
 // SAME), conv2's 5x5 in 2 groups, conv4's 3x3 in 2 groups with 64 outputs per group (the 64-wide
 // tile), odd and non-square images, several row tiles with a partial last one, a filter gradient
