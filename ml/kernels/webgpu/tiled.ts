@@ -12,7 +12,7 @@
 //             naive program, which visits only the taps that land, does less work (register.ts)
 //   dL/dw     rows = kh*kw*Cin/g (i, j, ci), red = N*OH*OW, cols = Cout/g; A = x, B = dy. The
 //             reduction is long and the output small (conv1: 363 x 96), so it is split into
-//             `splits` slices, one per workgroup, summed by a second program (WGSL has no float
+//             slices, one per workgroup, summed by a second program (WGSL has no float
 //             atomics); one slice writes the result directly.
 //
 // Layout of one workgroup (256 invocations, the most every WebGPU device must allow): a tile of
@@ -26,12 +26,12 @@
 // words of B's tile (no bank conflicts) and write neighbouring channels of the output (coalesced).
 //
 // Tiles are loaded in loops (one row or column decode per element), not unrolled per element:
-// SwiftShader, the driver the tests run on, takes minutes to compile the unrolled form.
+// SwiftShader, the driver the tests run on, compiles the unrolled form far too slowly for a test.
 //
 // Sizes that shape the loops (kernel, channels per group, groups, stride, padding, tile) are
 // compiled in; one pipeline per distinct layer, cached by shaderKey. Image sizes and the batch are
-// uniforms. Workgroups are numbered along x then y (one dimension would stop at 65535 workgroups,
-// conv1's forward at batch 128 needs 6050 x 2); the index runs column tile fastest, then group,
+// uniforms. Workgroups are numbered along x then y (one dimension stops at 65535 workgroups:
+// conv1's forward needs 9075 at batch 128, 72600 at batch 1024); the index runs column tile fastest, then group,
 // then slice, then row tile, so the spare workgroups of the last row of the dispatch fall beyond
 // the last row tile and write nothing.
 
@@ -63,9 +63,9 @@ function dispatchFor(workgroups: number): [number, number, number] {
 
 /** The parts of the WGSL that differ between the three products (each inside main). */
 type Parts = {
-  setup: string; // before the reduction loop: per-row values for the rows this invocation loads (rows e)
-  loadA: string; // stores A[row0 + ar + 16 e][r0 + kk] into tileA for each e
-  loadB: string; // stores B[r0 + bk + step e][col0 + bc] into tileB for each e
+  setup: string; // before the reduction loop: the sizes the loads need
+  loadA: string; // stores A[row0 + ar + 16 e][r0 + kk] into tileA, e < TM/16
+  loadB: string; // stores B[r0 + bk + (256/TN) e][col0 + bc] into tileB, e < TN/16
   store: (v: string, row: string, col: string) => string; // writes one result (row < rows, col < cols)
   tiles: string; // reduction steps this workgroup runs (WGSL expression, uniform)
   tileBase: string; // index of its first reduction step
