@@ -7,14 +7,17 @@ import type { NamedAttrMap } from '@tensorflow/tfjs-core';
 import { isSamePadding, type LrnConfig } from './config';
 import './kernels/gradients'; // tf.grad needs the gradient registry filled
 import { hasNativeGroupedConv, nativeGroupedConv2d } from './kernels/tensorflow';
-import { hasPaperLrn, PAPER_LRN, type PaperLrnAttrs } from './kernels/webgpu/names';
+import { GROUPED_CONV_BIAS_ACT, hasFusedConv, hasPaperLrn, PAPER_LRN, type ConvActivation, type PaperLrnAttrs } from './kernels/webgpu/names';
 
 /**
  * Convolution whose input channels and filters are split into `groups` independent halves:
  * output channels [0, Cout/g) see only input channels [0, Cin/g), and so on (Caffe `group: g`).
  * Equal to a full convolution with a block-diagonal filter. On the native backend with oneDNN this
  * is one TensorFlow op (kernels/tensorflow.ts), on webgpu one of our WGSL programs
- * (kernels/webgpu/); elsewhere the halves are split, convolved and concatenated.
+ * (kernels/webgpu/); elsewhere the halves are split, convolved and concatenated. `activation`
+ * 'relu' applies the layer's ReLU to the result: where the backend has the convolution, bias and
+ * ReLU as one program (webgpu's tiled kernels, kernels/webgpu/names.ts) that runs, elsewhere the
+ * same ops one after the other.
  *
  * x [N, H, W, Cin]; w [kh, kw, Cin/groups, Cout]; b [Cout] or null; stride; pad (symmetric, pixels)
  * -> [N, H', W', Cout]
@@ -26,6 +29,7 @@ export function groupedConv2d(
   stride: number,
   pad: number,
   groups: number,
+  activation: ConvActivation = 'linear',
 ): tf.Tensor4D {
   return tf.tidy(() => {
     // Symmetric padding in a form every backend takes: tfjs-node accepts only 'valid' and 'same'.
@@ -35,6 +39,10 @@ export function groupedConv2d(
     let padding: 'valid' | 'same' = 'valid';
     if (w.shape[1] === k && isSamePadding(k, stride, pad)) padding = 'same';
     else if (pad > 0) x = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]);
+    if (b !== null && hasFusedConv(groups)) {
+      const attrs = { strides: stride, padding: padding === 'same' ? 'SAME' : 'VALID', activation };
+      return tf.engine().runKernel(GROUPED_CONV_BIAS_ACT, { x, filter: w, bias: b }, attrs as unknown as NamedAttrMap) as tf.Tensor4D;
+    }
     let y: tf.Tensor4D;
     if (groups === 1) {
       y = tf.conv2d(x, w, stride, padding);
@@ -46,7 +54,8 @@ export function groupedConv2d(
       const ys = xs.map((xi, i) => tf.conv2d(xi as tf.Tensor4D, ws[i] as tf.Tensor4D, stride, padding)); // groups x [N, H', W', Cout/g]
       y = tf.concat(ys, 3) as tf.Tensor4D; // [N, H', W', Cout], group 0's channels first
     }
-    return b === null ? y : tf.add(y, b);
+    const z: tf.Tensor4D = b === null ? y : tf.add(y, b);
+    return activation === 'relu' ? tf.relu(z) : z;
   });
 }
 

@@ -224,8 +224,17 @@ export function forward(params: Params, config: AlexNetConfig, x: tf.Tensor, opt
     }
     if (from === 'fc7' && (h.rank !== 2 || h.shape[1] !== config.fcUnits))
       throw new EngineError('BAD_CONFIG', `forward: fc7 features must be [N, ${config.fcUnits}], got [${h.shape.join(', ')}]`);
-    for (const layer of layers.slice(after(from), after(to))) {
-      h = apply(layer, h);
+    const run = layers.slice(after(from), after(to));
+    for (let i = 0; i < run.length; i++) {
+      const layer = run[i];
+      const next = run[i + 1];
+      if (layer.kind === 'conv' && next?.kind === 'act' && next.fn === 'relu') {
+        // the conv's ReLU in the same call: one program on webgpu (ml/layers.ts), the same ops elsewhere
+        h = groupedConv2d(h as tf.Tensor4D, params[layer.weight] as tf.Tensor4D, params[layer.bias] as tf.Tensor1D, layer.stride, layer.pad, layer.groups, 'relu');
+        i++;
+      } else {
+        h = apply(layer, h);
+      }
       if (layer.kind === 'conv' || layer.kind === 'pool' || layer.kind === 'fc') opts.onLayer?.(layer.name, h.shape.slice());
     }
     return h;
