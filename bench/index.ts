@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ENGINE_NODE_FLAGS } from '../main/worker/spawn';
+import { ENGINE_NODE_FLAGS } from '../ml/node-flags';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const GOAL_DB_MS = 50; // issue 4: each grid query under 50 ms
