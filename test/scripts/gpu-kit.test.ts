@@ -1,0 +1,69 @@
+// The GPU-machine kit's way of running the benchmark without tsx (issue 14): bench/child.ts picks a
+// prebuilt bundle where ALEXNET_BENCH_BUNDLES says, and scripts/gpu-kit.mjs's bundles run under plain
+// Node from another folder: each one's main-module check holds for its own entry only (gpu.mjs
+// contains engine.ts, whose main must not run there), and repoRoot still means this checkout.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { benchChildArgs } from '../../bench/child';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+describe('bench/child.ts', () => {
+  it('runs the TypeScript through tsx by default', () => {
+    expect(benchChildArgs('engine.ts', ['--expose-gc'], {})).toEqual(['--expose-gc', '--import', 'tsx', path.join(repoRoot, 'bench', 'engine.ts')]);
+  });
+
+  it('runs the bundle from ALEXNET_BENCH_BUNDLES, and names a missing one in one line', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-child-'));
+    try {
+      mkdirSync(path.join(dir, 'bench'));
+      writeFileSync(path.join(dir, 'bench', 'gpu.mjs'), '');
+      expect(benchChildArgs('gpu.ts', ['--expose-gc'], { ALEXNET_BENCH_BUNDLES: dir })).toEqual(['--expose-gc', path.join(dir, 'bench', 'gpu.mjs')]);
+      expect(() => benchChildArgs('finetune.ts', [], { ALEXNET_BENCH_BUNDLES: dir })).toThrow(/^no bundle of bench\/finetune\.ts at .*finetune\.mjs \(ALEXNET_BENCH_BUNDLES; scripts\/gpu-kit\.mjs writes them\)$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('scripts/gpu-kit.mjs bundles', () => {
+  let dir = '';
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'gpu-kit-bundles-'));
+    const r = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'gpu-kit.mjs'), '--bundles-only', path.join(dir, 'js')], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    // the externals resolve from the bundle's folder upwards, as from .gpu-kit/run/node_modules there
+    symlinkSync(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const bundle = (name: string, args: string[], env: NodeJS.ProcessEnv) =>
+    spawnSync(process.execPath, ['--expose-gc', path.join(dir, 'js', 'bench', `${name}.mjs`), ...args], {
+      cwd: os.tmpdir(), // not the checkout: the bundles find it through their sources' URLs
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, NODE_PATH: path.join(repoRoot, 'node_modules'), ...env },
+    });
+
+  it('engine.mjs runs its main and loads the backend it is told', () => {
+    const r = bundle('engine', ['--groups', 'none'], { ALEXNET_BACKEND: 'cpu' });
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { name: string; backend?: string; versions?: Record<string, string> });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ name: 'backend', backend: 'cpu' });
+    // ml/backend.ts's createRequire lookups found the packages (a version, not 'absent')
+    expect(lines[0].versions?.['@tensorflow/tfjs-backend-cpu']).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it("gpu.mjs runs only gpu.ts's main, not that of engine.ts inside it", () => {
+    // no Vulkan driver in its environment: gpu.ts stops with its one-line reason, and nothing else ran
+    const r = bundle('gpu', ['--reps', '1'], { VK_ICD_FILENAMES: path.join(dir, 'none.json'), LD_LIBRARY_PATH: '' });
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/^bench\/gpu\.ts: (no WebGPU adapter|only a software WebGPU adapter)/m);
+    expect(r.stdout.trim()).toBe('');
+  });
+});
