@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The GPU machine's one command (issue 14): unpacks the kit that scripts/gpu-kit.mjs made (.gpu-kit/,
+# carried beside this checkout: Node, the bench bundles and their node_modules, the Vulkan loader, the
+# re-encoded hymenoptera; .gpu-kit-cpu/ too where it came along) and runs `--only gpu` of the
+# benchmark with the machine's python3 torch. Needs nothing of ours installed: no Node, npm or network.
+#
+#   bash scripts/gpu-kit-run.sh [more bench/index.ts arguments, e.g. --reps 3]
+#
+# Writes into $OUT (default ./gpu-kit-out): rows.jsonl (bench/index.ts --json: one JSON object per
+# row), log.txt (everything printed), nvidia-smi.txt, vulkan.txt. Every step that fails says so and
+# the others still run; the benchmark is stopped after ALEXNET_KIT_TIMEOUT seconds (default 540) so
+# that what it measured comes back inside a 600 s call. See bench/README.md ("On a GPU machine").
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+KIT=$ROOT/.gpu-kit
+RUN=$KIT/run
+OUT=${OUT:-$ROOT/gpu-kit-out}
+mkdir -p "$OUT"
+exec > >(tee -a "$OUT/log.txt") 2>&1
+say() { echo "== gpu-kit: $*"; }
+warn() { echo "!! gpu-kit: $*"; }
+t0=$(date +%s)
+
+[ -f "$KIT/node.xz" ] && [ -f "$KIT/app.tar.xz" ] || { warn "no kit at $KIT (node scripts/gpu-kit.mjs makes it; name .gpu-kit in carry)"; exit 1; }
+rm -rf "$RUN" && mkdir -p "$RUN/bin"
+xz -dc "$KIT/node.xz" > "$RUN/bin/node" && chmod +x "$RUN/bin/node" || { warn "could not unpack node.xz"; exit 1; }
+tar -xJf "$KIT/app.tar.xz" -C "$RUN" || { warn "could not unpack app.tar.xz"; exit 1; }
+say "node $("$RUN/bin/node" --version) on $(uname -m); $(nproc) cores; kit unpacked in $(( $(date +%s) - t0 )) s"
+
+# The CPU backend's part (tfjs-node + libtensorflow), when it travelled: into the same node_modules.
+if [ -f "$ROOT/.gpu-kit-cpu/tfjs-node.tar.xz" ]; then
+  tar -xJf "$ROOT/.gpu-kit-cpu/tfjs-node.tar.xz" -C "$RUN" && say "tfjs-node unpacked" || warn "could not unpack .gpu-kit-cpu/tfjs-node.tar.xz: the CPU rows fall back to wasm"
+else
+  say "no .gpu-kit-cpu: our CPU backend there is wasm (tfjs-node does not fit in the same call)"
+fi
+
+# The fine-tune row's photos (../shared does not travel).
+if tar -xf "$KIT/hymenoptera.tar" -C "$RUN"; then export ALEXNET_BENCH_HYMENOPTERA="$RUN/hymenoptera"; else warn "no hymenoptera: the fine-tune row will fail"; fi
+
+# The Vulkan loader (the image has none) and NVIDIA's ICD (the device README's procedure). A driver
+# chosen by the caller (VK_ICD_FILENAMES, e.g. SwiftShader with its loader in LD_LIBRARY_PATH) is kept.
+if [ -n "${VK_ICD_FILENAMES:-}" ]; then
+  say "VK_ICD_FILENAMES set by the caller: the system's Vulkan is left alone"
+elif ldconfig -p | grep -q 'libvulkan.so.1 '; then
+  say "libvulkan.so.1 present"
+elif ls "$KIT"/gl/*.deb > /dev/null 2>&1 && [ -w / ]; then
+  for f in "$KIT"/gl/*.deb; do dpkg -x "$f" / || warn "dpkg -x $f failed"; done
+  ldconfig || warn "ldconfig failed"
+  ldconfig -p | grep -q 'libvulkan.so.1 ' && say "Vulkan loader unpacked from $(cd "$KIT/gl" && echo *.deb)" || warn "no libvulkan.so.1 after unpacking the debs"
+else
+  warn "no libvulkan.so.1 and no debs to unpack (or / is not writable): webgpu will find no adapter"
+fi
+if [ -z "${VK_ICD_FILENAMES:-}${VK_DRIVER_FILES:-}" ] && ! ls /etc/vulkan/icd.d/*.json /usr/share/vulkan/icd.d/*.json > /dev/null 2>&1; then
+  nv=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+  if [ -f "$nv" ]; then export VK_DRIVER_FILES=$nv; say "VK_DRIVER_FILES=$nv"; else warn "no Vulkan ICD manifest found"; fi
+fi
+say "Vulkan: VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-} VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"
+{ ldconfig -p | grep -i vulkan; ls /etc/vulkan/icd.d /usr/share/vulkan/icd.d /usr/local/nvidia/share/vulkan/icd.d 2>&1; } > "$OUT/vulkan.txt" 2>&1
+
+# The GPU, and torch.
+if command -v nvidia-smi > /dev/null; then
+  nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1 || warn "nvidia-smi failed"
+  say "GPU: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1)"
+else
+  warn "no nvidia-smi: no NVIDIA GPU here (the PyTorch CUDA rows will be n/a)"
+fi
+if [ -z "${ALEXNET_BENCH_PYTHON:-}" ]; then
+  if [ -x /opt/torch/.venv/bin/python3 ]; then export ALEXNET_BENCH_PYTHON=/opt/torch/.venv/bin/python3; else export ALEXNET_BENCH_PYTHON=python3; fi
+fi
+say "torch: $("$ALEXNET_BENCH_PYTHON" -c 'import torch; print(torch.__version__, "CUDA", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")' 2>&1 | tail -1) ($ALEXNET_BENCH_PYTHON)"
+
+# The benchmark: bundles instead of tsx (bench/child.ts), node_modules for ml/backend.ts's lookups.
+export PATH="$RUN/bin:$PATH" NODE_PATH="$RUN/node_modules" ALEXNET_BENCH_BUNDLES="$RUN/js"
+export PYTHONUNBUFFERED=1
+say "bench: --only gpu --json $* (stopped after ${ALEXNET_KIT_TIMEOUT:-540} s)"
+timeout -k 10 "${ALEXNET_KIT_TIMEOUT:-540}" node "$RUN/js/bench/index.mjs" --only gpu --json "$@" > "$OUT/rows.jsonl"
+rc=$?
+[ $rc -eq 0 ] || warn "bench exited with $rc$([ $rc -eq 124 ] && echo ' (timed out: the rows so far are kept)')"
+node -e '
+  for (const l of require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean)) {
+    const r = JSON.parse(l);
+    if (r.type === "header") console.log(`backend ${r.backend}; torch ${r.torch}; ${r.cores} cores`);
+    else if (r.type !== "footer") console.log(`${r.name}: ours ${r.ours} vs ${r.baseline} ${r.unit} (ratio ${r.ratio}) | ${r.notes}`);
+  }' "$OUT/rows.jsonl" || warn "no rows"
+say "done in $(( $(date +%s) - t0 )) s; rows: $(grep -c . "$OUT/rows.jsonl" 2>/dev/null || echo 0) lines in $OUT/rows.jsonl"
+exit $rc
