@@ -129,7 +129,14 @@ for (const name of ENTRIES) {
   const rel = path.relative(bundleDir, entry).split(path.sep).join('/');
   const r = await esbuild.build({
     entryPoints: [entry],
-    outfile: path.join(bundleOut, `${name}.mjs`),
+    outdir: bundleOut,
+    entryNames: '[name]',
+    chunkNames: '[name]-[hash]', // (beside the entries: the URLs above are relative to this folder)
+    outExtension: { '.js': '.mjs' },
+    // Code split at dynamic imports, so that they stay lazy: esbuild hoists a bundled module's
+    // external imports to the top of its chunk, and ml/kernels/webgpu/register.ts (imported once
+    // navigator.gpu exists) imports tfjs-backend-webgpu, which registers itself only if it does.
+    splitting: true,
     bundle: true,
     platform: 'node',
     format: 'esm',

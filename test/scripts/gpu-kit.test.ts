@@ -9,8 +9,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { benchChildArgs } from '../../bench/child';
+import { findVulkanDriver, vulkanEnv } from '../helpers/vulkan';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const vulkan = findVulkanDriver();
+if (vulkan === null) console.warn('[gpu-kit.test] no SwiftShader (@sparticuz/chromium or Debian chromium): the webgpu run of gpu.mjs is skipped');
 
 describe('bench/child.ts', () => {
   it('runs the TypeScript through tsx by default', () => {
@@ -65,5 +68,16 @@ describe('scripts/gpu-kit.mjs bundles', () => {
     expect(r.status).toBe(3);
     expect(r.stderr).toMatch(/^bench\/gpu\.ts: (no WebGPU adapter|only a software WebGPU adapter)/m);
     expect(r.stdout.trim()).toBe('');
+  });
+
+  // tfjs-backend-webgpu registers itself only if navigator.gpu exists when it is first imported: the
+  // bundle must keep ml/kernels/webgpu/device.ts's late imports late (code splitting)
+  it.skipIf(vulkan === null)('gpu.mjs registers the webgpu backend and runs every figure on a software adapter', () => {
+    const r = bundle('gpu', ['--allow-software', '--tiny', '--batch', '2', '--reps', '1'], vulkanEnv(vulkan, {}));
+    expect(r.status, r.stderr).toBe(0);
+    const figs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { name: string; backend?: string; software?: boolean; value: number });
+    expect(figs[0]).toMatchObject({ name: 'backend', backend: 'webgpu', software: true });
+    expect(figs.map((f) => f.name)).toEqual(['backend', 'ours_gpu_infer', 'ours_gpu_infer', 'ours_gpu_train_step', 'ours_gpu_cached_step']);
+    for (const f of figs.slice(1)) expect(f.value).toBeGreaterThan(0);
   });
 });
