@@ -5,11 +5,14 @@
 # benchmark with the machine's python3 torch. Needs nothing of ours installed: no Node, npm or network.
 #
 #   bash scripts/gpu-kit-run.sh [more bench/index.ts arguments, e.g. --reps 3]
+#   bash scripts/gpu-kit-run.sh --cpu      (later calls on the same warm machine, one per part of
+#                                           .gpu-kit-cpu carried: our CPU figures on tfjs-node)
 #
 # Writes into $OUT (default ./gpu-kit-out): rows.jsonl (bench/index.ts --json: one JSON object per
-# row), log.txt (everything printed), nvidia-smi.txt, vulkan.txt. Every step that fails says so and
-# the others still run; the benchmark is stopped after ALEXNET_KIT_TIMEOUT seconds (default 540) so
-# that what it measured comes back inside a 600 s call. See bench/README.md ("On a GPU machine").
+# row), log.txt (everything printed), nvidia-smi.txt, vulkan.txt; with --cpu, cpu.jsonl (bench/engine.ts
+# on tfjs-node) and the ratios to the first call's webgpu rows. Every step that fails says so and the
+# others still run; the benchmark is stopped after ALEXNET_KIT_TIMEOUT seconds (default 540) so that
+# what it measured comes back inside a 600 s call. See bench/README.md ("On a GPU machine").
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -21,6 +24,38 @@ exec > >(tee -a "$OUT/log.txt") 2>&1
 say() { echo "== gpu-kit: $*"; }
 warn() { echo "!! gpu-kit: $*"; }
 t0=$(date +%s)
+
+# --cpu: keep each carried part of .gpu-kit-cpu in /tmp (a later call carries the next one); once all
+# are there, unpack tfjs-node beside the first call's kit and measure our CPU backend on it.
+if [ "${1:-}" = --cpu ]; then
+  STASH=/tmp/gpu-kit-cpu
+  mkdir -p "$STASH"
+  cp "$ROOT"/.gpu-kit-cpu/part*/* "$STASH"/ 2> /dev/null || warn "no .gpu-kit-cpu/part* carried in this call"
+  read -r parts sha < "$STASH/whole" 2> /dev/null || { warn "no part of .gpu-kit-cpu here yet"; exit 1; }
+  have=$(ls "$STASH"/tfjs-node.tar.xz.* 2> /dev/null | wc -l)
+  if [ "$have" -lt "$parts" ]; then say "have $have of $parts parts of tfjs-node: carry the next (.gpu-kit-cpu/part$((have + 1))) in the next call, at once"; exit 0; fi
+  [ -x "$RUN/bin/node" ] && [ -f "$RUN/js/bench/engine.mjs" ] || { warn "the first call's kit is gone from $RUN (the machine was given back?): run the main call again"; exit 1; }
+  for i in $(seq 1 "$parts"); do cat "$STASH/tfjs-node.tar.xz.$i"; done > "$STASH/tfjs-node.tar.xz"
+  echo "$sha  $STASH/tfjs-node.tar.xz" | sha256sum -c --quiet || { warn "tfjs-node.tar.xz: sha256 differs (a part from another kit?)"; exit 1; }
+  tar -xJf "$STASH/tfjs-node.tar.xz" -C "$RUN" || { warn "could not unpack tfjs-node"; exit 1; }
+  say "tfjs-node unpacked ($parts parts) in $(( $(date +%s) - t0 )) s; our CPU backend on tfjs-node, batch 32"
+  PATH="$RUN/bin:$PATH" NODE_PATH="$RUN/node_modules" ALEXNET_BACKEND=tensorflow timeout -k 10 "${ALEXNET_KIT_TIMEOUT:-540}" \
+    node --expose-gc "$RUN/js/bench/engine.mjs" --groups infer,train,transfer --reps "${ALEXNET_KIT_CPU_REPS:-5}" > "$OUT/cpu.jsonl" || warn "bench/engine.ts on tfjs-node failed"
+  "$RUN/bin/node" -e '
+    const read = (f) => { try { return require("fs").readFileSync(f, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)); } catch { return []; } };
+    const cpu = read(process.argv[1]), gpu = read(process.argv[2]);
+    const c = (n, b) => cpu.find((f) => f.name === n && f.batch === b)?.value;
+    console.log(`tfjs-node: ${JSON.stringify(cpu.find((f) => f.name === "backend") ?? "not loaded")}`);
+    for (const r of gpu.filter((r) => r.name?.startsWith("gpu ") && r.unit === "images/s")) {
+      // (the gpu group compares with these: bench/index.ts, gpuGroup)
+      const one = / batch 1$/.test(r.name);
+      const [n, b] = r.name.includes("inference") ? ["ours_infer", one ? 1 : 32] : r.name.includes("training") ? ["ours_train_step", 32] : ["ours_transfer_cached", 32];
+      const v = c(n, b);
+      console.log(`${r.name}: webgpu ${r.ours} images/s vs our CPU backend (tfjs-node) ${v ?? "n/a"} at batch ${b}${v && r.ours ? ` = ${(r.ours / v).toFixed(1)}x` : ""}`);
+    }' "$OUT/cpu.jsonl" "$RUN/rows-gpu.jsonl"
+  say "done in $(( $(date +%s) - t0 )) s"
+  exit 0
+fi
 
 [ -f "$KIT/node.xz" ] && [ -f "$KIT/app.tar.xz" ] || { warn "no kit at $KIT (node scripts/gpu-kit.mjs makes it; name .gpu-kit in carry)"; exit 1; }
 rm -rf "$RUN" && mkdir -p "$RUN/bin"
@@ -76,6 +111,7 @@ export PYTHONUNBUFFERED=1
 say "bench: --only gpu --json $* (stopped after ${ALEXNET_KIT_TIMEOUT:-540} s)"
 timeout -k 10 "${ALEXNET_KIT_TIMEOUT:-540}" node "$RUN/js/bench/index.mjs" --only gpu --json "$@" > "$OUT/rows.jsonl"
 rc=$?
+cp "$OUT/rows.jsonl" "$RUN/rows-gpu.jsonl" 2> /dev/null # (for a later --cpu call's ratios)
 [ $rc -eq 0 ] || warn "bench exited with $rc$([ $rc -eq 124 ] && echo ' (timed out: the rows so far are kept)')"
 node -e '
   for (const l of require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean)) {

@@ -13,9 +13,11 @@
 //                   gl/*.deb             the Vulkan loader (the device README's `.gl` procedure)
 //                   hymenoptera.tar      the fine-tune row's photos, re-encoded (same pixel dimensions,
 //                                        JPEG quality --quality, default 75): the originals are too big
-//   .gpu-kit-cpu/   tfjs-node.tar.xz     @tensorflow/tfjs-node with libtensorflow (stripped), for the
-//                                        "our CPU backend" figures; travels in a call of its own when it
-//                                        does not fit beside .gpu-kit (it never does: see bench/README.md)
+//   .gpu-kit-cpu/   part1/, part2/, ...  @tensorflow/tfjs-node with libtensorflow (stripped), for the
+//                                        "our CPU backend" figures on tfjs-node: one .tar.xz cut in parts
+//                                        that each fit a call of their own (it never fits beside
+//                                        .gpu-kit: bench/README.md ("On a GPU machine")); each part holds
+//                                        its piece, the number of parts and the whole file's sha256
 //
 // scripts/gpu-kit-run.sh is the one command that unpacks and runs them there. This prints the size of
 // each part and what would travel with it (the part + `git ls-files`), and fails when either call
@@ -32,6 +34,7 @@
 // bench/index.ts ALEXNET_BENCH_BUNDLES (bench/child.ts) and NODE_PATH (the createRequire lookups of
 // ml/backend.ts, which resolve from ml/).
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -248,11 +251,19 @@ if (!opts['no-debs']) {
 if (!opts['no-cpu']) {
   const pkg = path.join(nm, '@tensorflow', 'tfjs-node');
   const root = path.join(stage, 'cpu');
-  copyInto(root, [
-    ['@tensorflow/tfjs-node', ['package.json', 'dist', 'lib']],
-    // its dist/index.js finds the addon with node-pre-gyp
-    ...['@mapbox/node-pre-gyp', 'detect-libc', 'semver', 'nopt', 'abbrev', 'npmlog', 'are-we-there-yet', 'console-control-strings', 'gauge', 'set-blocking'].map((p) => [p, ['']]),
-  ]);
+  // its dependencies, whole (node-pre-gyp finds the addon; small JS packages), but those .gpu-kit has
+  const deps = new Set();
+  const walk = (name) => {
+    const pj = JSON.parse(fs.readFileSync(path.join(nm, name, 'package.json'), 'utf8'));
+    for (const d of Object.keys(pj.dependencies ?? {})) {
+      if (deps.has(d) || carried.has(d) || d.startsWith('@tensorflow/')) continue;
+      if (!fs.existsSync(path.join(nm, d, 'package.json'))) fail(`${name} needs ${d}, which is not in node_modules (nested copies are not handled)`);
+      deps.add(d);
+      walk(d);
+    }
+  };
+  walk('@tensorflow/tfjs-node');
+  copyInto(root, [['@tensorflow/tfjs-node', ['package.json', 'dist', 'lib']], ...[...deps].sort().map((d) => [d, ['']])]);
   const libDir = path.join(root, 'node_modules', '@tensorflow', 'tfjs-node', 'deps', 'lib');
   fs.mkdirSync(libDir, { recursive: true });
   for (const f of fs.readdirSync(path.join(pkg, 'deps', 'lib'))) {
@@ -260,11 +271,22 @@ if (!opts['no-cpu']) {
     if (fs.lstatSync(from).isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(from), path.join(libDir, f));
     else run('strip', ['--strip-unneeded', '-o', path.join(libDir, f), from]);
   }
-  fs.mkdirSync(KIT_CPU, { recursive: true });
-  log(`cpu: ${MiB(dirSize(root))} (tfjs-node, libtensorflow stripped); compressing (minutes)`);
+  log(`cpu: ${MiB(dirSize(root))} (tfjs-node, libtensorflow stripped); compressing (many minutes)`);
   run('tar', ['-C', root, '-cf', path.join(stage, 'cpu.tar'), '.']);
-  fs.writeFileSync(path.join(KIT_CPU, 'tfjs-node.tar.xz'), execFileSync('xz', ['-9', '-T2', '-c', path.join(stage, 'cpu.tar')], { maxBuffer: 1 << 31 }));
-  log(`.gpu-kit-cpu/tfjs-node.tar.xz ${MiB(size(path.join(KIT_CPU, 'tfjs-node.tar.xz')))}`);
+  const xz = path.join(stage, 'tfjs-node.tar.xz');
+  run('sh', ['-c', 'xz -9 -T2 -c "$0" > "$1"', path.join(stage, 'cpu.tar'), xz]);
+  fs.rmSync(KIT_CPU, { recursive: true, force: true });
+  const whole = fs.readFileSync(xz);
+  const sha = createHash('sha256').update(whole).digest('hex');
+  const PART = 45 * 1024 * 1024; // each call: a part + the tracked files, well under LIMIT
+  const parts = Math.ceil(whole.length / PART);
+  for (let i = 0; i < parts; i++) {
+    const dir = path.join(KIT_CPU, `part${i + 1}`);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, `tfjs-node.tar.xz.${i + 1}`), whole.subarray(i * PART, (i + 1) * PART));
+    fs.writeFileSync(path.join(dir, 'whole'), `${parts} ${sha}\n`);
+  }
+  log(`.gpu-kit-cpu: tfjs-node.tar.xz ${MiB(whole.length)} in ${parts} parts (${Array.from({ length: parts }, (_, i) => `part${i + 1}`).join(', ')})`);
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -278,8 +300,10 @@ const kit = dirSize(KIT);
 log(`tracked files ${MiB(tracked)}; .gpu-kit ${MiB(kit)}; call 1 carries .gpu-kit: ${MiB(tracked + kit)} (limit ${MiB(LIMIT)})`);
 let over = tracked + kit > LIMIT;
 if (fs.existsSync(KIT_CPU)) {
-  const cpu = dirSize(KIT_CPU);
-  log(`.gpu-kit-cpu ${MiB(cpu)}: ${cpu + tracked > LIMIT ? 'OVER the limit even alone' : `a call of its own carries ${MiB(tracked + cpu)}`}`);
-  over ||= cpu + tracked > LIMIT;
+  for (const part of fs.readdirSync(KIT_CPU).sort()) {
+    const n = dirSize(path.join(KIT_CPU, part));
+    log(`.gpu-kit-cpu/${part}: a call of its own carries ${MiB(tracked + n)}`);
+    over ||= tracked + n > LIMIT;
+  }
 }
 if (over) fail('over the limit: what would travel in one call is more than 60 MiB');
