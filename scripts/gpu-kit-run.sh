@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The GPU machine's one command (issue 14): unpacks the kit that scripts/gpu-kit.mjs made (.gpu-kit/,
 # carried beside this checkout: Node, the bench bundles and their node_modules, the Vulkan loader, the
-# re-encoded hymenoptera; .gpu-kit-cpu/ too where it came along) and runs `--only gpu` of the
-# benchmark with the machine's python3 torch. Needs nothing of ours installed: no Node, npm or network.
+# re-encoded hymenoptera) and runs `--only gpu` of the benchmark with the machine's python3 torch.
+# Needs nothing of ours installed there: no Node, npm or network.
 #
 #   bash scripts/gpu-kit-run.sh [more bench/index.ts arguments, e.g. --reps 3]
 #   bash scripts/gpu-kit-run.sh --cpu      (later calls on the same warm machine, one per part of
@@ -24,6 +24,8 @@ exec > >(tee -a "$OUT/log.txt") 2>&1
 say() { echo "== gpu-kit: $*"; }
 warn() { echo "!! gpu-kit: $*"; }
 t0=$(date +%s)
+# xz -dc, or python3's lzma where the image has no xz
+unxz() { if command -v xz > /dev/null; then xz -dc "$1"; else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$1"; fi; }
 
 # --cpu: keep each carried part of .gpu-kit-cpu in /tmp (a later call carries the next one); once all
 # are there, unpack tfjs-node beside the first call's kit and measure our CPU backend on it.
@@ -37,7 +39,7 @@ if [ "${1:-}" = --cpu ]; then
   [ -x "$RUN/bin/node" ] && [ -f "$RUN/js/bench/engine.mjs" ] || { warn "the first call's kit is gone from $RUN (the machine was given back?): run the main call again"; exit 1; }
   for i in $(seq 1 "$parts"); do cat "$STASH/tfjs-node.tar.xz.$i"; done > "$STASH/tfjs-node.tar.xz"
   echo "$sha  $STASH/tfjs-node.tar.xz" | sha256sum -c --quiet || { warn "tfjs-node.tar.xz: sha256 differs (a part from another kit?)"; exit 1; }
-  tar -xJf "$STASH/tfjs-node.tar.xz" -C "$RUN" || { warn "could not unpack tfjs-node"; exit 1; }
+  unxz "$STASH/tfjs-node.tar.xz" | tar -x -C "$RUN" || { warn "could not unpack tfjs-node"; exit 1; }
   say "tfjs-node unpacked ($parts parts) in $(( $(date +%s) - t0 )) s; our CPU backend on tfjs-node, batch 32"
   PATH="$RUN/bin:$PATH" NODE_PATH="$RUN/node_modules" ALEXNET_BACKEND=tensorflow timeout -k 10 "${ALEXNET_KIT_TIMEOUT:-540}" \
     node --expose-gc "$RUN/js/bench/engine.mjs" --groups infer,train,transfer --reps "${ALEXNET_KIT_CPU_REPS:-5}" > "$OUT/cpu.jsonl" || warn "bench/engine.ts on tfjs-node failed"
@@ -59,16 +61,12 @@ fi
 
 [ -f "$KIT/node.xz" ] && [ -f "$KIT/app.tar.xz" ] || { warn "no kit at $KIT (node scripts/gpu-kit.mjs makes it; name .gpu-kit in carry)"; exit 1; }
 rm -rf "$RUN" && mkdir -p "$RUN/bin"
-xz -dc "$KIT/node.xz" > "$RUN/bin/node" && chmod +x "$RUN/bin/node" || { warn "could not unpack node.xz"; exit 1; }
-tar -xJf "$KIT/app.tar.xz" -C "$RUN" || { warn "could not unpack app.tar.xz"; exit 1; }
+unxz "$KIT/node.xz" > "$RUN/bin/node" && chmod +x "$RUN/bin/node" || { warn "could not unpack node.xz"; exit 1; }
+unxz "$KIT/app.tar.xz" | tar -x -C "$RUN" || { warn "could not unpack app.tar.xz"; exit 1; }
 say "node $("$RUN/bin/node" --version) on $(uname -m); $(nproc) cores; kit unpacked in $(( $(date +%s) - t0 )) s"
 
-# The CPU backend's part (tfjs-node + libtensorflow), when it travelled: into the same node_modules.
-if [ -f "$ROOT/.gpu-kit-cpu/tfjs-node.tar.xz" ]; then
-  tar -xJf "$ROOT/.gpu-kit-cpu/tfjs-node.tar.xz" -C "$RUN" && say "tfjs-node unpacked" || warn "could not unpack .gpu-kit-cpu/tfjs-node.tar.xz: the CPU rows fall back to wasm"
-else
-  say "no .gpu-kit-cpu: our CPU backend there is wasm (tfjs-node does not fit in the same call)"
-fi
+# Our CPU backend in this call: wasm (tfjs-node does not fit beside the rest: the --cpu calls).
+say "our CPU backend in this call is wasm; tfjs-node comes with the --cpu calls"
 
 # The fine-tune row's photos (../shared does not travel).
 if tar -xf "$KIT/hymenoptera.tar" -C "$RUN"; then export ALEXNET_BENCH_HYMENOPTERA="$RUN/hymenoptera"; else warn "no hymenoptera: the fine-tune row will fail"; fi
