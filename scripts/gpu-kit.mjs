@@ -218,8 +218,9 @@ if (!opts['no-debs']) {
 }
 
 // -------------------------------------------------------------------------------------------------
-// 5. hymenoptera, re-encoded: the same pixels per photo (decode time follows the pixel count), a
-//    lower JPEG quality. EXIF orientation is kept (the engine reads it); names and folders are too.
+// 5. hymenoptera, re-encoded at a lower JPEG quality, each photo as decoding work like its original:
+//    the same pixel dimensions, chroma subsampling (most are 4:4:4) and progressive or baseline
+//    scan; its EXIF where it had some (orientation: the engine reads it); the same names and folders.
 
 {
   const src = path.resolve(repo, '../shared/datasets/hymenoptera');
@@ -236,9 +237,12 @@ if (!opts['no-debs']) {
       continue;
     }
     const meta = await sharp(from).metadata();
-    await sharp(from).keepExif().jpeg({ quality: QUALITY }).toFile(to);
+    const img = sharp(from);
+    if (meta.exif) img.keepExif();
+    await img.jpeg({ quality: QUALITY, chromaSubsampling: meta.chromaSubsampling === '4:4:4' ? '4:4:4' : '4:2:0', progressive: meta.isProgressive === true }).toFile(to);
     const again = await sharp(to).metadata();
-    if (again.width !== meta.width || again.height !== meta.height) fail(`${from}: re-encoded at ${again.width}x${again.height}, not ${meta.width}x${meta.height}`);
+    const same = (m) => `${m.width}x${m.height} ${m.chromaSubsampling} ${m.isProgressive ? 'progressive' : 'baseline'}`;
+    if (same(again) !== same(meta)) fail(`${from}: re-encoded as ${same(again)}, not ${same(meta)}`);
     n++;
   }
   run('tar', ['-C', stage, '-cf', path.join(KIT, 'hymenoptera.tar'), 'hymenoptera']);
