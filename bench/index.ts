@@ -594,7 +594,8 @@ async function gpuGroup(torchPy: { py: string; version: string } | null): Promis
       log(`[bench] gpu: our CPU backend (${backend}) failed: ${(e as Error).message}`);
     }
   }
-  const cpuBackend = String(pick(cpu, 'backend')?.backend ?? 'n/a');
+  const cpuInfo = pick(cpu, 'backend');
+  const cpuBackend = cpuInfo ? `${String(cpuInfo.backend)}, ${cpuInfo.value} threads` : 'n/a';
   const dev = pick(ours, 'backend');
   const adapter = dev?.adapter as { vendor?: string; architecture?: string; description?: string } | undefined;
   const named = adapter ? `webgpu on ${[adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' ')}` : 'webgpu not measured';
@@ -621,7 +622,8 @@ async function gpuGroup(torchPy: { py: string; version: string } | null): Promis
     const ft = await tsx('finetune.ts', args, 8 * 60_000, { ...process.env, ALEXNET_BACKEND: 'webgpu' });
     const first = ft.find((f) => f.run === 'first');
     const epochs = args.length === 0 ? "the recipe's default epochs" : `${FT_HEAD ?? 3} head + ${FT_EPOCHS ?? 10} fc6-fc8 epochs`;
-    compare('gpu fine-tune hymenoptera, first run (wall)', val(first), 10, 's', `${device}; baseline: the goal, 10 s (ratio = 10 s / ours); ${epochs}`, true);
+    const photos = process.env.ALEXNET_BENCH_HYMENOPTERA ? `; photos from ${process.env.ALEXNET_BENCH_HYMENOPTERA} (the GPU kit's re-encoded copies decode faster: bench/README.md)` : '';
+    compare('gpu fine-tune hymenoptera, first run (wall)', val(first), 10, 's', `${device}; baseline: the goal, 10 s (ratio = 10 s / ours); ${epochs}${photos}`, true);
   } catch (e) {
     log(`[bench] gpu: fine-tune failed: ${(e as Error).message}`);
   }

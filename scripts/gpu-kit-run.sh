@@ -105,7 +105,8 @@ say "torch: $("$ALEXNET_BENCH_PYTHON" -c 'import torch; print(torch.__version__,
 
 # The benchmark: bundles instead of tsx (bench/child.ts), node_modules for ml/backend.ts's lookups.
 export PATH="$RUN/bin:$PATH" NODE_PATH="$RUN/node_modules" ALEXNET_BENCH_BUNDLES="$RUN/js"
-export PYTHONUNBUFFERED=1
+# (wasm, our CPU backend in this call: its threaded build where there are >= 4 cores, ml/backend.ts)
+export PYTHONUNBUFFERED=1 ALEXNET_WASM_THREADS="${ALEXNET_WASM_THREADS:-1}"
 say "bench: --only gpu --json $* (stopped after ${ALEXNET_KIT_TIMEOUT:-540} s)"
 timeout -k 10 "${ALEXNET_KIT_TIMEOUT:-540}" node "$RUN/js/bench/index.mjs" --only gpu --json "$@" > "$OUT/rows.jsonl"
 rc=$?
