@@ -30,7 +30,7 @@ unxz() { if command -v xz > /dev/null; then xz -dc "$1"; else python3 -c 'import
 # --cpu: keep each carried part of .gpu-kit-cpu in /tmp (a later call carries the next one); once all
 # are there, unpack tfjs-node beside the first call's kit and measure our CPU backend on it.
 if [ "${1:-}" = --cpu ]; then
-  STASH=/tmp/gpu-kit-cpu
+  STASH=${ALEXNET_KIT_STASH:-/tmp/gpu-kit-cpu}
   mkdir -p "$STASH"
   cp "$ROOT"/.gpu-kit-cpu/part*/* "$STASH"/ 2> /dev/null || warn "no .gpu-kit-cpu/part* carried in this call"
   read -r parts sha < "$STASH/whole" 2> /dev/null || { warn "no part of .gpu-kit-cpu here yet"; exit 1; }

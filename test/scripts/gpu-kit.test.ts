@@ -3,7 +3,8 @@
 // Node from another folder: each one's main-module check holds for its own entry only (gpu.mjs
 // contains engine.ts, whose main must not run there), and repoRoot still means this checkout.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,5 +80,50 @@ describe('scripts/gpu-kit.mjs bundles', () => {
     expect(figs[0]).toMatchObject({ name: 'backend', backend: 'webgpu', software: true });
     expect(figs.map((f) => f.name)).toEqual(['backend', 'ours_gpu_infer', 'ours_gpu_infer', 'ours_gpu_train_step', 'ours_gpu_cached_step']);
     for (const f of figs.slice(1)) expect(f.value).toBeGreaterThan(0);
+  });
+});
+
+// scripts/gpu-kit-run.sh's checks and its collection of .gpu-kit-cpu parts over several calls, on a copy
+// of the script in an empty checkout (the real kit is too big for a test; bench/README.md says how it
+// was run end to end)
+describe('scripts/gpu-kit-run.sh', () => {
+  let dir = '';
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'gpu-kit-run-'));
+    mkdirSync(path.join(dir, 'repo', 'scripts'), { recursive: true });
+    writeFileSync(path.join(dir, 'repo', 'scripts', 'gpu-kit-run.sh'), readFileSync(path.join(repoRoot, 'scripts', 'gpu-kit-run.sh')));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const runScript = (args: string[]) =>
+    spawnSync('bash', [path.join(dir, 'repo', 'scripts', 'gpu-kit-run.sh'), ...args], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, OUT: path.join(dir, 'out'), ALEXNET_KIT_STASH: path.join(dir, 'stash') },
+    });
+  const part = (n: number, text: string) => {
+    const p = path.join(dir, 'repo', '.gpu-kit-cpu', `part${n}`);
+    rmSync(path.join(dir, 'repo', '.gpu-kit-cpu'), { recursive: true, force: true }); // each call carries one part
+    mkdirSync(p, { recursive: true });
+    writeFileSync(path.join(p, `tfjs-node.tar.xz.${n}`), text);
+    writeFileSync(path.join(p, 'whole'), `2 ${createHash('sha256').update('ab').digest('hex')}\n`);
+  };
+
+  it('says in one line that the kit is missing', () => {
+    const r = runScript([]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/^!! gpu-kit: no kit at .*\.gpu-kit \(node scripts\/gpu-kit\.mjs makes it; name \.gpu-kit in carry\)$/m);
+  });
+
+  it("--cpu keeps each part until all have come, then needs the first call's kit", () => {
+    expect(runScript(['--cpu']).stdout).toMatch(/no part of \.gpu-kit-cpu here yet/);
+    part(1, 'a');
+    const first = runScript(['--cpu']);
+    expect(first.status).toBe(0);
+    expect(first.stdout).toMatch(/have 1 of 2 parts of tfjs-node: carry the next \(\.gpu-kit-cpu\/part2\) in the next call, at once/);
+    part(2, 'b');
+    const second = runScript(['--cpu']);
+    expect(second.status).toBe(1);
+    expect(second.stdout).toMatch(/the first call's kit is gone from .*\.gpu-kit\/run/);
+    expect(readFileSync(path.join(dir, 'stash', 'tfjs-node.tar.xz.1'), 'utf8') + readFileSync(path.join(dir, 'stash', 'tfjs-node.tar.xz.2'), 'utf8')).toBe('ab');
   });
 });
