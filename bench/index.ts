@@ -144,8 +144,11 @@ function jsonLines(cmd: string, args: string[], timeoutMs: number, env: NodeJS.P
         }
       }
       if (code !== 0) {
-        const last = err.trim().split('\n').slice(-3).join(' | ');
-        reject(new Error(`${path.basename(args[args.length - 1] ?? cmd)} ${signal ? `killed (${signal})` : `exit ${code}`}: ${last}`));
+        // the child's error line (an uncaught one is followed by its stack), else its last lines
+        const lines = err.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+        const why = lines.find((l) => /^[A-Za-z]*Error\b/.test(l)) ?? lines.slice(-3).join(' | ');
+        const script = args.find((a) => /\.(ts|mjs|py)$/.test(a)) ?? cmd;
+        reject(new Error(`${path.basename(script)} ${signal ? `killed (${signal})` : `exit ${code}`}: ${why}`));
       } else resolve(figs);
     });
   });
