@@ -18,6 +18,7 @@
 //                                        that each fit a call of their own (it never fits beside
 //                                        .gpu-kit: bench/README.md ("On a GPU machine")); each part holds
 //                                        its piece, the number of parts and the whole file's sha256
+//                   tfjs-node.tar.xz     the whole file, kept to skip recompressing (never carried)
 //
 // scripts/gpu-kit-run.sh is the one command that unpacks and runs them there. This prints the size of
 // each part and what would travel with it (the part + `git ls-files`), and fails when either call
@@ -267,22 +268,34 @@ if (!opts['no-cpu']) {
     }
   };
   walk('@tensorflow/tfjs-node');
-  copyInto(root, [['@tensorflow/tfjs-node', ['package.json', 'dist', 'lib']], ...[...deps].sort().map((d) => [d, ['']])]);
-  const libDir = path.join(root, 'node_modules', '@tensorflow', 'tfjs-node', 'deps', 'lib');
-  fs.mkdirSync(libDir, { recursive: true });
-  for (const f of fs.readdirSync(path.join(pkg, 'deps', 'lib'))) {
-    const from = path.join(pkg, 'deps', 'lib', f);
-    if (fs.lstatSync(from).isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(from), path.join(libDir, f));
-    else run('strip', ['--strip-unneeded', '-o', path.join(libDir, f), from]);
+  // xz -9 of 600 MiB takes a quarter of an hour on 2 cores: kept beside the parts (never carried) and
+  // redone only when the packages or the library changed
+  const version = (p) => JSON.parse(fs.readFileSync(path.join(nm, p, 'package.json'), 'utf8')).version;
+  const libs = fs.readdirSync(path.join(pkg, 'deps', 'lib')).map((f) => [f, fs.lstatSync(path.join(pkg, 'deps', 'lib', f))]);
+  const stamp = JSON.stringify([['@tensorflow/tfjs-node', ...deps].map((p) => `${p}@${version(p)}`), libs.map(([f, st]) => `${f} ${st.size} ${st.mtimeMs}`)]);
+  const xz = path.join(KIT_CPU, 'tfjs-node.tar.xz');
+  const stampFile = path.join(KIT_CPU, 'tfjs-node.stamp');
+  if (fs.existsSync(xz) && fs.existsSync(stampFile) && fs.readFileSync(stampFile, 'utf8') === stamp) log(`cpu: ${path.relative(repo, xz)} is up to date`);
+  else {
+    copyInto(root, [['@tensorflow/tfjs-node', ['package.json', 'dist', 'lib']], ...[...deps].sort().map((d) => [d, ['']])]);
+    const libDir = path.join(root, 'node_modules', '@tensorflow', 'tfjs-node', 'deps', 'lib');
+    fs.mkdirSync(libDir, { recursive: true });
+    for (const [f, st] of libs) {
+      const from = path.join(pkg, 'deps', 'lib', f);
+      if (st.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(from), path.join(libDir, f));
+      else run('strip', ['--strip-unneeded', '-o', path.join(libDir, f), from]);
+    }
+    log(`cpu: ${MiB(dirSize(root))} (tfjs-node, libtensorflow stripped); compressing (many minutes)`);
+    run('tar', ['-C', root, '-cf', path.join(stage, 'cpu.tar'), '.']);
+    fs.rmSync(KIT_CPU, { recursive: true, force: true });
+    fs.mkdirSync(KIT_CPU, { recursive: true });
+    run('sh', ['-c', 'xz -9 -T2 -c "$0" > "$1.tmp" && mv "$1.tmp" "$1"', path.join(stage, 'cpu.tar'), xz]);
+    fs.writeFileSync(stampFile, stamp);
   }
-  log(`cpu: ${MiB(dirSize(root))} (tfjs-node, libtensorflow stripped); compressing (many minutes)`);
-  run('tar', ['-C', root, '-cf', path.join(stage, 'cpu.tar'), '.']);
-  const xz = path.join(stage, 'tfjs-node.tar.xz');
-  run('sh', ['-c', 'xz -9 -T2 -c "$0" > "$1"', path.join(stage, 'cpu.tar'), xz]);
-  fs.rmSync(KIT_CPU, { recursive: true, force: true });
+  for (const d of fs.readdirSync(KIT_CPU)) if (d.startsWith('part')) fs.rmSync(path.join(KIT_CPU, d), { recursive: true });
   const whole = fs.readFileSync(xz);
   const sha = createHash('sha256').update(whole).digest('hex');
-  const PART = 45 * 1024 * 1024; // each call: a part + the tracked files, well under LIMIT
+  const PART = 50 * 1024 * 1024; // each call: a part + the tracked files, under LIMIT
   const parts = Math.ceil(whole.length / PART);
   for (let i = 0; i < parts; i++) {
     const dir = path.join(KIT_CPU, `part${i + 1}`);
@@ -304,7 +317,7 @@ const kit = dirSize(KIT);
 log(`tracked files ${MiB(tracked)}; .gpu-kit ${MiB(kit)}; call 1 carries .gpu-kit: ${MiB(tracked + kit)} (limit ${MiB(LIMIT)})`);
 let over = tracked + kit > LIMIT;
 if (fs.existsSync(KIT_CPU)) {
-  for (const part of fs.readdirSync(KIT_CPU).sort()) {
+  for (const part of fs.readdirSync(KIT_CPU).filter((d) => d.startsWith('part')).sort()) {
     const n = dirSize(path.join(KIT_CPU, part));
     log(`.gpu-kit-cpu/${part}: a call of its own carries ${MiB(tracked + n)}`);
     over ||= tracked + n > LIMIT;
