@@ -53,7 +53,8 @@ if [ "${1:-}" = --cpu ]; then
       const one = / batch 1$/.test(r.name);
       const [n, b] = r.name.includes("inference") ? ["ours_infer", one ? 1 : 32] : r.name.includes("training") ? ["ours_train_step", 32] : ["ours_transfer_cached", 32];
       const v = c(n, b);
-      console.log(`${r.name}: webgpu ${r.ours} images/s vs our CPU backend (tfjs-node) ${v ?? "n/a"} at batch ${b}${v && r.ours ? ` = ${(r.ours / v).toFixed(1)}x` : ""}`);
+      const sw = r.notes?.includes("SOFTWARE") ? " (a SOFTWARE adapter: no speed)" : "";
+      console.log(`${r.name}: webgpu ${r.ours} images/s vs our CPU backend (tfjs-node) ${v ?? "n/a"} at batch ${b}${v && r.ours ? ` = ${(r.ours / v).toFixed(1)}x` : ""}${sw}`);
     }' "$OUT/cpu.jsonl" "$RUN/rows-gpu.jsonl"
   say "done in $(( $(date +%s) - t0 )) s"
   exit 0
