@@ -12,10 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { launchBrowser } from '../test/helpers/browser';
 import { openLibrary } from '../db/index';
 import { importFolder } from '../db/import';
-import { createContext } from '../main/context';
-import { createHandlers } from '../main/handlers/index';
-import { startServer } from '../main/server';
-import { nodeSpawner } from '../main/worker/spawn';
+import { startBrowserMode } from '../main/server/serve';
 
 export const GRID_PHOTOS = 10_000; // the scale issue 6 asks for
 const FLING_PX_PER_FRAME = 60; // ~3,600 px/s at 60 Hz: a brisk fling (cells show placeholders)
@@ -76,8 +73,7 @@ export async function benchGrid(): Promise<BenchResult[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-bench-grid-'));
   const datasetId = await buildLibrary(dir);
   const lib = openLibrary(path.join(dir, 'library.sqlite'));
-  const ctx = createContext({ lib, dataDir: dir, mode: 'browser', spawn: nodeSpawner(), log: () => {} });
-  const server = await startServer({ ctx, handlers: createHandlers(ctx) });
+  const server = await startBrowserMode({ lib, dataDir: dir, log: () => {} });
   const browser = await launchBrowser();
   try {
     const page = await browser.newPage({ viewport: VIEWPORT });
@@ -120,7 +116,6 @@ export async function benchGrid(): Promise<BenchResult[]> {
   } finally {
     await browser.close();
     await server.close();
-    await ctx.training.dispose();
     lib.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }

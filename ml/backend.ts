@@ -198,7 +198,7 @@ export function reserveCpuPool(needBytes: number): number {
 
 /**
  * A full V8 collection, where the process allows it (engine processes run with --expose-gc:
- * main/worker/spawn.ts). Once a model's weights are in the backend, the arrays they came from (244 MB
+ * ml/node-flags.ts). Once a model's weights are in the backend, the arrays they came from (244 MB
  * for the paper's network) are garbage, but a training loop allocates so little on the JS heap that
  * V8 may not collect them for minutes. train() calls this before its first step from images.
  */

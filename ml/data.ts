@@ -52,7 +52,7 @@ export function hashFile(file: string): Promise<string> {
 // ---------------------------------------------------------------------------------------------
 // Finding the images.
 
-export { sniffImage } from './scan'; // main/server.ts and main/images.ts sniff uploads and served files with it
+export { sniffImage } from './scan'; // main/server/server.ts and main/app/images.ts sniff uploads and served files with it
 
 export type ImageFolder = {
   root: string; // absolute path of the scanned folder

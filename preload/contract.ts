@@ -1,7 +1,7 @@
 // The contract between the window (renderer) and the app (main): every call the page may make, its
 // request and response, every event the app pushes, and the errors that can come back. Main
-// registers one handler per call (main/handlers), preload exposes exactly this (preload/index.ts),
-// browser mode serves the same over HTTP (main/server.ts), and the renderer's client is typed by it.
+// registers one handler per call (main/app/handlers), preload exposes exactly this (preload/index.ts),
+// browser mode serves the same over HTTP (main/server/server.ts), and the renderer's client is typed by it.
 //
 // Rules: types, `as const` names and the one error class both sides throw (AppError); no Electron,
 // no Node, no db/ml import (the renderer imports this file); every payload is plain JSON (numbers, strings, booleans, null, arrays, objects), so the
@@ -407,7 +407,7 @@ export type Calls = {
 
   // Train on a cluster: a PyTorch DDP job folder (torchrun, SLURM, Ray Train) written into `folder`
   // (settings as runs:start's: finetune = the transfer recipe from ImageNet or run `fromRunId`,
-  // scratch = every layer); its result/ folder imported back as a run (main/cluster.ts).
+  // scratch = every layer); its result/ folder imported back as a run (main/app/cluster.ts).
   'cluster:export': { req: { datasetId: number; folder: string; settings?: RunSettings; fromRunId?: number; shardSize?: number }; res: ClusterJobInfo };
   'cluster:import': { req: { datasetId: number; folder: string; name?: string }; res: { run: RunInfo; predicted: number } };
   // one export or import at a time, with cluster:progress; cancel ends it with CANCELLED and leaves

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds what Electron runs, from the TypeScript sources:
-//   dist/electron/main.mjs     the main process (main/index.ts), ESM
-//   dist/electron/worker.mjs   the training / inference worker (main/worker/entry.ts), ESM
+//   dist/electron/main.mjs     the main process (main/electron/index.ts), ESM
+//   dist/electron/worker.mjs   the training / inference worker (main/app/worker/entry.ts), ESM
 //   dist/electron/preload.cjs  the preload (preload/index.ts), CommonJS: sandboxed preloads cannot load ESM
 //   dist/electron/migrations/  db/migrations/*.sql (db/migrate.ts reads them next to the bundle)
 //   renderer/dist/             the window (vite build of renderer/), unless --no-renderer
@@ -24,8 +24,8 @@ export async function buildApp({ renderer = !args.has('--no-renderer'), log = co
   fs.mkdirSync(out, { recursive: true });
   const common = { bundle: true, platform: 'node', target: 'node22', packages: 'external', sourcemap, logLevel: 'warning', absWorkingDir: root };
   await Promise.all([
-    esbuild.build({ ...common, entryPoints: ['main/index.ts'], outfile: path.join(out, 'main.mjs'), format: 'esm', external: ['electron'] }),
-    esbuild.build({ ...common, entryPoints: ['main/worker/entry.ts'], outfile: path.join(out, 'worker.mjs'), format: 'esm' }),
+    esbuild.build({ ...common, entryPoints: ['main/electron/index.ts'], outfile: path.join(out, 'main.mjs'), format: 'esm', external: ['electron'] }),
+    esbuild.build({ ...common, entryPoints: ['main/app/worker/entry.ts'], outfile: path.join(out, 'worker.mjs'), format: 'esm' }),
     esbuild.build({ ...common, entryPoints: ['preload/index.ts'], outfile: path.join(out, 'preload.cjs'), format: 'cjs', external: ['electron'] }),
   ]);
   fs.cpSync(path.join(root, 'db', 'migrations'), path.join(out, 'migrations'), { recursive: true });

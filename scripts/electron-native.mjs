@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // better-sqlite3 for Electron's ABI, built into build/electron-native/better_sqlite3.node so that
-// the Node build in node_modules (the one tests use) is never replaced. main/index.ts passes this
+// the Node build in node_modules (the one tests use) is never replaced. main/electron/index.ts passes this
 // file to openLibrary's `nativeBinding` option; electron-builder ships it as resources/native/.
 // (tfjs-node and sharp are N-API addons: the same binary loads in Node and Electron.)
 //

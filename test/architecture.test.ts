@@ -1,23 +1,36 @@
 // The import graph of the app's source, drawn from the files themselves (.ts and the <script> of
 // .svelte): no cycle, and arrows only downward, as docs/architecture.md says:
-//   renderer -> preload/contract;  main -> db, ml, preload/contract;  ml and db -> themselves, and
-//   db -> ml/scan.ts alone (the folder scanner both share; it imports nothing of ours).
-// Electron is imported only by main/ and preload/, native database access only by db/.
+//   renderer -> preload/contract;
+//   main's three programs (electron, server, cli) -> main/app (the services) -> db, ml, preload/contract;
+//   ml and db -> themselves, and db -> ml/scan.ts alone (the folder scanner both share; it imports
+//   nothing of ours). No program imports another, and nothing imports a program.
+// Electron is imported only by main/electron/ and preload/, native database access only by db/.
 // The test prints the room-level drawing, so a new arrow shows up in its output before it fails.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from './helpers/bvlc-fixture';
 
 const ROOTS = ['ml', 'db', 'main', 'preload', 'renderer/src'];
-type Room = 'ml' | 'db' | 'main' | 'preload' | 'renderer';
-/** Which rooms each room may import (besides packages). */
-const ALLOWED: Record<Room, Room[]> = { ml: ['ml'], db: ['db'], main: ['main', 'db', 'ml', 'preload'], preload: ['preload'], renderer: ['renderer', 'preload'] };
+const ROOMS = ['renderer', 'main/electron', 'main/server', 'main/cli', 'preload', 'main/app', 'db', 'ml'] as const; // top to bottom
+type Room = (typeof ROOMS)[number];
+const BELOW_PROGRAMS: Room[] = ['main/app', 'db', 'ml', 'preload'];
+/** Which rooms each room may import (besides packages); a room's own files are always allowed. */
+const ALLOWED: Record<Room, Room[]> = {
+  ml: [],
+  db: [],
+  'main/app': ['db', 'ml', 'preload'],
+  'main/electron': BELOW_PROGRAMS,
+  'main/server': BELOW_PROGRAMS,
+  'main/cli': BELOW_PROGRAMS,
+  preload: [],
+  renderer: ['preload'],
+};
 /** Single files a room may import across its rule: the folder scanner training and the library share (it imports nothing of ours). */
 const SHARED: Record<string, Room[]> = { 'ml/scan.ts': ['db'] };
 /** Packages only some rooms may import. */
-const PACKAGE_ROOMS: Record<string, Room[]> = { electron: ['main', 'preload'], 'better-sqlite3': ['db'] };
+const PACKAGE_ROOMS: Record<string, Room[]> = { electron: ['main/electron', 'preload'], 'better-sqlite3': ['db'] };
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
@@ -41,7 +54,12 @@ function resolve(from: string, spec: string, known: Set<string>): string | null 
   return null;
 }
 
-const roomOf = (f: string): Room => (f.startsWith('renderer/') ? 'renderer' : (f.split('/')[0] as Room));
+/** The room a file lives in: the longest room that prefixes its path; a file in no room is an error. */
+function roomOf(f: string): Room {
+  const room = [...ROOMS].sort((a, b) => b.length - a.length).find((r) => f.startsWith(`${r}/`));
+  if (!room) throw new Error(`${f} is in no room (main/ holds only app/, electron/, server/ and cli/)`);
+  return room;
+}
 
 const all = ROOTS.flatMap((r) => files(path.join(repoRoot, r))).map((f) => path.relative(repoRoot, f));
 const known = new Set(all);
@@ -62,23 +80,53 @@ for (const f of all) {
 describe('the import graph', () => {
   it('reads every source file and finds its imports', () => {
     expect(all.length).toBeGreaterThan(100);
-    expect(graph.get('main/handlers/runs.ts')).toContain('db/training.ts');
+    expect(graph.get('main/app/handlers/runs.ts')).toContain('db/training.ts');
     expect(graph.get('renderer/src/App.svelte')!.length).toBeGreaterThan(0);
+    expect(new Set(all.map(roomOf))).toEqual(new Set(ROOMS)); // every room has files, and every file a room
   });
 
-  it('points only downward: renderer -> preload/contract; main -> db, ml, preload; ml and db to themselves (db -> ml/scan.ts)', () => {
+  it('points only downward: renderer -> preload/contract; electron, server, cli -> main/app -> db, ml, preload/contract; ml and db to themselves (db -> ml/scan.ts)', () => {
     const edges = new Map<string, number>();
     const wrong: string[] = [];
     for (const [f, deps] of graph) {
       for (const d of deps) {
         const key = `${roomOf(f)} -> ${roomOf(d)}`;
         edges.set(key, (edges.get(key) ?? 0) + 1);
-        if (!ALLOWED[roomOf(f)].includes(roomOf(d)) && !SHARED[d]?.includes(roomOf(f))) wrong.push(`${f} -> ${d}`);
-        if (roomOf(f) === 'renderer' && roomOf(d) === 'preload' && d !== 'preload/contract.ts') wrong.push(`${f} -> ${d} (the renderer knows only the contract)`);
+        const [from, to] = [roomOf(f), roomOf(d)];
+        if (from !== to && !ALLOWED[from].includes(to) && !SHARED[d]?.includes(from)) wrong.push(`${f} -> ${d}`);
+        if (from !== 'preload' && to === 'preload' && d !== 'preload/contract.ts') wrong.push(`${f} -> ${d} (outside preload/, only the contract is known)`);
       }
     }
     console.log(`room-level import graph:\n${[...edges].sort().map(([k, n]) => `  ${k} (${n})`).join('\n')}`);
     expect(wrong).toEqual([]);
+  });
+
+  it('draws the rooms and their arrows in docs/import-graph.md, kept current (ALEXNET_WRITE_GRAPH=1 rewrites it)', () => {
+    const arrows = new Set<string>();
+    for (const [f, deps] of graph) for (const d of deps) if (roomOf(f) !== roomOf(d)) arrows.add(`${roomOf(f)} -> ${roomOf(d)}${SHARED[d] || d === 'preload/contract.ts' ? ` (${d} only)` : ''}`);
+    const id = (r: Room): string => r.replace('/', '_');
+    const lines = [...arrows].sort().map((a) => {
+      const m = /^(\S+) -> (\S+)(?: \((.+)\))?$/.exec(a)!;
+      return `  ${id(m[1] as Room)} -->${m[3] ? `|${m[3]}|` : ''} ${id(m[2] as Room)}`;
+    });
+    const drawing = [
+      '# The import graph',
+      '',
+      'Drawn by `test/architecture.test.ts` from the sources (TypeScript\'s scanner, `.svelte` scripts too):',
+      'an arrow means some file of one room imports a file of the other. The test fails when this',
+      'drawing is out of date (`ALEXNET_WRITE_GRAPH=1 npx vitest run test/architecture.test.ts` redraws',
+      'it), on a cycle, and on an arrow the rules do not allow (docs/architecture.md).',
+      '',
+      '```mermaid',
+      'flowchart TD',
+      ...ROOMS.map((r) => `  ${id(r)}["${r}/"]`),
+      ...lines,
+      '```',
+      '',
+    ].join('\n');
+    const file = path.join(repoRoot, 'docs', 'import-graph.md');
+    if (process.env.ALEXNET_WRITE_GRAPH === '1') writeFileSync(file, drawing);
+    expect(readFileSync(file, 'utf8')).toBe(drawing);
   });
 
   it('ml/scan.ts, which db/ imports, imports nothing of ours (the library never loads TensorFlow)', () => {

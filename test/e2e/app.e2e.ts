@@ -5,19 +5,18 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launch, outsidePhoto, photoFolder, screenshot, startServer, watchProblems, type Server } from './harness';
+import { openApp, outsidePhoto, screenshot, type App, type Server } from './harness';
 
 const PER_CLASS = 8; // labeled by folder: ants/ and bees/
 const LOOSE = 6; // unlabeled photos at the top of the folder
 
+let app: App;
 let server: Server;
-let browser: Browser;
 let page: Page;
 let folder: string;
 let datasetId: number;
-let problems: string[] = []; // what the page must never show (harness watchProblems)
 
 const count = (name: string) => page.locator(`[data-class="${name}"] .count`);
 const cells = () => page.getByRole('listbox', { name: 'Photos' }).getByRole('option');
@@ -27,19 +26,11 @@ const openAdvanced = async () => {
 const nav = (name: string) => page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name });
 
 beforeAll(async () => {
-  folder = photoFolder({ perClass: PER_CLASS, loose: LOOSE });
-  server = await startServer();
-  browser = await launch();
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  problems = watchProblems(page);
-  await page.goto(server.url);
+  app = await openApp({ photos: { perClass: PER_CLASS, loose: LOOSE } });
+  ({ server, page, folder } = app);
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (folder) fs.rmSync(folder, { recursive: true, force: true });
-});
+afterAll(() => app?.close());
 
 describe('AlexNet Studio in Chromium', () => {
   it('imports a folder and shows its per-class counts', async () => {
@@ -224,6 +215,12 @@ describe('AlexNet Studio in Chromium', () => {
     expect(m.step.loss.idx.length).toBeGreaterThan(2);
     // the per-epoch chart holds both epochs: uPlot's legend shows the hovered/last values
     expect(await train.getByLabel('Epoch', { exact: true }).textContent()).toBe('2 / 2');
+    // why this backend: every faster one that was not used, in the engine's words (status bar too)
+    const backend = (await server.call('app:info', {})).backend!;
+    expect(backend.tried.length).toBeGreaterThan(0); // tensorflow-gpu, at least, is not on this machine
+    await train.getByText('Why this backend').click();
+    for (const t of backend.tried) await train.getByText(`Not ${t.name}: ${t.error}`, { exact: true }).waitFor();
+    expect(await page.locator('.backend[title]').first().getAttribute('title')).toContain(`Not ${backend.tried[0].name}: `);
     await screenshot(page, '5-train-finished');
   });
 
@@ -358,6 +355,6 @@ describe('AlexNet Studio in Chromium', () => {
   });
 
   it('had no CSP violation or page error', () => {
-    expect(problems).toEqual([]);
+    expect(app.problems).toEqual([]); // what the page must never show (harness watchProblems)
   });
 });

@@ -6,14 +6,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { datasets, launch, photoFolder, screenshot, startServer, type Server } from './harness';
+import { datasets, openApp, screenshot, type App, type Server } from './harness';
 
+let app: App;
 let server: Server;
-let browser: Browser;
 let page: Page;
-let folder: string;
 let out: string;
 let runId: number;
 let datasetId: number;
@@ -34,23 +33,24 @@ async function until(what: string, ok: () => Promise<boolean>, timeoutMs: number
 }
 
 beforeAll(async () => {
-  folder = photoFolder({ perClass: 4, loose: 0 });
   out = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-e2e-cancel-'));
-  server = await startServer();
-  // the state to start from, set up through the backend: a dataset and a finished tiny run
-  datasetId = (await server.call('import:start', { folder, datasetName: 'hym' })).datasetId;
-  await until('the import', async () => (await server.call('datasets:list', {}))[0]?.photoCount === 8, 60_000);
-  runId = (await server.call('runs:start', { datasetId, settings: { recipe: 'scratch', architecture: 'tiny', epochs: 1, batchSize: 2, valFraction: 0.25, augment: false } })).id;
-  await until('the run', async () => (await server.call('runs:get', { runId })).status === 'finished', 120_000);
-  browser = await launch();
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  await page.goto(server.url);
+  app = await openApp({
+    photos: { perClass: 4, loose: 0 },
+    // the state to start from, set up through the backend: a dataset and a finished tiny run
+    async prepare(s, folder) {
+      server = s;
+      datasetId = (await server.call('import:start', { folder, datasetName: 'hym' })).datasetId;
+      await until('the import', async () => (await server.call('datasets:list', {}))[0]?.photoCount === 8, 60_000);
+      runId = (await server.call('runs:start', { datasetId, settings: { recipe: 'scratch', architecture: 'tiny', epochs: 1, batchSize: 2, valFraction: 0.25, augment: false } })).id;
+      await until('the run', async () => (await server.call('runs:get', { runId })).status === 'finished', 120_000);
+    },
+  });
+  ({ page } = app);
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-  for (const d of [folder, out]) if (d) fs.rmSync(d, { recursive: true, force: true });
+  await app?.close();
+  if (out) fs.rmSync(out, { recursive: true, force: true });
 });
 
 it('an export in progress says which format it writes and can be cancelled, leaving no folder', async () => {
@@ -113,4 +113,8 @@ it('a dropped photo added to the dataset keeps its own name', async () => {
   const added = items.find((p) => p.path.includes(`${path.sep}uploads${path.sep}`));
   expect(added?.name).toBe(name); // not the stored copy's <hex>-<name>
   expect(path.basename(added!.path)).toMatch(new RegExp(`^[0-9a-f]{12}-${name.replace(/\./g, '\\.')}$`));
+});
+
+it('the page showed no problem along the way', () => {
+  expect(app.problems).toEqual([]); // what the page must never show (harness watchProblems)
 });

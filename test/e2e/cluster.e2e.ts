@@ -9,22 +9,21 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engineResult } from '../helpers/cluster-result';
 import { torchPython } from '../helpers/torch-python';
-import { launch, photoFolder, screenshot, screensDir, startServer, watchProblems, type Server } from './harness';
+import { openApp, screenshot, screensDir, type App, type Server } from './harness';
 
 const PER_CLASS = 4; // ants/ and bees/: 8 photos, 6 to train on and 2 to validate (valFraction 0.25)
 
+let app: App;
 let server: Server;
-let browser: Browser;
 let page: Page;
 let folder: string;
 let datasetId: number;
 let job: string;
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-e2e-cluster-'));
-let problems: string[] = []; // what the page must never show (harness watchProblems)
 
 /** A process to its end: exit status and everything it printed. */
 function run(cmd: string, args: string[], cwd: string): Promise<{ status: number | null; out: string }> {
@@ -43,18 +42,12 @@ const panel = () => page.getByRole('region', { name: 'Cluster' });
 const toast = (text: RegExp) => page.locator('.toasts').getByText(text);
 
 beforeAll(async () => {
-  folder = photoFolder({ perClass: PER_CLASS, loose: 0 });
-  server = await startServer();
-  browser = await launch();
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  problems = watchProblems(page);
-  await page.goto(server.url);
+  app = await openApp({ photos: { perClass: PER_CLASS, loose: 0 }, viewport: { width: 1280, height: 900 } });
+  ({ server, page, folder } = app);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (folder) fs.rmSync(folder, { recursive: true, force: true });
+  await app?.close();
   fs.rmSync(out, { recursive: true, force: true });
 });
 
@@ -90,7 +83,7 @@ describe('Train on a cluster, in Chromium', () => {
     const tar = fs.readFileSync(path.join(job, 'shards', 'train-000000.tar'));
     const held = fs.readdirSync(path.join(folder, 'ants')).filter((f) => tar.includes(fs.readFileSync(path.join(folder, 'ants', f))));
     expect(held.length).toBeGreaterThan(0);
-    expect(problems).toEqual([]);
+    expect(app.problems).toEqual([]); // what the page must never show (harness watchProblems)
   });
 
   it('imports the result with progress and an ETA, cancels it leaving no run, then imports it as a run', async () => {
@@ -141,6 +134,6 @@ describe('Train on a cluster, in Chromium', () => {
     expect((await server.call('runs:evaluation', { runId: imported.id })).n).toBeGreaterThan(0);
     await panel().screenshot({ path: path.join(screensDir, 'cluster-2-imported.png') });
     await screenshot(page, 'cluster-3-train-screen');
-    expect(problems).toEqual([]);
+    expect(app.problems).toEqual([]); // what the page must never show (harness watchProblems)
   });
 });

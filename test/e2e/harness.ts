@@ -109,6 +109,48 @@ export function outsidePhoto(): string {
   return path.join(d, files[files.length - 1]);
 }
 
+export type App = { server: Server; browser: Browser; page: Page; folder: string; problems: string[]; close(): Promise<void> };
+
+export type AppOptions = {
+  /** The folder of photos (photoFolder). */
+  photos: { perClass: number; loose: number };
+  viewport?: { width: number; height: number };
+  /** Chromium's extra flags (launch) and the page's permissions, e.g. a fake camera. */
+  browserArgs?: string[];
+  permissions?: string[];
+  /** The state a file starts from, set up through the backend before the page first loads. */
+  prepare?: (server: Server, folder: string) => Promise<void>;
+};
+
+/**
+ * One test file's app: the photo folder, browser mode on a fresh data folder, Chromium with one page
+ * open at the app (1280x800 unless told) and the page's problem watcher (watchProblems). close()
+ * ends all of it and removes both folders; it is also what a failed start runs before it throws.
+ */
+export async function openApp(o: AppOptions): Promise<App> {
+  const folder = photoFolder(o.photos);
+  let server: Server | undefined;
+  let browser: Browser | undefined;
+  const close = async () => {
+    await browser?.close();
+    await server?.stop();
+    fs.rmSync(folder, { recursive: true, force: true });
+  };
+  try {
+    server = await startServer();
+    await o.prepare?.(server, folder);
+    browser = await launch(o.browserArgs);
+    const context = await browser.newContext({ viewport: o.viewport ?? { width: 1280, height: 800 }, ...(o.permissions ? { permissions: o.permissions } : {}) });
+    const page = await context.newPage();
+    const problems = watchProblems(page);
+    await page.goto(server.url);
+    return { server, browser, page, folder, problems, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
 export async function screenshot(page: Page, name: string): Promise<string> {
   fs.mkdirSync(screensDir, { recursive: true });
   const file = path.join(screensDir, `${name}.png`);

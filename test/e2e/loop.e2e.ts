@@ -8,19 +8,18 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { datasets, launch, photoFolder, screenshot, startServer, watchProblems, type Server } from './harness';
+import { datasets, openApp, screenshot, type App, type Server } from './harness';
 
 const PER_CLASS = 5;
 const LOOSE = 6;
 
+let app: App;
 let server: Server;
-let browser: Browser;
 let page: Page;
 let folder: string;
 let datasetId: number;
-let problems: string[] = []; // what the page must never show (harness watchProblems)
 
 const nav = (name: string) => page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name });
 const cells = () => page.getByRole('listbox', { name: 'Photos' }).getByRole('option');
@@ -47,20 +46,11 @@ async function tinyRun(activation: 'relu' | 'tanh', name: string): Promise<numbe
 }
 
 beforeAll(async () => {
-  folder = photoFolder({ perClass: PER_CLASS, loose: LOOSE });
-  server = await startServer();
-  browser = await launch(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, permissions: ['camera'] });
-  page = await context.newPage();
-  problems = watchProblems(page);
-  await page.goto(server.url);
+  app = await openApp({ photos: { perClass: PER_CLASS, loose: LOOSE }, browserArgs: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'], permissions: ['camera'] });
+  ({ server, page, folder } = app);
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (folder) fs.rmSync(folder, { recursive: true, force: true });
-});
+afterAll(() => app?.close());
 
 describe('the everyday loop', () => {
   it('a first run is led: three steps, the weights up front, a disabled Train that says why', async () => {
@@ -265,7 +255,7 @@ describe('the everyday loop', () => {
   });
 
   it('had no CSP violation, page error or Svelte warning; the server log has no TF.js advice banner', () => {
-    expect(problems).toEqual([]);
+    expect(app.problems).toEqual([]); // what the page must never show (harness watchProblems)
     expect(server.log.join('')).not.toMatch(/install our node backend/);
   });
 });

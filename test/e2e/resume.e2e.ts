@@ -1,29 +1,21 @@
 // A stopped run resumed from the Runs screen: the Resume button on a cancelled run continues it
 // from its last checkpoint in the same row until it finishes. And the page keeps its token out of
 // the address bar and out of cookies.
-import fs from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launch, photoFolder, screenshot, startServer, type Server } from './harness';
+import { openApp, screenshot, type App, type Server } from './harness';
 
+let app: App;
 let server: Server;
-let browser: Browser;
 let page: Page;
 let folder: string;
 
 beforeAll(async () => {
-  folder = photoFolder({ perClass: 6, loose: 0 });
-  server = await startServer();
-  browser = await launch();
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  await page.goto(server.url);
+  app = await openApp({ photos: { perClass: 6, loose: 0 } });
+  ({ server, page, folder } = app);
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (folder) fs.rmSync(folder, { recursive: true, force: true });
-});
+afterAll(() => app?.close());
 
 it('takes the token out of the address bar and sets no cookie', async () => {
   await page.getByRole('navigation', { name: 'Screens' }).waitFor();
@@ -54,4 +46,8 @@ it('resumes a cancelled run from the Runs screen until it finishes, in the same 
   await expect.poll(() => page.getByRole('table', { name: 'Run history' }).getByText('finished').count(), { timeout: 30_000 }).toBeGreaterThan(0);
   await expect.poll(() => page.getByRole('button', { name: `Resume run ${run.id}` }).count()).toBe(0);
   await screenshot(page, 'resume-2-finished');
+});
+
+it('the page showed no problem along the way', () => {
+  expect(app.problems).toEqual([]); // what the page must never show (harness watchProblems)
 });

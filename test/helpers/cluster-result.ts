@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Channel, Req, Res } from '../../preload/contract';
-import { JOB_FORMAT } from '../../main/cluster';
+import { JOB_FORMAT } from '../../main/app/cluster';
 import { readModelMeta } from '../../ml/checkpoint';
 
 type Call = <C extends Channel>(channel: C, req: Req<C>) => Promise<Res<C>>;

@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from '../main/helpers';
+import { repoRoot } from './app';
 
 export const ENABLE_HINT =
   'cluster-job tests skipped: no Python with torch; enable with `python3 -m venv ../.venv-bench && ../.venv-bench/bin/pip install torch pillow onnx` (or set ALEXNET_PYTHON)';

@@ -36,6 +36,14 @@ function baseParams(): { params: Params; config: ReturnType<typeof makeConfig> }
     });
   return { params: p, config };
 }
+/** What every fineTune here shares: the stand-in base with `prep`, the two classes, the photos, a cache folder under tmp. */
+const job = (base: ReturnType<typeof baseParams>, train: ReturnType<typeof list>, val: ReturnType<typeof list>, cache: string) => ({
+  base: { ...base, preprocessing: prep, source: 'test-base' },
+  classNames: ['ants', 'bees'],
+  train,
+  val,
+  cacheDir: path.join(tmp, cache),
+});
 const snapshot = (p: Params) => Object.fromEntries(PARAM_NAMES.map((n) => [n, Float32Array.from(p[n].dataSync())]));
 const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => v === b[i]);
 
@@ -52,12 +60,8 @@ describe('fine-tuning recipe', () => {
     const events: TransferEvent[] = [];
     const out = path.join(tmp, 'run');
     const r = await fineTune({
-      base: { ...base, preprocessing: prep, source: 'test-base' },
-      classNames: ['ants', 'bees'],
-      train,
-      val,
+      ...job(base, train, val, 'cache'),
       outDir: out,
-      cacheDir: path.join(tmp, 'cache'),
       headEpochs: 2,
       fineTuneEpochs: 2,
       batchSize: 8,
@@ -104,11 +108,7 @@ describe('fine-tuning recipe', () => {
 
     // a second run on the same photos and weights: all from the cache on disk
     const r2 = await fineTune({
-      base: { ...base, preprocessing: prep, source: 'test-base' },
-      classNames: ['ants', 'bees'],
-      train: train.slice(0, -1),
-      val,
-      cacheDir: path.join(tmp, 'cache'),
+      ...job(base, train.slice(0, -1), val, 'cache'),
       headEpochs: 1,
       fineTune: 'none',
       batchSize: 8,
@@ -124,11 +124,7 @@ describe('fine-tuning recipe', () => {
   it('cancel during the second stage, resume: ends where an uninterrupted run ends', async () => {
     const base = baseParams();
     const common = {
-      base: { ...base, preprocessing: prep, source: 'test-base' },
-      classNames: ['ants', 'bees'],
-      train: list('train', 8),
-      val: list('val', 3),
-      cacheDir: path.join(tmp, 'cache-r'),
+      ...job(base, list('train', 8), list('val', 3), 'cache-r'),
       headEpochs: 2,
       fineTuneEpochs: 2,
       batchSize: 4,
@@ -174,11 +170,7 @@ describe('fine-tuning recipe', () => {
     const before = snapshot(base.params);
     const starts: string[][] = [];
     const r = await fineTune({
-      base: { ...base, preprocessing: prep, source: 'test-base' },
-      classNames: ['ants', 'bees'],
-      train: list('train', 4),
-      val: list('val', 2),
-      cacheDir: path.join(tmp, 'cache-all'),
+      ...job(base, list('train', 4), list('val', 2), 'cache-all'),
       fineTune: 'all',
       headEpochs: 1,
       fineTuneEpochs: 1,
@@ -258,11 +250,7 @@ describe('fine-tuning recipe', () => {
     const base = baseParams();
     const events: TransferEvent[] = [];
     const r = await fineTune({
-      base: { ...base, preprocessing: prep, source: 'test-base' },
-      classNames: ['ants', 'bees'],
-      train: list('train', 4),
-      val: list('val', 2),
-      cacheDir: path.join(tmp, 'cache-stop'),
+      ...job(base, list('train', 4), list('val', 2), 'cache-stop'),
       headEpochs: 3,
       fineTuneEpochs: 3,
       lr: 0.003,

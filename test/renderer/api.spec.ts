@@ -1,10 +1,10 @@
-// The renderer's client over real HTTP: browser mode's server (main/server.ts) with the real
+// The renderer's client over real HTTP: browser mode's server (main/server/server.ts) with the real
 // handlers; replies unwrap to values, error replies to AppError with their code, a wrong token reads
 // as FORBIDDEN in words, an unreachable server as INTERNAL.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../main/server';
+import { startServer, type RunningServer } from '../../main/server/server';
 import { Api, AppError, httpApi, imageUrl, toAppError } from '../../renderer/src/lib/api';
-import { harness, type Harness } from '../main/helpers';
+import { harness, type Harness } from '../helpers/app';
 
 let h: Harness;
 let server: RunningServer;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BackendInfo } from '../../preload/contract';
-import { backendLabel } from '../../renderer/src/lib/backend-label';
+import { backendLabel, backendWhy } from '../../renderer/src/lib/backend-label';
 
 const base: BackendInfo = { name: 'tensorflow', threads: 2, versions: {}, tried: [] };
 const gpu: BackendInfo = {
@@ -24,5 +24,21 @@ describe('backendLabel', () => {
     expect(backendLabel('tensorflow', gpu)).toBe('tensorflow');
     const bare: BackendInfo = { ...gpu, adapter: { vendor: '', architecture: '', device: '', description: 'Some GPU', software: false } };
     expect(backendLabel(null, bare)).toBe('webgpu · Some GPU');
+  });
+});
+
+describe('backendWhy', () => {
+  it('names the device and every faster backend that was not used, with the reason', () => {
+    const info: BackendInfo = { ...gpu, tried: [{ name: 'tensorflow-gpu', error: "Cannot find module '@tensorflow/tfjs-node-gpu'" }] };
+    expect(backendWhy(null, info)).toEqual(['Device: nvidia hopper (NVIDIA H200)', "Not tensorflow-gpu: Cannot find module '@tensorflow/tfjs-node-gpu'"]);
+    const cpu: BackendInfo = { ...base, tried: [{ name: 'tensorflow-gpu', error: 'no CUDA' }, { name: 'webgpu', error: 'only a software adapter (SwiftShader): set ALEXNET_BACKEND=webgpu to use it' }] };
+    expect(backendWhy('tensorflow', cpu)).toEqual(['Not tensorflow-gpu: no CUDA', 'Not webgpu: only a software adapter (SwiftShader): set ALEXNET_BACKEND=webgpu to use it']);
+  });
+  it('says a software adapter is no GPU, and nothing about a backend it does not describe', () => {
+    const sw: BackendInfo = { ...gpu, adapter: { vendor: 'google', architecture: 'swiftshader', device: '', description: '', software: true } };
+    expect(backendWhy(null, sw)).toEqual(['Device: google swiftshader, a software adapter: no GPU']);
+    expect(backendWhy('tensorflow', gpu)).toEqual([]);
+    expect(backendWhy(null, null)).toEqual([]);
+    expect(backendWhy(null, base)).toEqual([]);
   });
 });

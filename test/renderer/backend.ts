@@ -1,8 +1,8 @@
-// The renderer's client over the REAL handlers (main/dispatch on a real library with real photos),
+// The renderer's client over the REAL handlers (main/app/dispatch on a real library with real photos),
 // exactly as IPC and HTTP reach them: the managers under test talk to an actual backend.
 import type { AlexNetApi, Channel, EventName, Events, Req } from '../../preload/contract';
 import { Api } from '../../renderer/src/lib/api';
-import { harness, photoFolder, type Harness } from '../main/helpers';
+import { harness, photoFolder, type Harness } from '../helpers/app';
 
 export type Backend = { h: Harness; api: Api; folder: string; datasetId: number; close(): Promise<void> };
 

@@ -1,11 +1,11 @@
 // `alexnet cluster export|import`: a library's dataset as a PyTorch DDP job folder (torchrun, SLURM,
-// Ray Train), and the job's result/ back into the library as a run (main/cluster.ts).
+// Ray Train), and the job's result/ back into the library as a run (main/app/cluster.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import { openLibrary } from '../../../db/index';
 import { defaultDataDir, defaultDbFile } from '../../../db/paths';
-import { exportClusterJob, importClusterResult } from '../../cluster';
-import { nodeSpawner } from '../../worker/spawn';
+import { exportClusterJob, importClusterResult } from '../../app/cluster';
+import { nodeSpawner } from '../../app/worker/spawn';
 import { intOption, numberOption, parse, runSubcommand } from '../args';
 import { CliError } from '../errors';
 import { ProgressBar } from '../progress';

@@ -5,10 +5,10 @@ import path from 'node:path';
 import { openLibrary } from '../../../db/index';
 import { defaultDataDir, defaultDbFile } from '../../../db/paths';
 import type { Events, RunSettings } from '../../../preload/contract';
-import { createContext } from '../../context';
-import { dispatch } from '../../dispatch';
-import { createHandlers } from '../../handlers/index';
-import { nodeSpawner } from '../../worker/spawn';
+import { createContext } from '../../app/context';
+import { dispatch } from '../../app/dispatch';
+import { createHandlers } from '../../app/handlers/index';
+import { nodeSpawner } from '../../app/worker/spawn';
 import { CliError } from '../errors';
 import { ProgressBar, formatDuration } from '../progress';
 

@@ -11,3 +11,14 @@ export function backendLabel(name: string | null | undefined, info: BackendInfo 
   const device = [a.vendor, a.architecture].filter((s) => s !== '').join(' ') || a.description || 'unknown GPU';
   return `${n} · ${device}${a.software ? ' (software, no GPU)' : ''}`;
 }
+
+/** What the backend's details say, a line each: the device webgpu computes on (vendor, architecture,
+ *  description), then every faster backend that was not used and why (the engine's own words). */
+export function backendWhy(name: string | null | undefined, info: BackendInfo | null | undefined): string[] {
+  if (!info || (name != null && name !== info.name)) return [];
+  const lines: string[] = [];
+  const a = info.adapter;
+  if (a) lines.push(`Device: ${[a.vendor, a.architecture].filter((s) => s !== '').join(' ') || 'unknown'}${a.description ? ` (${a.description})` : ''}${a.software ? ', a software adapter: no GPU' : ''}`);
+  for (const t of info.tried) lines.push(`Not ${t.name}: ${t.error}`);
+  return lines;
+}

@@ -13,7 +13,7 @@ import { importOnnxAlexNet } from '../../../ml/weights/onnx';
 import { disposeParams, forward, paramsFromArrays } from '../../../ml/model';
 import { CAFFE_PREPROCESSING, centerView, loadImage, toInput, type Preprocessing } from '../../../ml/preprocess';
 import { TINY_PREPROCESSING } from '../../../ml/recipe';
-import { hymenoptera, repoRoot, tempDir } from '../../main/helpers';
+import { hymenoptera, repoRoot, tempDir } from '../../helpers/app';
 import { maxRelDiff } from '../../helpers/numeric';
 import { randomArrays } from '../../helpers/random-model';
 import { torchPython } from '../../helpers/torch-python';

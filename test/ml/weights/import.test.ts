@@ -13,6 +13,7 @@ import { IMAGENET_CLASSES, IMAGENET_ONNX, imagenetModelDir, importWeights, weigh
 import { exportOnnx, parseOnnxAlexNet } from '../../../ml/weights/onnx';
 import { AT_FLOAT, decodeModel, encodeModel, type OnnxModel } from '../../../ml/weights/onnx-proto';
 import { bvlcFixture } from '../../helpers/bvlc-fixture';
+import { thrownEngineError } from '../../helpers/engine-error';
 import { randomArrays } from '../../helpers/random-model';
 
 let fixture = '';
@@ -26,16 +27,8 @@ function mutated(change: (m: OnnxModel) => void): Buffer {
   return Buffer.concat(encodeModel(m));
 }
 
-function refusal(bytes: Uint8Array): EngineError {
-  try {
-    parseOnnxAlexNet(bytes);
-  } catch (e) {
-    expect(e).toBeInstanceOf(EngineError);
-    expect((e as EngineError).code).toBe('NOT_ALEXNET');
-    return e as EngineError;
-  }
-  throw new Error('the file was accepted');
-}
+/** How parseOnnxAlexNet refuses `bytes` (NOT_ALEXNET, one line). */
+const refusal = (bytes: Uint8Array): EngineError => thrownEngineError(() => parseOnnxAlexNet(bytes), 'NOT_ALEXNET');
 
 beforeAll(() => {
   fixture = bvlcFixture(2012);

@@ -10,12 +10,12 @@ import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../ml/backend';
 import { PARAM_NAMES, TINY_CONFIG, makeConfig, type AlexNetConfig } from '../../../ml/config';
-import { EngineError } from '../../../ml/errors';
 import { disposeParams, forward, paramsFromArrays } from '../../../ml/model';
 import { PAPER_PREPROCESSING, centerView, loadImage, toInput, type Preprocessing } from '../../../ml/preprocess';
 import { buildOnnxModel, parseOnnxAlexNet, type ExportableModel } from '../../../ml/weights/onnx';
 import { AT_TENSOR, attr, DT_FLOAT, decodeModel, encodeModel, int64Tensor, type OnnxModel, type OnnxNode } from '../../../ml/weights/onnx-proto';
 import { datasetsDir } from '../../helpers/bvlc-fixture';
+import { thrownEngineError } from '../../helpers/engine-error';
 import { randomArrays } from '../../helpers/random-model';
 
 const photos = ['val/ants/10308379_1b6c72e180.jpg', 'val/bees/10870992_eebeeb3a12.jpg', 'train/ants/0013035.jpg'].map((p) => path.join(datasetsDir, 'hymenoptera', p));
@@ -104,17 +104,8 @@ function torchLayout(src: OnnxModel, flatten: 'Flatten' | 'view'): OnnxModel {
   return m;
 }
 
-function refusal(bytes: Uint8Array): string {
-  try {
-    parseOnnxAlexNet(bytes);
-  } catch (e) {
-    expect(e).toBeInstanceOf(EngineError);
-    expect((e as EngineError).code).toBe('NOT_ALEXNET');
-    expect((e as Error).message).not.toContain('\n');
-    return (e as Error).message;
-  }
-  throw new Error('the graph was accepted');
-}
+/** Why parseOnnxAlexNet refuses `bytes` (NOT_ALEXNET, one line). */
+const refusal = (bytes: Uint8Array): string => thrownEngineError(() => parseOnnxAlexNet(bytes), 'NOT_ALEXNET').message;
 
 /** Our forward's logits, and the same photos as NCHW input for ONNX Runtime. */
 async function logits(m: ExportableModel): Promise<{ ours: Float32Array; nchw: Float32Array }> {
