@@ -24,7 +24,8 @@ import { parseOnnxAlexNet } from '../ml/weights/onnx';
 import { bvlcFixture } from '../test/helpers/bvlc-fixture';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const HYMENOPTERA = path.resolve(repoRoot, '../shared/datasets/hymenoptera');
+// (ALEXNET_BENCH_HYMENOPTERA: another copy, as on the GPU machine, where ../shared does not travel)
+export const HYMENOPTERA = process.env.ALEXNET_BENCH_HYMENOPTERA || path.resolve(repoRoot, '../shared/datasets/hymenoptera');
 
 export type FineTuneFigure = {
   name: 'ours_finetune';

@@ -21,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ENGINE_NODE_FLAGS } from '../ml/node-flags';
+import { benchChildArgs } from './child';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const GOAL_DB_MS = 50; // issue 4: each grid query under 50 ms
@@ -60,6 +61,7 @@ function options() {
         'ft-torch-epochs': { type: 'string' },
         'ft-full': { type: 'boolean' },
         'gpu-batch': { type: 'string' }, // the gpu group's batch (default 128)
+        'gpu-software': { type: 'boolean' }, // smoke run of the gpu group on a software adapter (no speed)
       },
       strict: true,
       allowPositionals: false,
@@ -123,7 +125,7 @@ function jsonLines(cmd: string, args: string[], timeoutMs: number, env: NodeJS.P
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => {
       err += d.toString();
-      if (!json) process.stderr.write(d);
+      process.stderr.write(d); // (--json: stdout holds only the rows; the log is stderr's, children's too)
     });
     child.on('error', (e) => {
       clearTimeout(timer);
@@ -142,15 +144,19 @@ function jsonLines(cmd: string, args: string[], timeoutMs: number, env: NodeJS.P
         }
       }
       if (code !== 0) {
-        const last = err.trim().split('\n').slice(-3).join(' | ');
-        reject(new Error(`${path.basename(args[args.length - 1] ?? cmd)} ${signal ? `killed (${signal})` : `exit ${code}`}: ${last}`));
+        // the child's error line (an uncaught one is followed by its stack), else its last lines
+        const lines = err.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+        const why = lines.find((l) => /^[A-Za-z]*Error\b/.test(l)) ?? lines.slice(-3).join(' | ');
+        const script = args.find((a) => /\.(ts|mjs|py)$/.test(a)) ?? cmd;
+        reject(new Error(`${path.basename(script)} ${signal ? `killed (${signal})` : `exit ${code}`}: ${why}`));
       } else resolve(figs);
     });
   });
 }
 
-const tsx = (script: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<Fig[]> =>
-  jsonLines(process.execPath, [...ENGINE_NODE_FLAGS, '--import', 'tsx', path.join(repoRoot, 'bench', script), ...args], timeoutMs, env);
+// (through tsx, or the prebuilt bundle where ALEXNET_BENCH_BUNDLES says: bench/child.ts)
+const tsx = async (script: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<Fig[]> =>
+  jsonLines(process.execPath, [...benchChildArgs(script, ENGINE_NODE_FLAGS, env), ...args], timeoutMs, env);
 
 /** A python with torch: ALEXNET_BENCH_PYTHON, ../.venv-bench/bin/python, python3. Null when none. */
 function findTorchPython(): { py: string; version: string } | null {
@@ -539,12 +545,16 @@ function printTable(header: Record<string, unknown>, seconds: number): void {
 // bench/engine.ts). Goals (issue 14): webgpu >= 0.5x PyTorch fp32 on the batch-128 rows, >= 10x our
 // CPU backend, the one-click fine-tune's first run under 10 s.
 
+// --gpu-software: a smoke run of the whole group where only a software adapter exists (SwiftShader):
+// gpu.ts gets --allow-software --tiny, every row says SOFTWARE, and none of its figures is a speed.
 async function gpuGroup(torchPy: { py: string; version: string } | null): Promise<void> {
   const batch = count('gpu-batch', 128);
-  log(`[bench] gpu: ours on webgpu, batch ${batch} (load ${load()})`);
+  const software = values['gpu-software'] ?? false;
+  const gpuArgs = ['--batch', String(batch), '--reps', String(REPS), ...(software ? ['--allow-software', '--tiny'] : [])];
+  log(`[bench] gpu: ours on webgpu, batch ${batch}${software ? ' (--gpu-software: software adapter allowed, TINY_CONFIG; no speed)' : ''} (load ${load()})`);
   let ours: Fig[] = [];
   try {
-    ours = await tsx('gpu.ts', ['--batch', String(batch), '--reps', String(REPS)], 10 * 60_000);
+    ours = await tsx('gpu.ts', gpuArgs, 10 * 60_000);
   } catch (e) {
     log(`[bench] gpu: ours not measured: ${(e as Error).message}`);
   }
@@ -553,12 +563,13 @@ async function gpuGroup(torchPy: { py: string; version: string } | null): Promis
   if (ours.length > 0) {
     log(`[bench] gpu: ours with TF.js's kernels only (load ${load()})`);
     try {
-      stock = await tsx('gpu.ts', ['--batch', String(batch), '--reps', String(REPS)], 10 * 60_000, { ...process.env, ALEXNET_WEBGPU_KERNELS: '0' });
+      stock = await tsx('gpu.ts', gpuArgs, 10 * 60_000, { ...process.env, ALEXNET_WEBGPU_KERNELS: '0' });
     } catch (e) {
       log(`[bench] gpu: ours (TF.js's kernels) failed: ${(e as Error).message}`);
     }
   }
   const cuda = torchPy !== null && spawnSync(torchPy.py, ['-c', 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)']).status === 0;
+  if (!cuda) log(`[bench] gpu: PyTorch CUDA rows n/a: ${torchPy ? `${torchPy.py} (torch ${torchPy.version}) sees no CUDA device` : TORCH_HINT}`);
   const torch: Partial<Record<'fp32' | 'tf32' | 'bf16', Fig[]>> = {};
   if (cuda && torchPy) {
     for (const precision of ['fp32', 'tf32', 'bf16'] as const) {
@@ -574,16 +585,24 @@ async function gpuGroup(torchPy: { py: string; version: string } | null): Promis
     log('[bench] gpu: no hardware WebGPU adapter and no CUDA here: group skipped (a software adapter is never measured)');
     return;
   }
-  log(`[bench] gpu: our CPU backend on the same machine (load ${load()})`);
+  // our CPU backend: tfjs-node; where it is not installed (the GPU kit carries it apart: bench/README.md
+  // ("On a GPU machine")), the wasm backend, and the rows name which one ran
   let cpu: Fig[] = [];
-  try {
-    cpu = await tsx('engine.ts', ['--groups', 'infer,train,transfer', '--reps', String(REPS)], 8 * 60_000, { ...process.env, ALEXNET_BACKEND: 'tensorflow' });
-  } catch (e) {
-    log(`[bench] gpu: our CPU backend failed: ${(e as Error).message}`);
+  for (const backend of ['tensorflow', 'wasm']) {
+    log(`[bench] gpu: our CPU backend (${backend}) on the same machine (load ${load()})`);
+    try {
+      cpu = await tsx('engine.ts', ['--groups', 'infer,train,transfer', '--reps', String(REPS)], 8 * 60_000, { ...process.env, ALEXNET_BACKEND: backend });
+      break;
+    } catch (e) {
+      log(`[bench] gpu: our CPU backend (${backend}) failed: ${(e as Error).message}`);
+    }
   }
+  const cpuInfo = pick(cpu, 'backend');
+  const cpuBackend = cpuInfo ? `${String(cpuInfo.backend)}, ${cpuInfo.value} threads` : 'n/a';
   const dev = pick(ours, 'backend');
   const adapter = dev?.adapter as { vendor?: string; architecture?: string; description?: string } | undefined;
-  const device = adapter ? `webgpu on ${[adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' ')}` : 'webgpu not measured';
+  const named = adapter ? `webgpu on ${[adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' ')}` : 'webgpu not measured';
+  const device = dev?.software === true ? `SOFTWARE ADAPTER, smoke run, not a speed (--gpu-software, TINY_CONFIG): ${named}` : named;
   const gpuName = String(pick(torch.fp32 ?? [], 'torch_infer')?.gpu ?? 'n/a');
   const t = (p: 'fp32' | 'tf32' | 'bf16', name: string, b?: number): number | null => val(pick(torch[p] ?? [], name, b));
   const rows: [string, string, string, number, string][] = [
@@ -596,15 +615,18 @@ async function gpuGroup(torchPy: { py: string; version: string } | null): Promis
     const cpuBatch = c === 'ours_infer' && n === 1 ? 1 : 32; // engine.ts measures at 1 and 32
     const ourCpu = val(pick(cpu, c, cpuBatch));
     const mine = val(pick(ours, o, n));
-    const vsCpu = mine !== null && ourCpu !== null && ourCpu > 0 ? `${(mine / ourCpu).toFixed(1)}x our CPU backend (${fmt(ourCpu)} images/s, batch ${cpuBatch})` : `our CPU backend ${fmt(ourCpu)}`;
+    const vsCpu = mine !== null && ourCpu !== null && ourCpu > 0 ? `${(mine / ourCpu).toFixed(1)}x our CPU backend (${cpuBackend}: ${fmt(ourCpu)} images/s, batch ${cpuBatch})` : `our CPU backend (${cpuBackend}) ${fmt(ourCpu)}`;
     const plain = `TF.js's kernels only (ALEXNET_WEBGPU_KERNELS=0) ${fmt(val(pick(stock, o, n)))}`;
     compare(title, mine, t('fp32', b, n), 'images/s', `${device}; ${plain}; baseline PyTorch ${torchPy?.version ?? 'n/a'} CUDA fp32, TF32 off, on ${gpuName} (TF32 ${fmt(t('tf32', b, n))}, bf16 autocast ${fmt(t('bf16', b, n))}); ${vsCpu}`);
   }
   log(`[bench] gpu: the one-click fine-tune on webgpu (load ${load()})`);
   try {
-    const ft = await tsx('finetune.ts', [], 8 * 60_000, { ...process.env, ALEXNET_BACKEND: 'webgpu' });
+    const args = [...(FT_HEAD === undefined ? [] : ['--head-epochs', String(FT_HEAD)]), ...(FT_EPOCHS === undefined ? [] : ['--epochs', String(FT_EPOCHS)])];
+    const ft = await tsx('finetune.ts', args, 8 * 60_000, { ...process.env, ALEXNET_BACKEND: 'webgpu' });
     const first = ft.find((f) => f.run === 'first');
-    compare('gpu fine-tune hymenoptera, first run (wall)', val(first), 10, 's', `${device}; baseline: the goal, 10 s (ratio = 10 s / ours); the recipe's default epochs`, true);
+    const epochs = args.length === 0 ? "the recipe's default epochs" : `${FT_HEAD ?? 3} head + ${FT_EPOCHS ?? 10} fc6-fc8 epochs`;
+    const photos = process.env.ALEXNET_BENCH_HYMENOPTERA ? `; photos from ${process.env.ALEXNET_BENCH_HYMENOPTERA} (the GPU kit's re-encoded copies decode faster: bench/README.md)` : '';
+    compare('gpu fine-tune hymenoptera, first run (wall)', val(first), 10, 's', `${device}; baseline: the goal, 10 s (ratio = 10 s / ours); ${epochs}${photos}`, true);
   } catch (e) {
     log(`[bench] gpu: fine-tune failed: ${(e as Error).message}`);
   }

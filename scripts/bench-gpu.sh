@@ -2,6 +2,9 @@
 # The gpu benchmark (issue 14) on a machine with a GPU: our webgpu engine against PyTorch CUDA on the
 # same GPU, same model and batch, plus our CPU backend and the one-click fine-tune on webgpu.
 #
+# (A machine with nothing of ours installed, such as the device tool's: scripts/gpu-kit.mjs here, then
+# scripts/gpu-kit-run.sh there; bench/README.md, "On a GPU machine".)
+#
 # Needs: Node 20+ and this checkout with node_modules (npm ci); on Linux the Vulkan loader
 # (libvulkan1) and the GPU's Vulkan driver (NVIDIA's driver ships its ICD); a python with a CUDA
 # build of torch (ALEXNET_BENCH_PYTHON, else ../.venv-bench/bin/python or python3). The BVLC fixture
