@@ -568,6 +568,19 @@ async function gpuGroup(torchPy: { py: string; version: string } | null): Promis
       log(`[bench] gpu: ours (TF.js's kernels) failed: ${(e as Error).message}`);
     }
   }
+  // our other convolution programs (ml/kernels/webgpu/names.ts): naive, one output per invocation;
+  // tiled-all, the tiled programs for conv1 and conv3 too (the default tiles the grouped layers only)
+  const variants: Partial<Record<'naive' | 'tiled-all', Fig[]>> = {};
+  if (ours.length > 0) {
+    for (const [k, env] of [['naive', { ALEXNET_WEBGPU_TILED: '0' }], ['tiled-all', { ALEXNET_WEBGPU_TILED: 'all' }]] as const) {
+      log(`[bench] gpu: ours with the ${k} convolution programs (load ${load()})`);
+      try {
+        variants[k] = await tsx('gpu.ts', gpuArgs, 10 * 60_000, { ...process.env, ...env });
+      } catch (e) {
+        log(`[bench] gpu: ours (${k}) failed: ${(e as Error).message}`);
+      }
+    }
+  }
   const cuda = torchPy !== null && spawnSync(torchPy.py, ['-c', 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)']).status === 0;
   if (!cuda) log(`[bench] gpu: PyTorch CUDA rows n/a: ${torchPy ? `${torchPy.py} (torch ${torchPy.version}) sees no CUDA device` : TORCH_HINT}`);
   const torch: Partial<Record<'fp32' | 'tf32' | 'bf16', Fig[]>> = {};
@@ -616,7 +629,7 @@ async function gpuGroup(torchPy: { py: string; version: string } | null): Promis
     const ourCpu = val(pick(cpu, c, cpuBatch));
     const mine = val(pick(ours, o, n));
     const vsCpu = mine !== null && ourCpu !== null && ourCpu > 0 ? `${(mine / ourCpu).toFixed(1)}x our CPU backend (${cpuBackend}: ${fmt(ourCpu)} images/s, batch ${cpuBatch})` : `our CPU backend (${cpuBackend}) ${fmt(ourCpu)}`;
-    const plain = `TF.js's kernels only (ALEXNET_WEBGPU_KERNELS=0) ${fmt(val(pick(stock, o, n)))}`;
+    const plain = `TF.js's kernels only (ALEXNET_WEBGPU_KERNELS=0) ${fmt(val(pick(stock, o, n)))}, our naive programs ${fmt(val(pick(variants.naive ?? [], o, n)))}, tiled for every conv ${fmt(val(pick(variants['tiled-all'] ?? [], o, n)))}`;
     compare(title, mine, t('fp32', b, n), 'images/s', `${device}; ${plain}; baseline PyTorch ${torchPy?.version ?? 'n/a'} CUDA fp32, TF32 off, on ${gpuName} (TF32 ${fmt(t('tf32', b, n))}, bf16 autocast ${fmt(t('bf16', b, n))}); ${vsCpu}`);
   }
   log(`[bench] gpu: the one-click fine-tune on webgpu (load ${load()})`);

@@ -11,7 +11,7 @@
 # Writes into $OUT (default ./gpu-kit-out): rows.jsonl (bench/index.ts --json: one JSON object per
 # row), log.txt (everything printed), nvidia-smi.txt, vulkan.txt; with --cpu, cpu.jsonl (bench/engine.ts
 # on tfjs-node) and the ratios to the first call's webgpu rows. Every step that fails says so and the
-# others still run; the benchmark is stopped after ALEXNET_KIT_TIMEOUT seconds (default 540) so that
+# others still run; the benchmark is stopped after ALEXNET_KIT_TIMEOUT seconds (default 480; a per-layer run gets what is left) so that
 # what it measured comes back inside a 600 s call. See bench/README.md ("On a GPU machine").
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -108,8 +108,8 @@ say "torch: $("$ALEXNET_BENCH_PYTHON" -c 'import torch; print(torch.__version__,
 export PATH="$RUN/bin:$PATH" NODE_PATH="$RUN/node_modules" ALEXNET_BENCH_BUNDLES="$RUN/js"
 # (wasm, our CPU backend in this call: its threaded build where there are >= 4 cores, ml/backend.ts)
 export PYTHONUNBUFFERED=1 ALEXNET_WASM_THREADS="${ALEXNET_WASM_THREADS:-1}"
-say "bench: --only gpu --json $* (stopped after ${ALEXNET_KIT_TIMEOUT:-540} s)"
-timeout -k 10 "${ALEXNET_KIT_TIMEOUT:-540}" node "$RUN/js/bench/index.mjs" --only gpu --json "$@" > "$OUT/rows.jsonl"
+say "bench: --only gpu --json $* (stopped after ${ALEXNET_KIT_TIMEOUT:-480} s)"
+timeout -k 10 "${ALEXNET_KIT_TIMEOUT:-480}" node "$RUN/js/bench/index.mjs" --only gpu --json "$@" > "$OUT/rows.jsonl"
 rc=$?
 cp "$OUT/rows.jsonl" "$RUN/rows-gpu.jsonl" 2> /dev/null # (for a later --cpu call's ratios)
 [ $rc -eq 0 ] || warn "bench exited with $rc$([ $rc -eq 124 ] && echo ' (timed out: the rows so far are kept)')"
@@ -119,5 +119,15 @@ node -e '
     if (r.type === "header") console.log(`backend ${r.backend}; torch ${r.torch}; ${r.cores} cores`);
     else if (r.type !== "footer") console.log(`${r.name}: ours ${r.ours} vs ${r.baseline} ${r.unit} (ratio ${r.ratio}) | ${r.notes}`);
   }' "$OUT/rows.jsonl" || warn "no rows"
+# Per layer, with the time left (the call ends at 600 s): each conv layer alone at batch 128, forward
+# and forward + gradients, under TF.js's programs and our naive and tiled ones (which layers should use
+# which: ml/kernels/webgpu/names.ts).
+left=$(( 585 - ($(date +%s) - t0) ))
+if [ "$left" -gt 30 ]; then
+  say "layers: bench/gpu.ts --layers conv1..conv5 --kernels tfjs,naive,tiled-all (stopped after $left s)"
+  timeout -k 5 "$left" node --expose-gc "$RUN/js/bench/gpu.mjs" --layers conv1,conv2,conv3,conv4,conv5 --kernels tfjs,naive,tiled-all --batch 128 --reps 5 > "$OUT/layers.jsonl" || warn "the per-layer run stopped early (rows so far in layers.jsonl)"
+else
+  warn "no time left for the per-layer run"
+fi
 say "done in $(( $(date +%s) - t0 )) s; rows: $(grep -c . "$OUT/rows.jsonl" 2>/dev/null || echo 0) lines in $OUT/rows.jsonl"
 exit $rc
