@@ -23,6 +23,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../ml/backend';
 import { DEFAULT_CONFIG, PARAM_NAMES, TINY_CONFIG, networkLayers, pool5Features, type ParamName, type Params } from '../ml/config';
 import { webgpuConvKernels } from '../ml/kernels/webgpu/names';
+import { ENGINE_NODE_FLAGS } from '../ml/node-flags';
+import { benchChildArgs } from './child';
 import { groupedConv2d } from '../ml/layers';
 import { disposeParams, forward, initParams } from '../ml/model';
 import { Sgd } from '../ml/optimizer';
@@ -90,7 +92,7 @@ function runEachKernels(list: string): void {
       console.error(`bench/gpu.ts: --kernels takes ${Object.keys(envFor).join(', ')}, not '${k}'`);
       process.exit(2);
     }
-    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...rest], { stdio: 'inherit', env: { ...process.env, ...env } });
+    const r = spawnSync(process.execPath, [...benchChildArgs('gpu.ts', ENGINE_NODE_FLAGS), ...rest], { stdio: 'inherit', env: { ...process.env, ...env } });
     if (r.status !== 0) process.exit(r.status ?? 1);
   }
 }

@@ -25,7 +25,8 @@ call() {
   echo "######## call: $*"
   env -i HOME="$V" TMPDIR=/tmp PATH="$V/bin:/usr/sbin:/sbin" OUT="$V/out" ALEXNET_KIT_STASH="$V/stash" \
     LD_LIBRARY_PATH="$SW" VK_ICD_FILENAMES="$SW/vk_swiftshader_icd.json" ALEXNET_KIT_CPU_REPS=2 \
-    ALEXNET_BENCH_PYTHON="$PY" ALEXNET_KIT_TIMEOUT="${CHECK_TIMEOUT:-480}" bash scripts/gpu-kit-run.sh "$@"
+    ALEXNET_BENCH_PYTHON="$PY" ALEXNET_KIT_TIMEOUT="${CHECK_TIMEOUT:-480}" \
+    ALEXNET_KIT_LAYERS="--layers conv5 --kernels naive,tiled-all --batch 1 --reps 1 --allow-software" bash scripts/gpu-kit-run.sh "$@"
   echo "######## exit $?"
 }
 call --gpu-software --quick --gpu-batch 8

@@ -124,8 +124,10 @@ node -e '
 # which: ml/kernels/webgpu/names.ts).
 left=$(( 585 - ($(date +%s) - t0) ))
 if [ "$left" -gt 30 ]; then
-  say "layers: bench/gpu.ts --layers conv1..conv5 --kernels tfjs,naive,tiled-all (stopped after $left s)"
-  timeout -k 5 "$left" node --expose-gc "$RUN/js/bench/gpu.mjs" --layers conv1,conv2,conv3,conv4,conv5 --kernels tfjs,naive,tiled-all --batch 128 --reps 5 > "$OUT/layers.jsonl" || warn "the per-layer run stopped early (rows so far in layers.jsonl)"
+  layers="${ALEXNET_KIT_LAYERS:---layers conv1,conv2,conv3,conv4,conv5 --kernels tfjs,naive,tiled-all --batch 128 --reps 5}"
+  say "layers: bench/gpu.ts $layers (stopped after $left s)"
+  # shellcheck disable=SC2086 # the options are words
+  timeout -k 5 "$left" node --expose-gc "$RUN/js/bench/gpu.mjs" $layers > "$OUT/layers.jsonl" || warn "the per-layer run stopped early (rows so far in layers.jsonl)"
 else
   warn "no time left for the per-layer run"
 fi
