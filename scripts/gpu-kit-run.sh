@@ -128,6 +128,11 @@ if [ "$left" -gt 30 ]; then
   say "layers: bench/gpu.ts $layers (stopped after $left s)"
   # shellcheck disable=SC2086 # the options are words
   timeout -k 5 "$left" node --expose-gc "$RUN/js/bench/gpu.mjs" $layers > "$OUT/layers.jsonl" || warn "the per-layer run stopped early (rows so far in layers.jsonl)"
+  node -e '
+    for (const l of require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean)) {
+      const r = JSON.parse(l);
+      if (r.layer) console.log(`${r.layer} ${r.name === "ours_gpu_conv" ? "forward" : `forward + grads of ${r.grads}`}, ${r.kernels}: ${r.value} ${r.unit} (batch ${r.batch})`);
+    }' "$OUT/layers.jsonl" || warn "no per-layer figures"
 else
   warn "no time left for the per-layer run"
 fi
