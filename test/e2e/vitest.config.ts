@@ -18,5 +18,8 @@ export default defineConfig({
     sequence: { concurrent: false },
     testTimeout: 180_000,
     hookTimeout: 120_000,
+    // expect.poll waits for what the page shows; on a loaded 2-core CI machine an answer (a query,
+    // a re-render) can take seconds, so a poll gives up only after 15 s (vitest's default is 1 s)
+    expect: { poll: { timeout: 15_000 } },
   },
 });

@@ -286,9 +286,15 @@ export class Runs {
     this.summary = await this.api.call('runs:get', { runId });
   }
 
-  /** Scores run `runId`: by default against the labels as they were when it ended (what it measured). */
+  private evaluations = 0; // evaluate() calls so far: only the latest one's answer is shown
+
+  /** Scores run `runId`: by default against the labels as they were when it ended (what it measured).
+   *  The view shows what was asked for last: an older call answering later (a refresh after a relabel
+   *  while the user picks "today's labels") is dropped. */
   async evaluate(runId: number, subset: 'val' | 'all' = 'val', labels: 'at-end' | 'today' = 'at-end'): Promise<void> {
-    this.evaluation = await this.api.call('runs:evaluation', { runId, subset, worst: 24, labels });
+    const ask = ++this.evaluations;
+    const ev = await this.api.call('runs:evaluation', { runId, subset, worst: 24, labels });
+    if (ask === this.evaluations) this.evaluation = ev;
   }
 
   /** Re-reads the open evaluation (labels changed: an undo, a relabel). */
