@@ -9,18 +9,15 @@ import { useFinishedRun } from '../helpers/app';
 
 const lib = useFinishedRun(6, 'alexnet-eval-order-');
 
-/** The real handlers, with the first runs:evaluation answer held back until `release()`. */
-function holdingFirstEvaluation(): { api: Api; release: () => void } {
+/** The real handlers, with the `nth` runs:evaluation answer (1 = the first) held back until `release()`. */
+function holdingEvaluation(nth = 1): { api: Api; release: () => void } {
   let release!: () => void;
   const held = new Promise<void>((r) => (release = r));
-  let first = true;
+  let n = 0;
   const raw: AlexNetApi = {
     invoke: async <C extends Channel>(c: C, r: Req<C>) => {
       const answer = await lib.h.call(c, r);
-      if (c === 'runs:evaluation' && first) {
-        first = false;
-        await held;
-      }
+      if (c === 'runs:evaluation' && ++n === nth) await held;
       return answer;
     },
     on: () => () => {},
@@ -30,7 +27,7 @@ function holdingFirstEvaluation(): { api: Api; release: () => void } {
 
 describe('the evaluation view', () => {
   it('shows the evaluation asked for last, when an earlier one answers after it', async () => {
-    const { api, release } = holdingFirstEvaluation();
+    const { api, release } = holdingEvaluation(1);
     const runs = new Runs(api);
     const atEnd = runs.evaluate(lib.runId, 'val', 'at-end'); // answered last
     await runs.evaluate(lib.runId, 'val', 'today');
@@ -47,5 +44,27 @@ describe('the evaluation view', () => {
     expect(runs.evaluation?.labels).toBe('today');
     await runs.evaluate(lib.runId, 'val', 'at-end');
     expect(runs.evaluation?.labels).toBe('at-end');
+  });
+});
+
+describe('refreshing the evaluation (labels changed)', () => {
+  it('asks again for what was asked last, even before its answer has come', async () => {
+    const { api, release } = holdingEvaluation(2);
+    const runs = new Runs(api);
+    await runs.evaluate(lib.runId, 'val', 'at-end'); // shown
+    const today = runs.evaluate(lib.runId, 'val', 'today'); // asked, its answer held
+    const refresh = runs.refreshEvaluation(); // a relabel lands now: it must keep "today's labels"
+    await refresh;
+    release();
+    await today;
+    expect(runs.evaluation?.labels).toBe('today');
+  });
+
+  it('a closed view is not refreshed', async () => {
+    const runs = new Runs(new Api({ invoke: (c, r) => lib.h.call(c, r), on: () => () => {} }));
+    await runs.evaluate(lib.runId, 'val', 'today');
+    runs.closeEvaluation();
+    await runs.refreshEvaluation();
+    expect(runs.evaluation).toBeNull();
   });
 });

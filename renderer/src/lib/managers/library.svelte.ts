@@ -50,10 +50,26 @@ export class Library {
     this.classes = this.classes.map((k) => ({ ...k, photoCount: by.get(k.id) ?? 0 }));
   }
 
-  /** Starts importing `folder` (into the current dataset, or a new one named after the folder). */
+  private starting = 0; // import:start calls not answered yet
+  private ended = new Set<string>(); // imports whose import:done came while a start was unanswered
+
+  /** Starts importing `folder` (into the current dataset, or a new one named after the folder).
+   *  A small import can end before the answer to import:start arrives: then it is not shown as
+   *  running (else the Import button would stay disabled for good). */
   async startImport(folder: string, into: 'current' | 'new'): Promise<string> {
     const req = into === 'current' && this.datasetId !== null ? { folder, datasetId: this.datasetId } : { folder };
-    const { importId, datasetId } = await this.api.call('import:start', req);
+    this.starting++;
+    let answer: { importId: string; datasetId: number };
+    try {
+      answer = await this.api.call('import:start', req);
+    } finally {
+      this.starting--;
+    }
+    const { importId, datasetId } = answer;
+    if (this.ended.delete(importId)) {
+      if (this.importing?.importId === importId) this.importing = null; // set by an early import:progress
+      return importId;
+    }
     this.importing = { importId, datasetId, phase: 'scan', done: 0, total: 0, added: 0 };
     return importId;
   }
@@ -70,6 +86,7 @@ export class Library {
   /** An import finished: show its dataset. */
   async onDone(e: Events['import:done']): Promise<void> {
     if (this.importing?.importId === e.importId) this.importing = null;
+    if (this.starting > 0) this.ended.add(e.importId);
     this.lastImport = e.summary;
     await this.loadDatasets();
     await this.select(e.datasetId);

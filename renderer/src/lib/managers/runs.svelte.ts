@@ -287,19 +287,28 @@ export class Runs {
   }
 
   private evaluations = 0; // evaluate() calls so far: only the latest one's answer is shown
+  private asked: { runId: number; subset: 'val' | 'all'; labels: 'at-end' | 'today' } | null = null; // what that call asked for
 
   /** Scores run `runId`: by default against the labels as they were when it ended (what it measured).
-   *  The view shows what was asked for last: an older call answering later (a refresh after a relabel
-   *  while the user picks "today's labels") is dropped. */
+   *  The view shows what was asked for last: an older call answering later is dropped. */
   async evaluate(runId: number, subset: 'val' | 'all' = 'val', labels: 'at-end' | 'today' = 'at-end'): Promise<void> {
     const ask = ++this.evaluations;
+    this.asked = { runId, subset, labels };
     const ev = await this.api.call('runs:evaluation', { runId, subset, worst: 24, labels });
     if (ask === this.evaluations) this.evaluation = ev;
   }
 
-  /** Re-reads the open evaluation (labels changed: an undo, a relabel). */
+  /** Closes the evaluation view (its run was deleted): nothing pending is shown, nothing refreshed. */
+  closeEvaluation(): void {
+    this.evaluations++;
+    this.asked = null;
+    this.evaluation = null;
+  }
+
+  /** Asks again for the evaluation last asked for (labels changed: an undo, a relabel), not the one
+   *  shown: the user may have switched to "today's labels" while the view still shows the run's own. */
   async refreshEvaluation(): Promise<void> {
-    const ev = this.evaluation;
-    if (ev) await this.evaluate(ev.runId, ev.subset, ev.labels);
+    const a = this.asked;
+    if (a) await this.evaluate(a.runId, a.subset, a.labels);
   }
 }
