@@ -18,9 +18,8 @@ import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../../ml/backend';
 import { hasFusedConv, webgpuConvKernels } from '../../../ml/kernels/webgpu/names';
 import { filterSlices } from '../../../ml/kernels/webgpu/tiled';
-import { groupedConv2d } from '../../../ml/layers';
 import { maxRelDiff, randoms } from '../../helpers/numeric';
-import { webgpuSkipReason } from './setup';
+import { convFigures, webgpuSkipReason, type ConvCase, type ConvOut } from './setup';
 
 const skip = await webgpuSkipReason();
 
@@ -109,43 +108,22 @@ async function ours(c: Case, v: Inputs, impl: 'naive' | 'tiled'): Promise<Out> {
 }
 
 // The engine's path, with symmetric padding in pixels as the network's layers give it.
-type LayerCase = { name: string; n: number; h: number; cin: number; cout: number; k: number; stride: number; pad: number; groups: number };
+type LayerCase = ConvCase & { name: string };
 const layerCases: LayerCase[] = [
-  { name: 'conv2-like 5x5 pad 2, 2 groups', n: 2, h: 9, cin: 8, cout: 12, k: 5, stride: 1, pad: 2, groups: 2 },
-  { name: '11x11/4 pad 2, 1 group', n: 1, h: 23, cin: 3, cout: 8, k: 11, stride: 4, pad: 2, groups: 1 },
+  { name: 'conv2-like 5x5 pad 2, 2 groups', n: 2, h: 9, w: 9, cin: 8, cout: 12, k: 5, stride: 1, pad: 2, groups: 2 },
+  { name: '11x11/4 pad 2, 1 group', n: 1, h: 23, w: 23, cin: 3, cout: 8, k: 11, stride: 4, pad: 2, groups: 1 },
 ];
-type LayerOut = { y: Float32Array; dx: Float32Array; dw: Float32Array; db: Float32Array };
-
-async function layerFigures(c: LayerCase): Promise<LayerOut> {
-  const x = tf.tensor4d(randoms(c.n * c.h * c.h * c.cin, 21), [c.n, c.h, c.h, c.cin]);
-  const w = tf.tensor4d(randoms(c.k * c.k * (c.cin / c.groups) * c.cout, 22), [c.k, c.k, c.cin / c.groups, c.cout]);
-  const b = tf.tensor1d(randoms(c.cout, 23));
-  const f = (xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor): tf.Tensor4D =>
-    groupedConv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, bi as tf.Tensor1D, c.stride, c.pad, c.groups, 'relu');
-  const y = f(x, w, b);
-  const dy = tf.tensor(randoms(y.size, 24), y.shape);
-  const g = tf.grads((xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) => tf.sum(tf.mul(f(xi, wi, bi), dy)))([x, w, b]);
-  const out = {
-    y: (await y.data()) as Float32Array,
-    dx: (await g[0].data()) as Float32Array,
-    dw: (await g[1].data()) as Float32Array,
-    db: (await g[2].data()) as Float32Array,
-  };
-  tf.dispose([x, w, b, y, dy, ...g]);
-  return out;
-}
-
 describe.skipIf(skip !== null)('tiled convolution programs on webgpu', () => {
   const ref = new Map<string, Out>();
   const naive = new Map<string, Out>();
   const tiled = new Map<string, Out>();
-  const layerRef = new Map<string, LayerOut>();
-  const layerGpu = new Map<string, LayerOut>();
+  const layerRef = new Map<string, ConvOut>();
+  const layerGpu = new Map<string, ConvOut>();
 
   it('computes the references on cpu and both program sets on webgpu', async () => {
     await initBackend('cpu');
     for (const c of cases) ref.set(c.name, await reference(c, inputs(c)));
-    for (const c of layerCases) layerRef.set(c.name, await layerFigures(c));
+    for (const c of layerCases) layerRef.set(c.name, await convFigures(c, 21, 'relu'));
     await initBackend('webgpu');
     const before = tf.memory().numTensors;
     for (const c of cases) {
@@ -157,7 +135,7 @@ describe.skipIf(skip !== null)('tiled convolution programs on webgpu', () => {
     const mode = webgpuConvKernels();
     expect(hasFusedConv(2)).toBe(mode !== 'naive');
     expect(hasFusedConv(1)).toBe(mode === 'tiled-all');
-    for (const c of layerCases) layerGpu.set(c.name, await layerFigures(c));
+    for (const c of layerCases) layerGpu.set(c.name, await convFigures(c, 21, 'relu'));
     expect(tf.memory().numTensors).toBe(before);
   });
 
@@ -179,8 +157,8 @@ describe.skipIf(skip !== null)('tiled convolution programs on webgpu', () => {
   });
 
   it.each(layerCases)('the layer with its ReLU and its gradients (x, w, bias): $name', (c) => {
-    const r = layerRef.get(c.name) as LayerOut;
-    const g = layerGpu.get(c.name) as LayerOut;
+    const r = layerRef.get(c.name) as ConvOut;
+    const g = layerGpu.get(c.name) as ConvOut;
     expect(r.y.some((v) => v === 0) && r.y.some((v) => v > 0)).toBe(true); // the ReLU cuts somewhere
     expect(maxRelDiff(g.y, r.y)).toBeLessThan(1e-5);
     expect(maxRelDiff(g.dx, r.dx)).toBeLessThan(1e-4);
