@@ -8,7 +8,8 @@ import { findVulkanDriver, vulkanEnv } from './test/helpers/vulkan.ts';
 //  - renderer: the Svelte state managers (renderer/vitest.config.ts, with the Svelte compiler).
 //  - e2e: the built renderer in Chromium (test/helpers/browser.ts) against the real browser-mode server
 //    (test/e2e/vitest.config.ts; builds the renderer first).
-//  - webgpu: the engine on the webgpu backend (test/ml/webgpu/). Its processes get a Vulkan driver
+//  - webgpu: the engine on the webgpu backend (test/ml/webgpu/, and `*.webgpu.test.ts` elsewhere,
+//    such as the app's training worker on webgpu). Its processes get a Vulkan driver
 //    in their environment (SwiftShader from @sparticuz/chromium, test/helpers/vulkan.ts: the dynamic
 //    linker reads LD_LIBRARY_PATH only at process start); required where CI=true, skipped with the
 //    reason elsewhere when no adapter exists.
@@ -21,7 +22,7 @@ export default defineConfig({
         test: {
           name: 'node',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/e2e/**', 'test/renderer/**', 'test/ml/webgpu/**', 'node_modules/**'],
+          exclude: ['test/e2e/**', 'test/renderer/**', 'test/ml/webgpu/**', 'test/**/*.webgpu.test.ts', 'node_modules/**'],
           pool: 'forks',
           maxWorkers: 2,
           testTimeout: 120_000,
@@ -32,7 +33,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'webgpu',
-          include: ['test/ml/webgpu/**/*.test.ts'],
+          include: ['test/ml/webgpu/**/*.test.ts', 'test/**/*.webgpu.test.ts'],
           pool: 'forks',
           maxWorkers: 1, // SwiftShader computes on every core
           testTimeout: 180_000,

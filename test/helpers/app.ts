@@ -147,6 +147,20 @@ export async function finishedRun(h: Harness, ds: number, settings: RunSettings 
   return runId;
 }
 
+/**
+ * Waits until run `runId` has checkpointed its first epoch (last.ckpt on disk), kills its worker with
+ * SIGKILL as a crash or the OS would, and waits for the run to end failed. Returns the checkpoint's epoch.
+ */
+export async function killAfterFirstCheckpoint(h: Harness, runId: number): Promise<number> {
+  await h.next('run:epoch', (e) => e.runId === runId && e.epoch === 1, 120_000);
+  const ckpt = path.join(String(h.lib.runs.get(runId).config.outDir), 'last.ckpt', 'model.json');
+  while (!fs.existsSync(ckpt)) await new Promise((r) => setTimeout(r, 20)); // written just after the epoch's event
+  process.kill(h.ctx.training.workerPid!, 'SIGKILL');
+  const killed = await h.next('run:status', (e) => e.runId === runId && e.phase === 'done', 30_000);
+  if (killed.status !== 'failed') throw new Error(`the killed run ended ${killed.status}`);
+  return (JSON.parse(fs.readFileSync(ckpt, 'utf8')) as { epoch: number }).epoch;
+}
+
 export type FinishedRunLibrary = ImportedLibrary & { runId: number; out: string };
 
 /**

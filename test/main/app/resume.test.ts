@@ -1,11 +1,9 @@
 // runs:resume: a run whose worker was killed continues from its last checkpoint with the same
 // settings and split, in the same run row, and ends finished with every epoch recorded once; a
 // finished run or one without a checkpoint is refused.
-import fs from 'node:fs';
-import path from 'node:path';
 import { expect, it } from 'vitest';
 import type { RunSettings } from '../../../preload/contract';
-import { useImportedLibrary } from '../../helpers/app';
+import { killAfterFirstCheckpoint, useImportedLibrary } from '../../helpers/app';
 
 const TINY: RunSettings = { recipe: 'scratch', architecture: 'tiny', batchSize: 2, valFraction: 0.25, augment: false, lr: 0.01, epochs: 4 };
 
@@ -14,13 +12,7 @@ const lib = useImportedLibrary(4);
 it('a killed run resumes from its last checkpoint and finishes in the same row', async () => {
   const { h, ds } = lib;
   const run = await h.ok('runs:start', { datasetId: ds, name: 'long', settings: TINY });
-  await h.next('run:epoch', (e) => e.runId === run.id && e.epoch === 1, 120_000);
-  const ckpt = path.join(String(h.lib.runs.get(run.id).config.outDir), 'last.ckpt', 'model.json');
-  while (!fs.existsSync(ckpt)) await new Promise((r) => setTimeout(r, 20)); // written just after the epoch's event
-  process.kill(h.ctx.training.workerPid!, 'SIGKILL');
-  const killed = await h.next('run:status', (e) => e.runId === run.id && e.phase === 'done', 30_000);
-  expect(killed.status).toBe('failed');
-  const saved = (JSON.parse(fs.readFileSync(ckpt, 'utf8')) as { epoch: number }).epoch;
+  const saved = await killAfterFirstCheckpoint(h, run.id);
   expect(saved).toBeGreaterThanOrEqual(1);
 
   const from = h.events.length;

@@ -1,7 +1,8 @@
 // bin/alexnet on the webgpu backend, in a child process as a user runs it: `info --json` names the
-// adapter, `train --weights none` trains (a tiny network, 1 epoch) and the model it writes
-// classifies and evaluates (10-crop) the same on the native backend as on webgpu, and exports. The child inherits this project's Vulkan
-// driver (vitest.config.ts).
+// adapter (and, without ALEXNET_BACKEND, says why a software adapter was not chosen); `train
+// --weights none` trains (a tiny network, 1 epoch) and the model it writes classifies and evaluates
+// (10-crop) the same on the native backend as on webgpu, and exports. The child inherits this
+// project's Vulkan driver (vitest.config.ts).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,8 +17,9 @@ const REFERENCE = findNativeBinding('@tensorflow/tfjs-node') !== null ? 'tensorf
 const dir = tempDir('alexnet-webgpu-cli-');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-function alexnet(args: string[], backend: string) {
-  const env = { ...process.env, ALEXNET_HOME: path.join(dir, 'home'), ALEXNET_BACKEND: backend };
+function alexnet(args: string[], backend: string | null) {
+  const env: NodeJS.ProcessEnv = { ...process.env, ALEXNET_HOME: path.join(dir, 'home'), ALEXNET_BACKEND: backend ?? undefined };
+  if (backend === null) delete env.ALEXNET_BACKEND; // 'auto'
   const r = spawnSync(bin, args, { encoding: 'utf8', env, timeout: 170_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -34,6 +36,18 @@ describe.skipIf(skip !== null)('alexnet on webgpu', () => {
     expect(typeof info.adapter.vendor).toBe('string');
     expect(typeof info.adapter.software).toBe('boolean');
     expect(info.adapter.description.length).toBeGreaterThan(0);
+  });
+
+  it('without ALEXNET_BACKEND, a software adapter is not chosen, and info says why', () => {
+    const r = alexnet(['info', '--json'], null);
+    expect(r.code).toBe(0);
+    const info = JSON.parse(r.stdout) as { backend: string; adapter: { software: boolean } | null; tried: { name: string; error: string }[] };
+    if (info.backend === 'webgpu') {
+      expect(info.adapter?.software).toBe(false); // a real GPU here: then it is the right choice
+      return;
+    }
+    const webgpu = info.tried.find((t) => t.name === 'webgpu');
+    expect(webgpu?.error).toMatch(/^only a software WebGPU adapter, .+, which is slower than the CPU backends \(ALEXNET_BACKEND=webgpu uses it anyway\)$/);
   });
 
   it('trains --weights none; its model classifies and evaluates (10-crop) the same on the native backend, and exports', () => {
