@@ -110,7 +110,7 @@ try {
     fs.writeFileSync(probe, `await import(${JSON.stringify(spec)});\n`);
     const r2 = spawnSync(process.execPath, ['--no-warnings', probe], { cwd: dir, encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
     fs.rmSync(probe, { force: true });
-    return r2.status === 0 ? null : (r2.stderr.split('\n').find((l) => /Error|Cannot find/.test(l)) ?? r2.stderr.trim().split('\n').pop() ?? `exit ${r2.status}`);
+    return r2.status === 0 ? null : (r2.stderr.split('\n').find((l) => /^\w*Error( \[\w+\])?: /.test(l)) ?? r2.stderr.trim().split('\n').pop() ?? `exit ${r2.status}`);
   };
   const loaded = [];
   for (const spec of specs) {
