@@ -3,7 +3,8 @@
 // everywhere) and without signing: electron-builder packs an unpacked app for this OS and architecture
 // (`--dir`) around a stand-in Electron folder, from electron-builder.yml less its fuses (flipping fuses
 // needs the real binary), into a temporary folder. Then it checks the rules the app depends on:
-//   - app.asar holds package.json, dist/, renderer/ and node_modules/ only (no sources, tests, docs);
+//   - app.asar holds package.json, dist/electron/, renderer/dist/, resources/icon.png and node_modules/
+//     only (no sources, tests, docs);
 //   - what the app never loads is absent: tsx, esbuild, @esbuild/*, webgpu's build scripts, other
 //     targets' dawn.node (tsx serves bin/alexnet from a checkout only);
 //   - every import the bundles left external (scripts/build-app.mjs), and every runtime dependency of
@@ -76,9 +77,10 @@ try {
   const files = asarFiles(archive); // a file asar only points at (unpacked) is listed too
   const packedNative = [...files].filter(([f, e]) => f.endsWith('.node') && !e.unpacked).map(([f]) => f);
   if (packedNative.length) problems.push(`native addons inside app.asar (they cannot be loaded from there): ${packedNative.join(', ')}`);
-  for (const f of ['dist/electron/main.mjs', 'dist/electron/worker.mjs', 'dist/electron/preload.cjs', 'package.json']) if (!files.has(f)) problems.push(`/${f} is missing from app.asar`);
-  const tops = [...new Set([...files.keys()].map((f) => f.split('/')[0]))].filter((t) => !['package.json', 'dist', 'renderer', 'node_modules'].includes(t));
-  if (tops.length) problems.push(`app.asar holds more than package.json, dist/, renderer/ and node_modules/: ${tops.sort().join(', ')}`);
+  for (const f of ['dist/electron/main.mjs', 'dist/electron/worker.mjs', 'dist/electron/preload.cjs', 'package.json', 'resources/icon.png']) if (!files.has(f)) problems.push(`/${f} is missing from app.asar`);
+  const shipped = new Set(['package.json', 'dist/electron', 'renderer/dist', 'resources/icon.png', 'node_modules']);
+  const extra = [...new Set([...files.keys()].map((f) => f.split('/')).map((p) => (shipped.has(p[0]) ? p[0] : p.slice(0, 2).join('/'))))].filter((t) => !shipped.has(t));
+  if (extra.length) problems.push(`app.asar holds more than package.json, dist/electron/, renderer/dist/, resources/icon.png and node_modules/: ${extra.sort().join(', ')}`);
   const dawnOthers = [...new Set([...files.keys()].filter((f) => f.startsWith('node_modules/webgpu/dist/')).map((f) => f.split('/')[3]))].filter((d) => d !== dawnFolder && d.includes('-'));
   const absent = ['node_modules/tsx/', 'node_modules/esbuild/', 'node_modules/@esbuild/', 'node_modules/webgpu/build/', ...dawnOthers.map((d) => `node_modules/webgpu/dist/${d}/`)];
   for (const [prefix, example] of presentUnder(files, absent)) problems.push(`${prefix} ships but the app never loads it (e.g. ${example})`);
