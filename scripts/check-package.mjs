@@ -80,7 +80,7 @@ try {
   for (const f of ['dist/electron/main.mjs', 'dist/electron/worker.mjs', 'dist/electron/preload.cjs', 'package.json', 'resources/icon.png']) if (!files.has(f)) problems.push(`/${f} is missing from app.asar`);
   const shipped = new Set(['package.json', 'dist/electron', 'renderer/dist', 'resources/icon.png', 'node_modules']);
   const extra = [...new Set([...files.keys()].map((f) => f.split('/')).map((p) => (shipped.has(p[0]) ? p[0] : p.slice(0, 2).join('/'))))].filter((t) => !shipped.has(t));
-  if (extra.length) problems.push(`app.asar holds more than package.json, dist/electron/, renderer/dist/, resources/icon.png and node_modules/: ${extra.sort().join(', ')}`);
+  if (extra.length) problems.push(`app.asar holds more than package.json, dist/electron/, renderer/dist/, resources/icon.png and node_modules/: ${extra.sort().slice(0, 12).join(', ')}${extra.length > 12 ? ` and ${extra.length - 12} more` : ''}`);
   const dawnOthers = [...new Set([...files.keys()].filter((f) => f.startsWith('node_modules/webgpu/dist/') && f.split('/').length > 4).map((f) => f.split('/')[3]))].filter((d) => d !== dawnFolder);
   const absent = ['node_modules/tsx/', 'node_modules/esbuild/', 'node_modules/@esbuild/', 'node_modules/webgpu/build/', ...dawnOthers.map((d) => `node_modules/webgpu/dist/${d}/`)];
   for (const [prefix, example] of presentUnder(files, absent)) problems.push(`${prefix} ships but the app never loads it (e.g. ${example})`);
