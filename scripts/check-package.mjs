@@ -14,7 +14,8 @@
 //     (app.asar's files laid out in a temporary folder, the unpacked ones hard-linked): a file that a
 //     package requires when it loads and the package lacks fails here;
 //   - `webgpu` ships this target's dawn.node only, unpacked (dawn.node is loaded from disk);
-//   - every native addon (*.node) is outside app.asar, with sharp's libvips beside it;
+//   - every native addon (*.node) is outside app.asar, with sharp's libvips beside it, and the wasm
+//     backend's files that ml/backend.ts reads by path are there (its .wasm binaries unpacked);
 //   - the main process, worker and preload bundles are in app.asar; the cluster job's files and the
 //     Electron build of better-sqlite3 are in resources/ (a placeholder stands in when it is not built).
 // Prints the sizes and one line per failed rule; exits 1 when a rule fails.
@@ -78,6 +79,10 @@ try {
   const packedNative = [...files].filter(([f, e]) => f.endsWith('.node') && !e.unpacked).map(([f]) => f);
   if (packedNative.length) problems.push(`native addons inside app.asar (they cannot be loaded from there): ${packedNative.join(', ')}`);
   for (const f of ['dist/electron/main.mjs', 'dist/electron/worker.mjs', 'dist/electron/preload.cjs', 'package.json', 'resources/icon.png']) if (!files.has(f)) problems.push(`/${f} is missing from app.asar`);
+  // files ml/backend.ts loads by path when the wasm backend starts, which no import resolves
+  const wasm = 'node_modules/@tensorflow/tfjs-backend-wasm';
+  for (const f of ['wasm-out/tfjs-backend-wasm-threaded-simd.js', 'wasm-out/tfjs-backend-wasm-threaded-simd.worker.js']) if (!files.has(`${wasm}/${f}`)) problems.push(`${wasm}/${f} is missing from app.asar`);
+  for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) if (!files.get(`${wasm}/dist/${f}`)?.unpacked) problems.push(`${wasm}/dist/${f} is not unpacked`);
   const shipped = new Set(['package.json', 'dist/electron', 'renderer/dist', 'resources/icon.png', 'node_modules']);
   const extra = [...new Set([...files.keys()].map((f) => f.split('/')).map((p) => (shipped.has(p[0]) ? p[0] : p.slice(0, 2).join('/'))))].filter((t) => !shipped.has(t));
   if (extra.length) problems.push(`app.asar holds more than package.json, dist/electron/, renderer/dist/, resources/icon.png and node_modules/: ${extra.sort().slice(0, 12).join(', ')}${extra.length > 12 ? ` and ${extra.length - 12} more` : ''}`);
