@@ -22,24 +22,34 @@ export async function buildApp({ renderer = !args.has('--no-renderer'), log = co
   const t0 = Date.now();
   fs.rmSync(out, { recursive: true, force: true });
   fs.mkdirSync(out, { recursive: true });
-  const common = { bundle: true, platform: 'node', target: 'node22', packages: 'external', sourcemap, logLevel: 'warning', absWorkingDir: root };
-  await Promise.all([
+  const common = { bundle: true, platform: 'node', target: 'node22', packages: 'external', sourcemap, metafile: true, logLevel: 'warning', absWorkingDir: root };
+  const results = await Promise.all([
     esbuild.build({ ...common, entryPoints: ['main/electron/index.ts'], outfile: path.join(out, 'main.mjs'), format: 'esm', external: ['electron'] }),
     esbuild.build({ ...common, entryPoints: ['main/app/worker/entry.ts'], outfile: path.join(out, 'worker.mjs'), format: 'esm' }),
     esbuild.build({ ...common, entryPoints: ['preload/index.ts'], outfile: path.join(out, 'preload.cjs'), format: 'cjs', external: ['electron'] }),
   ]);
   fs.cpSync(path.join(root, 'db', 'migrations'), path.join(out, 'migrations'), { recursive: true });
   log(`built dist/electron/ (main, worker, preload, migrations) in ${Date.now() - t0} ms`);
+  // what each bundle imports at run time and left external (npm packages, node: builtins, electron):
+  // { 'dist/electron/main.mjs': ['better-sqlite3', 'node:fs', ...] }; scripts/check-package.mjs resolves them in the package
+  const externals = {};
+  for (const r of results) {
+    for (const [file, output] of Object.entries(r.metafile.outputs)) {
+      if (file.endsWith('.map')) continue;
+      externals[file] = [...new Set(output.imports.filter((i) => i.external).map((i) => i.path))].sort();
+    }
+  }
   if (renderer) {
     const config = path.join(root, 'renderer', 'vite.config.ts');
     if (!fs.existsSync(config)) {
       log('renderer/vite.config.ts not found: skipping the renderer build (the window shows nothing until it exists)');
-      return;
+      return { externals };
     }
     const vite = path.join(root, 'node_modules', 'vite', 'bin', 'vite.js');
     const r = spawnSync(process.execPath, [vite, 'build', '--config', config], { cwd: path.join(root, 'renderer'), stdio: 'inherit' });
     if (r.status !== 0) throw new Error(`the renderer build failed (vite exited with ${r.status})`);
   }
+  return { externals };
 }
 
 if (path.resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {
