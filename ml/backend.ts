@@ -23,7 +23,7 @@ import { EngineError } from './errors';
 import './kernels/gradients';
 import { registerWasmTrainingKernels } from './kernels/wasm';
 import { registerTensorflowKernels, reserveUninitialised } from './kernels/tensorflow';
-import { loadWebgpu, type GpuAdapterInfo } from './kernels/webgpu/device';
+import { gpuFailure, loadWebgpu, type GpuAdapterInfo } from './kernels/webgpu/device';
 
 export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
 export type { GpuAdapterInfo };
@@ -332,6 +332,19 @@ export async function initBackend(prefer: BackendName | 'auto' = 'auto', opts: B
 export function currentBackend(): BackendInfo | null {
   if (current !== null && tf.getBackend() !== TF_NAME[current.name]) return null;
   return current;
+}
+
+/**
+ * A float32 tensor's values, the one way the engine reads results: asynchronously (a webgpu tensor in
+ * Node reads no other way: its dataSync needs a browser's OffscreenCanvas), then checked against a
+ * failure the GPU reported meanwhile (kernels/webgpu/device.ts), which throws EngineError
+ * 'OUT_OF_MEMORY' or 'GPU_FAILED' instead of handing on the zeros a failed GPU leaves.
+ */
+export async function readTensor(t: tf.Tensor): Promise<Float32Array> {
+  const values = (await t.data()) as Float32Array;
+  const failed = tf.getBackend() === 'webgpu' ? gpuFailure() : null;
+  if (failed !== null) throw failed;
+  return values;
 }
 
 // -------------------------------------------------------------------------------------------------

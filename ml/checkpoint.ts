@@ -26,6 +26,7 @@ import { EngineError, diskFullError } from './errors';
 import { ownVariable, paramsFromArrays } from './model';
 import type { SgdState } from './optimizer';
 import { parsePreprocessing, type Preprocessing } from './preprocess';
+import { readTensor } from './backend';
 
 export const MODEL_FORMAT = 'alexnet-studio-model';
 export const FORMAT_VERSION = 1; // bump when a reader of the old version could not read the new one
@@ -147,7 +148,7 @@ export async function snapshotParams(params: Params): Promise<Record<ParamName, 
   // data() gives a copy (tfjs-node's binding memcpys out of TensorFlow's buffer; webgpu maps a
   // staging buffer), or the array a tensor was made from, which no update touches (an assign gives
   // the variable new data)
-  for (const name of PARAM_NAMES) out[name] = (await params[name].data()) as Float32Array;
+  for (const name of PARAM_NAMES) out[name] = await readTensor(params[name]);
   return out;
 }
 
@@ -229,7 +230,7 @@ export async function saveCheckpoint(dir: string, input: CheckpointInput, opts: 
   const weightEntries: Entry[] = [];
   for (const name of PARAM_NAMES) {
     const p = params[name];
-    const data = p instanceof Float32Array ? p : ((await p.data()) as Float32Array);
+    const data = p instanceof Float32Array ? p : await readTensor(p);
     weightEntries.push({ name, shape: shapes[name].slice(), data });
   }
   const fds: number[] = [];

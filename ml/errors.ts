@@ -7,6 +7,7 @@ export type EngineErrorCode =
   | 'BAD_WEIGHTS' // weights missing, or with a shape that does not match the config
   | 'OUT_OF_MEMORY' // the chosen backend cannot hold the model + activations for this batch
   | 'BACKEND_UNAVAILABLE' // a forced backend (ALEXNET_BACKEND / --backend) could not be loaded
+  | 'GPU_FAILED' // the GPU reported an error or was lost mid-work: nothing computed after it is kept
   | 'BAD_IMAGE' // an image file that cannot be decoded
   | 'NO_SUCH_FOLDER' // a folder that does not exist or is not a directory
   | 'TOO_FEW_CLASSES' // an image folder with fewer than two class sub-folders

@@ -35,6 +35,7 @@ import { forward } from './model';
 import { tenCropViews, type Preprocessing, type View } from './preprocess';
 import { createRng } from './rng';
 import type { SourceBatch, TrainSource } from './train';
+import { readTensor } from './backend';
 
 export type FeatureDtype = 'float16' | 'float32';
 
@@ -160,7 +161,7 @@ export class FeatureCache {
     const h = createHash('sha256');
     for (const name of PARAM_NAMES) {
       if (!name.startsWith('conv')) continue; // only conv1..conv5 shape pool5
-      const d = (await opts.params[name].data()) as Float32Array;
+      const d = await readTensor(opts.params[name]);
       h.update(name).update(Buffer.from(d.buffer, d.byteOffset, d.byteLength));
     }
     const c = opts.config;
@@ -287,7 +288,7 @@ export class FeatureCache {
         const t = tf.tensor4d(x, [rows, S, S, 3]);
         return forward(this.opts.params, this.opts.config, t, { training: false, to: 'pool5' });
       });
-      const all = (await feats.data()) as Float32Array;
+      const all = await readTensor(feats);
       feats.dispose();
       this.stats.forwardRows += rows;
       for (let j = 0; j < ok.length; j++) {

@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { PARAM_NAMES, type ParamName, type Params } from './config';
 import { ownVariable } from './model';
+import { readTensor } from './backend';
 
 export type SgdOptions = {
   lr: number; // base learning rate; the paper starts at 0.01 (from scratch), we use 0.001 for fine-tuning
@@ -140,7 +141,7 @@ export class Sgd {
     for (const [name, prev] of this.prev) {
       const w = params[name];
       const v = tf.sub(w, prev);
-      velocity[name] = (await v.data()) as Float32Array;
+      velocity[name] = await readTensor(v);
       const rebased = tf.sub(w, v);
       prev.assign(rebased);
       rebased.dispose();

@@ -3,7 +3,7 @@
 // made by the network's softmax layer on the ten patches"), softmax probabilities in chunks, top-k.
 
 import * as tf from '@tensorflow/tfjs-core';
-import { estimateMemoryBytes, WASM_HEAP_LIMIT_BYTES } from './backend';
+import { estimateMemoryBytes, readTensor, WASM_HEAP_LIMIT_BYTES } from './backend';
 import type { AlexNetConfig, Params } from './config';
 import { decodeViews, type DecodedViews } from './data';
 import { forward } from './model';
@@ -35,7 +35,7 @@ export async function predictProbs(model: ModelLike, x: Float32Array, rows: numb
       const xt = tf.tensor4d(x.subarray(r * per, (r + m) * per), [m, s, s, 3]);
       return tf.softmax(forward(model.params, model.config, xt, { training: false, fixedWeights: true }));
     });
-    out.set((await p.data()) as Float32Array, r * c); // data(), never dataSync: a webgpu tensor in Node reads only asynchronously
+    out.set(await readTensor(p), r * c);
     p.dispose();
   }
   return out;

@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type AlexNetConfig, type ParamName, type Params } from './config';
 import { BatchLoader, PAPER_AUGMENT, type Augment, type Item } from './data';
-import { collectGarbage, memoryGuard, reserveCpuPool, trainingPoolBytes } from './backend';
+import { collectGarbage, memoryGuard, readTensor, reserveCpuPool, trainingPoolBytes } from './backend';
 import { EngineError } from './errors';
 import { initParams, disposeParams, forward, type Stage } from './model';
 import { Sgd } from './optimizer';
@@ -619,7 +619,7 @@ export async function trainStep(
     logits.dispose();
     return out;
   });
-  const [lossValue, acc] = await lossAndAcc.data();
+  const [lossValue, acc] = await readTensor(lossAndAcc);
   lossAndAcc.dispose();
   return { loss: lossValue / scale, acc };
 }
@@ -651,7 +651,7 @@ export async function validate(
       const hit = tf.cast(tf.equal(indices, tf.expandDims(y, 1)), 'float32'); // [N, 5]
       return tf.stack([tf.sum(ce), tf.sum(tf.slice(hit, [0, 0], [-1, 1])), tf.sum(hit)]);
     });
-    const [l, t1, t5] = await sums.data();
+    const [l, t1, t5] = await readTensor(sums);
     sums.dispose();
     loss += l;
     top1 += t1;

@@ -32,6 +32,7 @@ import type { Preprocessing } from './preprocess';
 import { derivedSeed, imageSource, train, type Augment, type StopAt, type SourceBatch, type TrainEvent, type TrainResult, type TrainSource } from './train';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
+import { readTensor } from './backend';
 
 export type FineTuneMode = 'none' | 'fc' | 'all';
 
@@ -156,7 +157,7 @@ export async function headFeatures(
 ): Promise<TrainSource> {
   const toFc7 = async (b: SourceBatch, training: boolean, dropSeed?: number): Promise<SourceBatch> => {
     const t = tf.tidy(() => forward(params, config, tf.tensor(b.x, b.shape, 'float32'), { training, seed: dropSeed, from: source.from, to: 'fc7' }));
-    const x = (await t.data()) as Float32Array;
+    const x = await readTensor(t);
     t.dispose();
     return { x, shape: [b.y.length, config.fcUnits], y: b.y, paths: b.paths };
   };

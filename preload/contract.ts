@@ -42,6 +42,7 @@ export type ErrorCode =
   | 'BAD_MODEL' // a run's model folder is missing or damaged
   | 'OUT_OF_MEMORY' // the backend cannot hold the model and a batch of this size
   | 'BACKEND_UNAVAILABLE' // the forced compute backend could not be loaded
+  | 'GPU_FAILED' // the GPU reported an error or stopped mid-work: nothing computed after it was kept
   | 'LIBRARY_ERROR' // the library file cannot be opened, is from a newer app, or is not a library
   | 'DISK_FULL' // a write failed because the disk is full: nothing committed is lost
   | 'UNSUPPORTED' // not available in this mode (e.g. a native folder dialog in browser mode)
@@ -86,6 +87,7 @@ export const ERROR_TEXT = {
   BAD_MODEL: 'The trained model files are missing or damaged.',
   OUT_OF_MEMORY: 'Not enough memory for this batch size.',
   BACKEND_UNAVAILABLE: 'The compute backend could not be loaded.',
+  GPU_FAILED: 'The GPU stopped with an error; nothing it computed after that was kept.',
   LIBRARY_ERROR: 'The library file cannot be used.',
   DISK_FULL: 'The disk is full: free some space and try again.',
   UNSUPPORTED: 'Not available here.',

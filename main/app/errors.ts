@@ -3,13 +3,15 @@
 // and the engine's EngineError (which also cross from the worker as { code, message }) are mapped
 // here by their string code, their message kept since it is already one line in words. Anything
 // else is a bug: the window gets 'INTERNAL' with a generic message, the log gets the stack.
-import { isDiskFull } from '../../ml/errors';
+import type { DbErrorCode } from '../../db/errors';
+import { isDiskFull, type EngineErrorCode } from '../../ml/errors';
 import { AppError, type AppErrorPayload, type ErrorCode } from '../../preload/contract';
 
 export { AppError }; // declared once in the contract: the renderer throws the same class
 
-// The library's (db/errors.ts) and the engine's (ml/errors.ts) codes -> the contract's.
-const CODE_MAP: Record<string, ErrorCode> = {
+// The library's (db/errors.ts) and the engine's (ml/errors.ts) codes -> the contract's: every code
+// of both has an entry (the compiler checks), so none reaches the window as INTERNAL by omission.
+const CODE_MAP: Record<DbErrorCode | EngineErrorCode, ErrorCode> = {
   // db
   SCHEMA_TOO_NEW: 'LIBRARY_ERROR',
   NOT_A_DATABASE: 'LIBRARY_ERROR',
@@ -39,6 +41,7 @@ const CODE_MAP: Record<string, ErrorCode> = {
   BAD_CHECKSUM: 'BAD_WEIGHTS',
   OUT_OF_MEMORY: 'OUT_OF_MEMORY',
   BACKEND_UNAVAILABLE: 'BACKEND_UNAVAILABLE',
+  GPU_FAILED: 'GPU_FAILED',
   BAD_IMAGE: 'BAD_IMAGE',
   NO_SUCH_FOLDER: 'FOLDER_NOT_FOUND',
   TOO_FEW_CLASSES: 'TOO_FEW_IMAGES',
@@ -57,7 +60,7 @@ export const INTERNAL_MESSAGE = 'Something went wrong inside the app; the detail
 
 /** The contract code of a library/engine code, or null for codes we do not know (system errors). */
 export function mapCode(code: string): ErrorCode | null {
-  return CODE_MAP[code] ?? null;
+  return Object.hasOwn(CODE_MAP, code) ? CODE_MAP[code as keyof typeof CODE_MAP] : null;
 }
 
 /** Any thrown value -> { code, message }; `log` receives the unknown ones (with their stack). */

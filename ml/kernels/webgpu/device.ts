@@ -11,6 +11,7 @@
 // a browser's OffscreenCanvas. The engine reads every result with data() for this reason.
 
 import * as tf from '@tensorflow/tfjs-core';
+import { EngineError } from '../../errors';
 
 export type GpuAdapterInfo = {
   vendor: string;
@@ -75,6 +76,47 @@ export async function loadWebgpu({ allowSoftware }: { allowSoftware: boolean }):
   if (loaded.software && !allowSoftware)
     throw new Error(`only a software WebGPU adapter, ${adapterLabel(loaded)}, which is slower than the CPU backends (ALEXNET_BACKEND=webgpu uses it anyway)`);
   if (!(await tf.setBackend('webgpu'))) throw new Error("backend 'webgpu' failed to initialise (no device from the adapter)");
+  watchDevice((tf.backend() as unknown as { device: GPUDevice }).device, loaded);
   (await import('./register')).registerWebgpuKernels(); // (imports the package: only after it decided to register)
   return loaded;
+}
+
+// A GPU reports a failure (a buffer beyond the device's limits, memory exhausted, a device lost to a
+// driver reset or a hung GPU) to the device, not to the call that caused it, and the work it spoils
+// reads back as zeros. TF.js's webgpu backend installs no handler, so a run would go on training on
+// zeros, write them to a checkpoint or a feature cache, and report their loss. The first failure is
+// kept for the process (a failed device's later results cannot be trusted either); readTensor
+// (ml/backend.ts) throws it at the next read, so no result computed after it reaches the user.
+let failure: EngineError | null = null;
+const watched = new WeakSet<GPUDevice>();
+
+// Dawn's words for an allocation beyond the device's limits, which is a validation error, not an
+// out-of-memory one: the GPU cannot hold a tensor of this size, as with memory exhausted.
+const TOO_LARGE = /exceeds the max(imum)? (buffer|storage buffer binding) size/i;
+
+/** The engine error for a failure the GPU reported: OUT_OF_MEMORY where a smaller batch would help. */
+export function classifyGpuError(kind: string, message: string, gpu: GpuAdapterInfo): EngineError {
+  const first = message.split('\n')[0].trim().replace(/([^.])$/, '$1.');
+  const on = `the GPU (${adapterLabel(gpu)})`;
+  if (kind === 'GPUOutOfMemoryError' || TOO_LARGE.test(first))
+    return new EngineError('OUT_OF_MEMORY', `${on} cannot hold this model and batch: ${first} Use a smaller batch size.`);
+  if (kind === 'lost') return new EngineError('GPU_FAILED', `${on} stopped working (device lost${first ? `: ${first.slice(0, -1)}` : ''}); the results since the last checkpoint were discarded`);
+  return new EngineError('GPU_FAILED', `${on} reported an error: ${first}`);
+}
+
+function watchDevice(device: GPUDevice, gpu: GpuAdapterInfo): void {
+  if (watched.has(device)) return;
+  watched.add(device);
+  // (a handler also stops Dawn from printing each error to stdout)
+  device.onuncapturederror = (e) => {
+    failure ??= classifyGpuError(e.error.constructor.name, e.error.message, gpu);
+  };
+  void device.lost.then((info) => {
+    if (info.reason !== 'destroyed') failure ??= classifyGpuError('lost', info.message, gpu);
+  });
+}
+
+/** The first failure the webgpu device reported in this process, or null. */
+export function gpuFailure(): EngineError | null {
+  return failure;
 }

@@ -10,6 +10,7 @@ describe('error mapping', () => {
     expect(toErrorPayload(new DbError('CLASS_EXISTS', 'the dataset already has a class x'))).toEqual({ code: 'CONFLICT', message: 'the dataset already has a class x' });
     expect(toErrorPayload(new EngineError('TOO_FEW_IMAGES', 'class "a" has 1 image'))).toEqual({ code: 'TOO_FEW_IMAGES', message: 'class "a" has 1 image' });
     expect(toErrorPayload(new EngineError('NOT_ALEXNET', 'not the BVLC AlexNet ONNX file: x'))).toMatchObject({ code: 'BAD_WEIGHTS' });
+    expect(toErrorPayload(new EngineError('GPU_FAILED', 'the GPU (x) reported an error: y'))).toEqual({ code: 'GPU_FAILED', message: 'the GPU (x) reported an error: y' });
     expect(toErrorPayload(new AppError('BUSY', 'run 3 is training'))).toEqual({ code: 'BUSY', message: 'run 3 is training' });
     const logged: unknown[] = [];
     const sys = Object.assign(new Error("ENOENT: no such file, open '/secret/path'"), { code: 'ENOENT' });
