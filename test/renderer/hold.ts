@@ -5,9 +5,18 @@ import type { AlexNetApi, Channel, EventName, Events, Req } from '../../preload/
 import { Api } from '../../renderer/src/lib/api';
 import type { Harness } from '../helpers/app';
 
-/** The real handlers, with the `nth` answer on `channel` (1 = the first) held back until `release()`;
- *  `answered` resolves once that answer is computed (what the library holds from then on is not in it). */
-export function holding(h: Harness, channel: Channel, nth = 1): { api: Api; release: () => void; answered: Promise<void> } {
+export type Holding = {
+  api: Api;
+  release: () => void;
+  /** Resolves once the held answer is computed (what the library holds from then on is not in it). */
+  answered: Promise<void>;
+  /** `first` (the call whose answer is held) is overtaken by `later`: `shown` checks the view once
+   *  `later` has answered, and again once `first` has been released and has answered too. */
+  overtake(first: Promise<unknown>, later: () => Promise<unknown>, shown: () => void): Promise<void>;
+};
+
+/** The real handlers, with the `nth` answer on `channel` (1 = the first) held back until `release()`. */
+export function holding(h: Harness, channel: Channel, nth = 1): Holding {
   let release!: () => void;
   const held = new Promise<void>((r) => (release = r));
   let computed!: () => void;
@@ -24,5 +33,16 @@ export function holding(h: Harness, channel: Channel, nth = 1): { api: Api; rele
     },
     on: <E extends EventName>(e: E, l: (p: Events[E]) => void) => h.ctx.bus.on((name: EventName, p: unknown) => (name === e ? l(p as Events[E]) : undefined)),
   };
-  return { api: new Api(raw), release, answered };
+  return {
+    api: new Api(raw),
+    release,
+    answered,
+    async overtake(first, later, shown) {
+      await later();
+      shown();
+      release();
+      await first;
+      shown();
+    },
+  };
 }

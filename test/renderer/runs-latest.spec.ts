@@ -29,27 +29,17 @@ beforeAll(async () => {
 
 describe('the run list', () => {
   it("shows the dataset chosen last, when the one before answers after it", async () => {
-    const { api, release } = holding(lib.h, 'runs:list');
-    const runs = new Runs(api);
-    const first = runs.load(lib.ds); // answered last
-    await runs.load(empty);
-    expect(runs.list).toEqual([]);
-    release();
-    await first;
-    expect(runs.list).toEqual([]);
+    const held = holding(lib.h, 'runs:list');
+    const runs = new Runs(held.api);
+    await held.overtake(runs.load(lib.ds), () => runs.load(empty), () => expect(runs.list).toEqual([]));
   });
 });
 
 describe('the watched run', () => {
   it('is the run watched last', async () => {
-    const { api, release } = holding(lib.h, 'runs:metrics');
-    const runs = new Runs(api);
-    const first = runs.watch(lib.runId); // answered last
-    await runs.watch(other);
-    expect(runs.liveId).toBe(other);
-    release();
-    await first;
-    expect(runs.liveId).toBe(other);
+    const held = holding(lib.h, 'runs:metrics');
+    const runs = new Runs(held.api);
+    await held.overtake(runs.watch(lib.runId), () => runs.watch(other), () => expect(runs.liveId).toBe(other));
   });
 
   it('a run started meanwhile is watched, with no summary, whatever answers after its start', async () => {
@@ -74,52 +64,41 @@ describe('the watched run', () => {
 
 describe('Compare', () => {
   it('shows the runs chosen when it was asked last', async () => {
-    const { api, release } = holding(lib.h, 'runs:metrics');
-    const runs = new Runs(api);
+    const held = holding(lib.h, 'runs:metrics');
+    const runs = new Runs(held.api);
     await runs.load(lib.ds);
     runs.toggleCompare(lib.runId);
-    const first = runs.loadCompare(); // answered last
+    const first = runs.loadCompare();
     runs.toggleCompare(lib.runId);
     runs.toggleCompare(other);
-    await runs.loadCompare();
-    expect(runs.compared.map((c) => c.run.id)).toEqual([other]);
-    release();
-    await first;
-    expect(runs.compared.map((c) => c.run.id)).toEqual([other]);
+    await held.overtake(first, () => runs.loadCompare(), () => expect(runs.compared.map((c) => c.run.id)).toEqual([other]));
   });
 });
 
 describe('the summary card', () => {
   it('shows the run summarized last', async () => {
-    const { api, release } = holding(lib.h, 'runs:get');
-    const runs = new Runs(api);
-    const first = runs.summarize(lib.runId); // answered last
-    await runs.summarize(other);
-    expect(runs.summary?.id).toBe(other);
-    release();
-    await first;
-    expect(runs.summary?.id).toBe(other);
+    const held = holding(lib.h, 'runs:get');
+    const runs = new Runs(held.api);
+    await held.overtake(runs.summarize(lib.runId), () => runs.summarize(other), () => expect(runs.summary?.id).toBe(other));
   });
 });
 
 describe('the suggestions', () => {
   it('show the list asked for last (a relabel between two asks)', async () => {
     const { h, ds } = lib;
-    const { api, release, answered } = holding(h, 'suggestions:list');
-    const library = new Library(api);
-    const gallery = new Gallery(api);
-    const labeling = new Labeling(api, library, gallery, new Selection((i) => gallery.itemAt(i)?.id), () => lib.runId);
+    const held = holding(h, 'suggestions:list');
+    const library = new Library(held.api);
+    const gallery = new Gallery(held.api);
+    const labeling = new Labeling(held.api, library, gallery, new Selection((i) => gallery.itemAt(i)?.id), () => lib.runId);
     await library.select(ds);
     const [a, b] = (await h.ok('photos:list', { datasetId: ds, limit: 2 })).items.map((p) => p.id);
     await h.ok('labels:set', { datasetId: ds, photoIds: [a], classId: null });
-    const first = labeling.loadSuggestions(); // its answer: one suggestion; answered last
-    await answered;
+    const first = labeling.loadSuggestions(); // its answer: one suggestion
+    await held.answered;
     await h.ok('labels:set', { datasetId: ds, photoIds: [b], classId: null });
-    await labeling.loadSuggestions();
-    expect(labeling.suggestions.map((p) => p.id).sort()).toEqual([a, b].sort());
-    release();
-    await first;
-    expect(labeling.suggestions.map((p) => p.id).sort()).toEqual([a, b].sort());
-    expect(labeling.suggestionsTotal).toBe(2);
+    await held.overtake(first, () => labeling.loadSuggestions(), () => {
+      expect(labeling.suggestions.map((p) => p.id).sort()).toEqual([a, b].sort());
+      expect(labeling.suggestionsTotal).toBe(2);
+    });
   });
 });

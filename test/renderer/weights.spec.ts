@@ -21,16 +21,12 @@ async function offline(fn: () => Promise<void>): Promise<void> {
 describe('the weights status', () => {
   it('is the answer of the call made last', () =>
     offline(async () => {
-      const { api, release, answered } = holding(env.h, 'weights:status');
-      const w = new Weights(api);
+      const held = holding(env.h, 'weights:status');
+      const w = new Weights(held.api);
       const ended = env.h.next('weights:done');
-      const first = w.load(); // 'missing'; answered last
-      await answered;
-      await w.download();
-      expect(w.status?.state).toBe('downloading');
-      release();
-      await first;
-      expect(w.status?.state).toBe('downloading');
+      const first = w.load(); // 'missing'
+      await held.answered;
+      await held.overtake(first, () => w.download(), () => expect(w.status?.state).toBe('downloading'));
       await ended;
     }));
 
