@@ -38,10 +38,11 @@ export type FineTuneFigure = {
   lastValAcc: number;
   decodes: number; // photos decoded (feature cache misses)
   forwardRows: number; // image views pushed through conv1-pool5
+  backend: string; // the TF.js backend it ran on
 };
 
 export async function benchFineTune(opts: { headEpochs?: number; epochs?: number; log?: (l: string) => void } = {}): Promise<FineTuneFigure[]> {
-  await initBackend('auto', { pooledAllocator: true }); // as the product's transfer recipe (ml/backend.ts)
+  const { name: backend } = await initBackend('auto', { pooledAllocator: true }); // as the product's transfer recipe (ml/backend.ts)
   const imported = parseOnnxAlexNet(readFileSync(bvlcFixture()));
   const base: BaseModel = {
     params: paramsFromArrays(imported.config, imported.arrays),
@@ -97,6 +98,7 @@ export async function benchFineTune(opts: { headEpochs?: number; epochs?: number
         lastValAcc: r.metrics[r.metrics.length - 1]?.valAcc ?? NaN,
         decodes,
         forwardRows,
+        backend,
       });
       disposeParams(r.params);
     }

@@ -220,6 +220,20 @@ const cpuNote = (o: Fig | undefined, b: Fig | undefined): string => {
 };
 const load = (): string => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 
+// The backends the rows ran on, by name, each as the header says it ('tensorflow (versions)', 'webgpu
+// on <adapter>'): a group adds its own once its child has said which it loaded. The groups that load
+// none (db, data, grid) add nothing, and a run of those alone names no backend.
+const backends = new Map<string, string>();
+const ranOn = (name: string, described = name): void => {
+  if (!backends.has(name) || backends.get(name) === name) backends.set(name, described);
+};
+const backendWords = (): string => [...backends.values()].join('; ');
+/** The backend an engine.ts child says it loaded (its 'backend' figure), if it said one. */
+const engineRanOn = (figs: Fig[]): void => {
+  const b = pick(figs, 'backend');
+  if (b) ranOn(String(b.backend), `${String(b.backend)} (${JSON.stringify(b.versions)})`);
+};
+
 // -------------------------------------------------------------------------------------------------
 // Main
 
@@ -243,7 +257,6 @@ async function main(): Promise<void> {
   const torchPy = findTorchPython();
   const need = (g: Group): boolean => only.has(g);
   let ours: Fig[] = [];
-  let backend = 'unknown';
   const engineGroups = (['infer', 'train', 'transfer'] as const).filter(need);
   // The decode row needs the training step's rate: measure it even when only 'decode' is asked for.
   if (need('decode') && !engineGroups.includes('train')) engineGroups.push('train');
@@ -254,13 +267,13 @@ async function main(): Promise<void> {
     } catch (e) {
       log(`[bench] ours failed: ${(e as Error).message}`);
     }
-    const b = pick(ours, 'backend');
-    backend = b ? `${String(b.backend)} (${JSON.stringify(b.versions)})` : backend;
+    engineRanOn(ours);
   }
-  header.backend = backend;
+  // known here only where the engine's groups ran; the footer (--json) and the table name them all
+  if (backends.size > 0) header.backend = backendWords();
   header.torch = torchPy ? `${torchPy.py} (torch ${torchPy.version})` : 'n/a';
   if (json) console.log(JSON.stringify(header));
-  else log(`[bench] backend ${backend}; ${cores} cores (${String(header.cpu)}); ${String(header.threads)}; load ${String(header.load)}`);
+  else log(`[bench] ${backends.size > 0 ? `backend ${backendWords()}; ` : ''}${cores} cores (${String(header.cpu)}); ${String(header.threads)}; load ${String(header.load)}`);
 
   // -- ONNX Runtime (inference)
   let ort: Fig[] = [];
@@ -368,6 +381,7 @@ async function main(): Promise<void> {
     } catch (e) {
       log(`[bench] bfc failed: ${(e as Error).message}`);
     }
+    engineRanOn(bfc);
     const tt = pick(torch, 'torch_train_step');
     const tr = pick(torch, 'torch_transfer_step');
     const o1 = pick(bfc, 'ours_train_step');
@@ -384,6 +398,7 @@ async function main(): Promise<void> {
     } catch (e) {
       log(`[bench] memory failed: ${(e as Error).message}`);
     }
+    engineRanOn(mem);
     compare('peak memory (RSS) training batch 32', val(pick(mem, 'ours_train_memory')), val(pick(torch, 'torch_train_memory')), 'MB', `ratio = PyTorch RSS / ours; each in its own process after 4 (ours) / 7+2 (PyTorch) steps${torchNote}`, true);
   }
 
@@ -423,6 +438,7 @@ async function main(): Promise<void> {
     }
     const first = ft.find((f) => f.run === 'first');
     const rerun = ft.find((f) => f.run === 'rerun');
+    if (typeof first?.backend === 'string') ranOn(first.backend);
     const nFirst = typeof first?.epochs === 'number' ? first.epochs : 0;
     const nRerun = typeof rerun?.epochs === 'number' ? rerun.epochs : nFirst;
     const torchEpochs = FT_FULL ? Math.max(nFirst, nRerun, 1) : Math.max(1, Math.min(FT_TORCH_EPOCHS, Math.max(nFirst, 1)));
@@ -497,6 +513,7 @@ async function main(): Promise<void> {
     log(`[bench] profile: one inference and one training step at batch 32, per kernel (load ${load()})`);
     try {
       const prof = await tsx('engine.ts', ['--groups', 'profile'], 5 * 60_000);
+      engineRanOn(prof);
       for (const p of prof.filter((f) => f.name.startsWith('profile_'))) {
         const kernels = (p.kernels ?? {}) as Record<string, number>;
         const total = p.value;
@@ -518,7 +535,7 @@ async function main(): Promise<void> {
 
   const seconds = (performance.now() - t0) / 1000;
   if (json) {
-    console.log(JSON.stringify({ name: 'footer', ours: null, baseline: null, ratio: null, unit: '', type: 'footer', seconds: Math.round(seconds), load: load() }));
+    console.log(JSON.stringify({ name: 'footer', ours: null, baseline: null, ratio: null, unit: '', type: 'footer', seconds: Math.round(seconds), load: load(), backends: [...backends.values()] }));
     return;
   }
   printTable(header, seconds);
@@ -526,7 +543,7 @@ async function main(): Promise<void> {
 
 function printTable(header: Record<string, unknown>, seconds: number): void {
   const lines: string[] = [];
-  lines.push(`AlexNet Studio benchmark: backend ${String(header.backend)}`);
+  lines.push(`AlexNet Studio benchmark${backends.size === 0 ? '' : `: backend${backends.size > 1 ? 's' : ''} ${backendWords()}`}`);
   lines.push(`${String(header.cores)} cores (${String(header.cpu)}); threads: ${String(header.threads)}`);
   lines.push(`PyTorch: ${String(header.torch)}; load average at start ${String(header.load)}, at end ${load()}; ${Math.round(seconds)} s${quick ? ' (--quick)' : ''}`);
   const cols = ['name', 'ours', 'baseline', 'ratio', 'unit', 'notes'] as const;
@@ -616,6 +633,7 @@ async function gpuGroup(torchPy: { py: string; version: string } | null): Promis
   const adapter = dev?.adapter as { vendor?: string; architecture?: string; description?: string } | undefined;
   const named = adapter ? `webgpu on ${[adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' ')}` : 'webgpu not measured';
   const device = dev?.software === true ? `SOFTWARE ADAPTER, smoke run, not a speed (--gpu-software, TINY_CONFIG): ${named}` : named;
+  if (dev) ranOn('webgpu', dev.software === true ? `${named} (software adapter)` : named);
   const gpuName = String(pick(torch.fp32 ?? [], 'torch_infer')?.gpu ?? 'n/a');
   const t = (p: 'fp32' | 'tf32' | 'bf16', name: string, b?: number): number | null => val(pick(torch[p] ?? [], name, b));
   const rows: [string, string, string, number, string][] = [

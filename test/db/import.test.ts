@@ -5,22 +5,12 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exifDateTimeOriginal } from '../../db/exif';
 import { importFolder, verifyPhotos } from '../../db/import';
-import { type Library, openLibrary } from '../../db/index';
 import { ensureThumbnail, makeThumbnails, thumbnailPath } from '../../db/thumbnails';
-import { hymenoptera, someJpegs, tempDir } from './helpers';
+import { hymenoptera, someJpegs, tempDir, useTempLibrary } from './helpers';
 
 const sha = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
-let dir: string;
-let lib: Library;
-beforeAll(() => {
-  dir = tempDir();
-  lib = openLibrary(path.join(dir, 'library.sqlite'));
-});
-afterAll(() => {
-  lib.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const { lib } = useTempLibrary();
 
 describe('importing a whole split of real photos', () => {
   const val = path.join(hymenoptera, 'val');

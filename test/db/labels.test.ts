@@ -1,31 +1,23 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { importFolder } from '../../db/import';
 import { trainingSet } from '../../db/training';
-import { type Library, openLibrary } from '../../db/index';
+import type { Library } from '../../db/index';
 import type { PhotoListItem } from '../../db/repos/photos';
-import { hymenoptera, tempDir } from './helpers';
+import { hymenoptera, useTempLibrary } from './helpers';
 
-let dir: string;
-let lib: Library;
+const { lib } = useTempLibrary();
 let ds: number;
 let ants: number;
 let bees: number;
 let ids: number[];
 beforeAll(async () => {
-  dir = tempDir();
-  lib = openLibrary(path.join(dir, 'library.sqlite'));
   // the real photos, without folder labels: labeling starts from scratch
   const s = await importFolder(lib, path.join(hymenoptera, 'val'), { dataset: 'bugs', classesFromFolders: false, thumbnails: false });
   ds = s.datasetId;
   ants = lib.classes.create(ds, 'ants').id;
   bees = lib.classes.create(ds, 'bees').id;
   ids = lib.photos.all(ds).map((p) => p.id);
-});
-afterAll(() => {
-  lib.close();
-  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 const labelOf = (id: number) => lib.photos.get(id).classId;

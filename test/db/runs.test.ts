@@ -1,20 +1,10 @@
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Library, openLibrary } from '../../db/index';
-import { repoRoot, tempDir } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { openLibrary } from '../../db/index';
+import { repoRoot, useTempLibrary } from './helpers';
 
-let dir: string;
-let lib: Library;
-beforeAll(() => {
-  dir = tempDir();
-  lib = openLibrary(path.join(dir, 'library.sqlite'));
-});
-afterAll(() => {
-  lib.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const { dir, lib } = useTempLibrary();
 
 describe('runs, metrics and models', () => {
   it('round-trip a run: config, preprocessing, classes, metrics per step and epoch, checkpoints, status', () => {

@@ -1,6 +1,6 @@
 // Numeric helpers shared by the engine's tests.
 import { expect } from 'vitest';
-import type { LrnConfig } from '../../ml/config';
+import { PARAM_NAMES, type LrnConfig, type Params } from '../../ml/config';
 
 /** Deterministic pseudo-random numbers in [-scale, scale) (mulberry32), so failures reproduce. */
 export function randoms(n: number, seed: number, scale = 1): Float32Array {
@@ -26,6 +26,17 @@ export function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
     mag = Math.max(mag, Math.abs(b[i]));
   }
   return diff / mag;
+}
+
+/** Largest absolute difference between two parameter sets, over every weight of every layer. */
+export function maxParamDiff(a: Params, b: Params): number {
+  let diff = 0;
+  for (const n of PARAM_NAMES) {
+    const x = a[n].dataSync();
+    const y = b[n].dataSync();
+    for (let i = 0; i < x.length; i++) diff = Math.max(diff, Math.abs(x[i] - y[i]));
+  }
+  return diff;
 }
 
 // The paper's formula, literally: b[c] = a[c] / (k + alpha/n * sum_{|c'-c| <= (n-1)/2} a[c']^2)^beta.

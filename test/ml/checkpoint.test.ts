@@ -1,23 +1,18 @@
-import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync, truncateSync, renameSync, mkdirSync, statSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync, existsSync, readFileSync, writeFileSync, truncateSync, renameSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../ml/backend';
+import { describe, expect, it } from 'vitest';
 import { cloneParams, initialState, loadCheckpoint, loadModel, saveCheckpoint, snapshotParams, type CheckpointInput } from '../../ml/checkpoint';
 import { PARAM_NAMES, TINY_CONFIG, type Params } from '../../ml/config';
 import { EngineError } from '../../ml/errors';
 import { disposeParams, initParams } from '../../ml/model';
 import { Sgd } from '../../ml/optimizer';
 import { PAPER_PREPROCESSING } from '../../ml/preprocess';
+import { useEngine } from '../helpers/engine';
 
 
 const bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'ckpt-test-'));
-beforeAll(async () => {
-  await initBackend('cpu');
-});
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = useEngine('ckpt-test-', 'cpu');
 
 async function makeCheckpoint(dir: string): Promise<{ input: CheckpointInput & { params: Params }; sgd: Sgd }> {
   const params = initParams(TINY_CONFIG, 7);

@@ -1,22 +1,15 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../ml/backend';
+import { describe, expect, it } from 'vitest';
 import { TINY_CONFIG, makeConfig } from '../../ml/config';
 import { computeReport, evaluate } from '../../ml/evaluate';
 import { averageViews } from '../../ml/predict';
 import { disposeParams, initParams } from '../../ml/model';
 import { PAPER_PREPROCESSING } from '../../ml/preprocess';
+import { hymenopteraPhotos, useEngine } from '../helpers/engine';
 
-const repoRoot = path.resolve(import.meta.dirname, '../..');
-const data = path.resolve(repoRoot, '../shared/datasets/hymenoptera/val');
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'eval-test-'));
-beforeAll(async () => {
-  await initBackend('cpu');
-});
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = useEngine('eval-test-', 'cpu');
 
 describe('metrics from hand-made predictions', () => {
   // 3 classes, 6 images. rows: probabilities; labels: truth
@@ -88,10 +81,7 @@ describe('evaluate on real photos', () => {
     // gives the same logits, and the two reports could not differ
     const params = initParams(config, 5, 'he');
     const prep = { ...PAPER_PREPROCESSING, resize: 112, crop: 99 };
-    const { readdirSync } = await import('node:fs');
-    const items = ['ants', 'bees'].flatMap((c, label) =>
-      readdirSync(path.join(data, c)).sort().slice(0, 3).map((f) => ({ path: path.join(data, c, f), label })),
-    );
+    const items = hymenopteraPhotos('val', 3);
     const bad = path.join(tmp, 'broken.jpg');
     writeFileSync(bad, Buffer.from('not a jpeg at all'));
     items.push({ path: bad, label: 0 });

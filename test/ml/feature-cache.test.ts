@@ -1,26 +1,16 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../ml/backend';
+import { describe, expect, it } from 'vitest';
 import { TINY_CONFIG, makeConfig } from '../../ml/config';
 import { FeatureCache, featureSource, fromHalf, toHalf } from '../../ml/feature-cache';
 import { disposeParams, forward, initParams } from '../../ml/model';
 import { PAPER_PREPROCESSING, centerView, loadImage, toInput } from '../../ml/preprocess';
+import { hymenopteraPhotos, useEngine } from '../helpers/engine';
 
-const repoRoot = path.resolve(import.meta.dirname, '../..');
-const data = path.resolve(repoRoot, '../shared/datasets/hymenoptera/train');
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'fcache-test-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-beforeAll(async () => {
-  await initBackend('wasm');
-});
+const tmp = useEngine('fcache-test-', 'wasm');
 const config = makeConfig({ ...TINY_CONFIG, numClasses: 2 });
 const prep = { ...PAPER_PREPROCESSING, resize: 112, crop: 99 };
-const items = ['ants', 'bees'].flatMap((c, label) =>
-  readdirSync(path.join(data, c)).sort().slice(0, 5).map((f) => ({ path: path.join(data, c, f), label })),
-);
+const items = hymenopteraPhotos('train', 5);
 
 describe('float16 encoding', () => {
   it('round-trips exactly representable values and keeps others within 2^-11 relative', () => {

@@ -1,21 +1,16 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../ml/backend';
+import { describe, expect, it } from 'vitest';
 import { TINY_CONFIG, makeConfig } from '../../ml/config';
 import { classify } from '../../ml/infer';
 import { disposeParams, forward, initParams } from '../../ml/model';
 import { PAPER_PREPROCESSING, loadImage, tenCropViews, toInput } from '../../ml/preprocess';
+import { datasetsDir } from '../helpers/bvlc-fixture';
+import { useEngine } from '../helpers/engine';
 
-const repoRoot = path.resolve(import.meta.dirname, '../..');
-const dir = path.resolve(repoRoot, '../shared/datasets/hymenoptera/val/bees');
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'infer-test-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-beforeAll(async () => {
-  await initBackend('wasm');
-});
+const dir = path.join(datasetsDir, 'hymenoptera/val/bees');
+const tmp = useEngine('infer-test-', 'wasm');
 const config = makeConfig({ ...TINY_CONFIG, numClasses: 7, dropout: 0.5 });
 const prep = { ...PAPER_PREPROCESSING, resize: 110, crop: 99 };
 const classNames = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];

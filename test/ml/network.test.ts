@@ -3,13 +3,11 @@
 // offers) given as a variant of the list is followed by the eager forward, the TensorFlow graph,
 // the TF.js graph-model export (stock tfjs-converter), the ONNX export (ONNX Runtime) and the ONNX
 // import, with the same numbers; the default description refuses the variant's file.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../ml/backend';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG, PARAM_NAMES, TINY_CONFIG, layerShapes, networkLayers, paramShapes, type AlexNetConfig, type Layer } from '../../ml/config';
 import { EngineError } from '../../ml/errors';
 import { graphUnsupported } from '../../ml/graph';
@@ -17,15 +15,11 @@ import { disposeParams, forward, paramsFromArrays } from '../../ml/model';
 import { PAPER_PREPROCESSING } from '../../ml/preprocess';
 import { exportTfjs } from '../../ml/weights/export-tfjs';
 import { exportOnnx, parseOnnxAlexNet } from '../../ml/weights/onnx';
+import { useEngine } from '../helpers/engine';
 import { randomArrays } from '../helpers/random-model';
 import { loadExportedGraph } from '../helpers/tfjs-export';
 
-let dir = '';
-beforeAll(async () => {
-  await initBackend('auto');
-  dir = mkdtempSync(path.join(os.tmpdir(), 'alexnet-network-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useEngine('alexnet-network-', 'auto');
 
 describe('networkLayers', () => {
   it("lists the paper's network in order, and the shapes and parameters come from it", () => {

@@ -1,9 +1,7 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../ml/backend';
+import { describe, expect, it } from 'vitest';
 import { initialState, loadCheckpoint, loadModel } from '../../ml/checkpoint';
 import { PARAM_NAMES, TINY_CONFIG, makeConfig, type Params } from '../../ml/config';
 import { EngineError } from '../../ml/errors';
@@ -12,20 +10,14 @@ import { disposeParams, initParams } from '../../ml/model';
 import { PAPER_PREPROCESSING } from '../../ml/preprocess';
 import { evaluate } from '../../ml/evaluate';
 import { DEFAULT_PLATEAU, imageSource, parseStopAt, plateauStep, reachedTarget, train, type SourceBatch, type TrainEvent, type TrainOptions } from '../../ml/train';
+import { datasetsDir } from '../helpers/bvlc-fixture';
+import { hymenopteraPhotos, labeledPhotos, useEngine } from '../helpers/engine';
+import { maxParamDiff } from '../helpers/numeric';
 
-const repoRoot = path.resolve(import.meta.dirname, '../..');
-const data = path.resolve(repoRoot, '../shared/datasets/hymenoptera/train');
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'train-test-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-beforeAll(async () => {
-  // wasm: the pure-JS cpu backend's Conv2DBackpropFilter takes seconds even on the tiny model
-  await initBackend('wasm');
-});
+// wasm: the pure-JS cpu backend's Conv2DBackpropFilter takes seconds even on the tiny model
+const tmp = useEngine('train-test-', 'wasm');
 
-const photos = (perClass: number) =>
-  ['ants', 'bees'].flatMap((c, label) =>
-    readdirSync(path.join(data, c)).sort().slice(0, perClass).map((f) => ({ path: path.join(data, c, f), label })),
-  );
+const photos = (perClass: number) => hymenopteraPhotos('train', perClass);
 const config = makeConfig({ ...TINY_CONFIG, numClasses: 2 });
 // Unit-variance inputs (ImageNet std) so that the variance-preserving init below makes sense.
 const prep = { ...PAPER_PREPROCESSING, resize: 112, crop: 99, std: [58.4, 57.1, 57.4] as [number, number, number] };
@@ -90,13 +82,7 @@ describe('train', () => {
       expect(b.metrics[i].trainLoss).toBeCloseTo(a.metrics[i].trainLoss, 5);
       expect(b.metrics[i].valLoss).toBeCloseTo(a.metrics[i].valLoss, 5);
     }
-    let maxDiff = 0;
-    for (const n of PARAM_NAMES) {
-      const x = a.params[n].dataSync();
-      const y = b.params[n].dataSync();
-      for (let i = 0; i < x.length; i++) maxDiff = Math.max(maxDiff, Math.abs(x[i] - y[i]));
-    }
-    expect(maxDiff).toBeLessThan(1e-5);
+    expect(maxParamDiff(a.params, b.params)).toBeLessThan(1e-5);
     // the checkpoint on disk is the final state too
     const ck = await loadCheckpoint(path.join(tmp, 'b'), 'last');
     expect(ck.model.meta.epoch).toBe(2);
@@ -219,9 +205,7 @@ describe('train', () => {
 });
 
 describe('shuffling without augmentation (issue 19)', () => {
-  const flowers = path.resolve(repoRoot, '../shared/datasets/flowers5');
-  const sorted = (split: string, perClass: number) =>
-    ['dandelion', 'rose'].flatMap((c, label) => readdirSync(path.join(flowers, split, c)).sort().slice(0, perClass).map((f) => ({ path: path.join(flowers, split, c, f), label })));
+  const sorted = (split: string, perClass: number) => labeledPhotos(path.join(datasetsDir, 'flowers5', split), ['dandelion', 'rose'], perClass);
   const collect = async (g: AsyncGenerator<SourceBatch>): Promise<SourceBatch[]> => {
     const out: SourceBatch[] = [];
     for await (const b of g) out.push(b);

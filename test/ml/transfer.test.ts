@@ -1,9 +1,7 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../ml/backend';
+import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../ml/checkpoint';
 import { PARAM_NAMES, TINY_CONFIG, makeConfig, type Params } from '../../ml/config';
 import { EngineError } from '../../ml/errors';
@@ -12,18 +10,11 @@ import { PAPER_PREPROCESSING } from '../../ml/preprocess';
 import { FeatureCache, featureSource } from '../../ml/feature-cache';
 import { parseStopAt, train, type SourceBatch, type TrainSource } from '../../ml/train';
 import { HEAD_LR_CANDIDATES, checkCounts, fineTune, headFeatures, secondStageSource, stageMultipliers, withNewHead, type TransferEvent } from '../../ml/transfer';
+import { hymenopteraPhotos, useEngine } from '../helpers/engine';
+import { maxParamDiff } from '../helpers/numeric';
 
-const repoRoot = path.resolve(import.meta.dirname, '../..');
-const root = path.resolve(repoRoot, '../shared/datasets/hymenoptera');
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'transfer-test-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-beforeAll(async () => {
-  await initBackend('wasm');
-});
-const list = (split: string, perClass: number) =>
-  ['ants', 'bees'].flatMap((c, label) =>
-    readdirSync(path.join(root, split, c)).sort().slice(0, perClass).map((f) => ({ path: path.join(root, split, c, f), label })),
-  );
+const tmp = useEngine('transfer-test-', 'wasm');
+const list = hymenopteraPhotos;
 const prep = { ...PAPER_PREPROCESSING, resize: 112, crop: 99, std: [58.4, 57.1, 57.4] as [number, number, number] };
 // A stand-in "pretrained" tiny network (3 ImageNet-like outputs), He-scaled so its features carry signal.
 function baseParams(): { params: Params; config: ReturnType<typeof makeConfig> } {
@@ -155,13 +146,7 @@ describe('fine-tuning recipe', () => {
     expect(resumed.stopped).toBe(straight.stopped);
     expect(resumed.metrics.map((m) => m.epoch)).toEqual(straight.metrics.map((m) => m.epoch));
     resumed.metrics.forEach((m, i) => expect(m.trainLoss).toBeCloseTo(straight.metrics[i].trainLoss, 5));
-    let maxDiff = 0;
-    for (const n of PARAM_NAMES) {
-      const a = straight.params[n].dataSync();
-      const b = resumed.params[n].dataSync();
-      for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
-    }
-    expect(maxDiff).toBeLessThan(1e-5);
+    expect(maxParamDiff(straight.params, resumed.params)).toBeLessThan(1e-5);
     for (const p of [straight.params, resumed.params, base.params]) disposeParams(p);
   });
 

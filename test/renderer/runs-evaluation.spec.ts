@@ -2,28 +2,15 @@
 // answers arrive in, the view shows the evaluation asked for last (CI once saw a refresh after a
 // relabel land after the user's "today's labels" and put the run's own view back).
 import { describe, expect, it } from 'vitest';
-import type { AlexNetApi, Channel, Req } from '../../preload/contract';
 import { Api } from '../../renderer/src/lib/api';
 import { Runs } from '../../renderer/src/lib/managers/runs.svelte';
 import { useFinishedRun } from '../helpers/app';
+import { holding } from './hold';
 
 const lib = useFinishedRun(6, 'alexnet-eval-order-');
 
 /** The real handlers, with the `nth` runs:evaluation answer (1 = the first) held back until `release()`. */
-function holdingEvaluation(nth = 1): { api: Api; release: () => void } {
-  let release!: () => void;
-  const held = new Promise<void>((r) => (release = r));
-  let n = 0;
-  const raw: AlexNetApi = {
-    invoke: async <C extends Channel>(c: C, r: Req<C>) => {
-      const answer = await lib.h.call(c, r);
-      if (c === 'runs:evaluation' && ++n === nth) await held;
-      return answer;
-    },
-    on: () => () => {},
-  };
-  return { api: new Api(raw), release };
-}
+const holdingEvaluation = (nth = 1) => holding(lib.h, 'runs:evaluation', nth);
 
 describe('the evaluation view', () => {
   it('shows the evaluation asked for last, when an earlier one answers after it', async () => {

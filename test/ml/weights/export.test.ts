@@ -1,25 +1,24 @@
 // Export that matches the app: a model exported as ONNX runs in ONNX Runtime, and as a TF.js graph
 // model runs in stock tfjs-converter, on real photos, with the probabilities of our own forward pass.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../../ml/backend';
+import { describe, expect, it } from 'vitest';
 import { PARAM_NAMES, TINY_CONFIG, makeConfig, paramShapes, type AlexNetConfig } from '../../../ml/config';
 import { disposeParams, forward, paramsFromArrays } from '../../../ml/model';
 import { PAPER_PREPROCESSING, centerView, loadImage, toInput, type Preprocessing } from '../../../ml/preprocess';
 import { exportTfjs } from '../../../ml/weights/export-tfjs';
 import { exportOnnx, fc6FromNchw, fc6ToNchw, hwioToOihw, oihwToHwio, parseOnnxAlexNet, type ExportableModel } from '../../../ml/weights/onnx';
 import { datasetsDir } from '../../helpers/bvlc-fixture';
+import { useEngine } from '../../helpers/engine';
 import { randomArrays } from '../../helpers/random-model';
 import { loadExportedGraph } from '../../helpers/tfjs-export';
 
 const photos = ['train/ants/0013035.jpg', 'train/bees/1092977343_cb42b38d62.jpg', 'val/ants/10308379_1b6c72e180.jpg', 'val/bees/10870992_eebeeb3a12.jpg'].map((p) =>
   path.join(datasetsDir, 'hymenoptera', p),
 );
-let dir = '';
+const dir = useEngine('alexnet-export-', 'auto');
 
 /** Our forward + softmax, and the NHWC inputs, for `photos` under `prep`. */
 async function ours(model: ExportableModel): Promise<{ x: Float32Array; probs: number[][] }> {
@@ -49,12 +48,6 @@ function model(config: AlexNetConfig, prep: Preprocessing, seed: number): Export
   const classNames = Array.from({ length: config.numClasses }, (_, i) => `class ${i}`);
   return { config, arrays: randomArrays(config, seed), classNames, preprocessing: prep };
 }
-
-beforeAll(async () => {
-  await initBackend('auto');
-  dir = mkdtempSync(path.join(os.tmpdir(), 'alexnet-export-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('layout conversions', () => {
   it('OIHW <-> HWIO and fc6 NCHW <-> NHWC rows are inverse permutations', () => {

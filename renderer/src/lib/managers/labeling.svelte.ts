@@ -4,6 +4,7 @@
 // the next unlabeled photo, and suggestions from the latest run are accepted with one key.
 import type { LabelResult, PhotoItem } from '../../../../preload/contract';
 import type { Api } from '../api';
+import { Latest } from '../latest';
 import type { Gallery } from './gallery.svelte';
 import type { Library } from './library.svelte';
 import type { Selection } from './selection.svelte';
@@ -20,6 +21,9 @@ export class Labeling {
   suggestionsRunId = $state<number | null>(null);
 
   private queue: Promise<unknown> = Promise.resolve(); // labeling actions run one after another
+  // These show the answer of the call made last (an older, slower answer is dropped).
+  private peeks = new Latest(); // peek(); a labeling action's answer drops them (it is newer)
+  private suggestionLists = new Latest(); // loadSuggestions()
 
   constructor(
     private readonly api: Api,
@@ -90,12 +94,14 @@ export class Labeling {
 
   /** Re-reads what undo/redo would do (after switching datasets). */
   async peek(): Promise<void> {
+    const current = this.peeks.ask();
     const ds = this.library.datasetId;
     if (ds === null) {
       this.undoText = this.redoText = null;
       return;
     }
     const p = await this.api.call('labels:peek', { datasetId: ds });
+    if (!current()) return;
     this.undoText = p.undo;
     this.redoText = p.redo;
   }
@@ -104,10 +110,12 @@ export class Labeling {
 
   /** Unlabeled photos with a prediction, least confident first. */
   async loadSuggestions(limit = 200): Promise<void> {
+    const current = this.suggestionLists.ask();
     const ds = this.library.datasetId;
     if (ds === null) return;
     const runId = this.modelRunId();
     const page = await this.api.call('suggestions:list', { datasetId: ds, limit, ...(runId !== null ? { runId } : {}) });
+    if (!current()) return;
     this.suggestions = page.items;
     this.suggestionsTotal = page.total ?? page.items.length;
     this.suggestionsRunId = page.runId;
@@ -152,6 +160,7 @@ export class Labeling {
   }
 
   private async apply(res: LabelResult): Promise<void> {
+    this.peeks.drop();
     this.undoText = res.undo;
     this.redoText = res.redo;
     if (res.action) this.lastAction = res.action.description;

@@ -2,6 +2,7 @@
 // Datasets, the current dataset's classes and counts, and imports with their progress.
 import type { ClassCounts, ClassInfo, DatasetInfo, Events, ImportSummaryInfo } from '../../../../preload/contract';
 import type { Api } from '../api';
+import { Latest } from '../latest';
 
 export type ImportState = { importId: string; datasetId: number; phase: 'scan' | 'import' | 'verify'; done: number; total: number; added: number };
 
@@ -15,10 +16,17 @@ export class Library {
 
   current = $derived(this.datasets.find((d) => d.id === this.datasetId) ?? null);
 
+  // The lists show the answer of the call made last (an older, slower answer is dropped).
+  private datasetLists = new Latest(); // loadDatasets()
+  private classLists = new Latest(); // loadClasses()
+
   constructor(private readonly api: Api) {}
 
   async loadDatasets(): Promise<void> {
-    this.datasets = await this.api.call('datasets:list', {});
+    const current = this.datasetLists.ask();
+    const datasets = await this.api.call('datasets:list', {});
+    if (!current()) return;
+    this.datasets = datasets;
     if (this.datasetId === null || !this.datasets.some((d) => d.id === this.datasetId)) {
       this.datasetId = this.datasets[0]?.id ?? null;
     }
@@ -31,6 +39,7 @@ export class Library {
 
   /** Classes and counts of the current dataset. */
   async loadClasses(): Promise<void> {
+    const current = this.classLists.ask();
     const id = this.datasetId;
     if (id === null) {
       this.classes = [];
@@ -38,7 +47,7 @@ export class Library {
       return;
     }
     const [classes, counts] = await Promise.all([this.api.call('classes:list', { datasetId: id }), this.api.call('datasets:counts', { datasetId: id })]);
-    if (id !== this.datasetId) return;
+    if (!current() || id !== this.datasetId) return;
     this.classes = classes;
     this.counts = counts;
   }

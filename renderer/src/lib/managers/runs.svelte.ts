@@ -3,6 +3,7 @@
 // run:epoch), starting with good defaults or advanced settings, cancel, comparing runs, evaluation.
 import type { Evaluation, Events, RunDetail, RunInfo, RunMetrics, RunPhase, RunProgress, RunSettings, Series } from '../../../../preload/contract';
 import type { Api } from '../api';
+import { Latest } from '../latest';
 
 /** Curves of one run, keyed by metric name ('loss', 'acc', 'val_acc', ...). */
 export type Curves = { step: Record<string, Series>; epoch: Record<string, Series> };
@@ -185,10 +186,20 @@ export class Runs {
   /** runs:predict at work on new photos (null when idle). */
   predicting = $state<{ runId: number; done: number; total: number } | null>(null);
 
+  // Each view below shows the answer of the call made last (an older, slower answer is dropped).
+  private lists = new Latest(); // load()
+  private watches = new Latest(); // watch(); start() drops them: the new run is the one watched
+  private comparisons = new Latest(); // loadCompare()
+  private summaries = new Latest(); // summarize(); start() drops them: a new run has no summary yet
+  private evaluations = new Latest(); // evaluate(); closeEvaluation() drops them
+
   constructor(private readonly api: Api) {}
 
   async load(datasetId: number | null): Promise<void> {
-    this.list = await this.api.call('runs:list', datasetId === null ? {} : { datasetId });
+    const current = this.lists.ask();
+    const list = await this.api.call('runs:list', datasetId === null ? {} : { datasetId });
+    if (!current()) return;
+    this.list = list;
     const r = this.running;
     if (r && this.liveId !== r.id) {
       await this.watch(r.id);
@@ -198,6 +209,8 @@ export class Runs {
 
   async start(datasetId: number, advanced: Advanced, name?: string): Promise<RunInfo> {
     const run = await this.api.call('runs:start', { datasetId, settings: toSettings(advanced), ...(name ? { name } : {}) });
+    this.watches.drop();
+    this.summaries.drop();
     this.curves = { step: {}, epoch: {} };
     this.liveId = run.id;
     this.phase = 'starting';
@@ -226,7 +239,9 @@ export class Runs {
 
   /** Shows run `runId`'s curves from the library (then live events extend them). */
   async watch(runId: number): Promise<void> {
+    const current = this.watches.ask();
     const m = await this.api.call('runs:metrics', { runId });
+    if (!current()) return;
     this.liveId = runId;
     this.curves = { step: m.step, epoch: m.epoch };
     this.tick++;
@@ -273,34 +288,36 @@ export class Runs {
   }
 
   async loadCompare(): Promise<void> {
+    const current = this.comparisons.ask();
     const out: { run: RunInfo; metrics: RunMetrics }[] = [];
-    for (const id of this.compareIds) {
+    for (const id of [...this.compareIds]) {
       const run = this.list.find((r) => r.id === id);
       if (run) out.push({ run, metrics: await this.api.call('runs:metrics', { runId: id }) });
     }
-    this.compared = out;
+    if (current()) this.compared = out;
   }
 
   /** Loads the summary of a run that ended (best accuracy, epochs and why it stopped, time). */
   async summarize(runId: number): Promise<void> {
-    this.summary = await this.api.call('runs:get', { runId });
+    const current = this.summaries.ask();
+    const summary = await this.api.call('runs:get', { runId });
+    if (current()) this.summary = summary;
   }
 
-  private evaluations = 0; // evaluate() calls so far: only the latest one's answer is shown
-  private asked: { runId: number; subset: 'val' | 'all'; labels: 'at-end' | 'today' } | null = null; // what that call asked for
+  private asked: { runId: number; subset: 'val' | 'all'; labels: 'at-end' | 'today' } | null = null; // what the latest evaluate() asked for
 
   /** Scores run `runId`: by default against the labels as they were when it ended (what it measured).
    *  The view shows what was asked for last: an older call answering later is dropped. */
   async evaluate(runId: number, subset: 'val' | 'all' = 'val', labels: 'at-end' | 'today' = 'at-end'): Promise<void> {
-    const ask = ++this.evaluations;
+    const current = this.evaluations.ask();
     this.asked = { runId, subset, labels };
     const ev = await this.api.call('runs:evaluation', { runId, subset, worst: 24, labels });
-    if (ask === this.evaluations) this.evaluation = ev;
+    if (current()) this.evaluation = ev;
   }
 
   /** Closes the evaluation view (its run was deleted): nothing pending is shown, nothing refreshed. */
   closeEvaluation(): void {
-    this.evaluations++;
+    this.evaluations.drop();
     this.asked = null;
     this.evaluation = null;
   }

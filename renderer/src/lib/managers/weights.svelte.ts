@@ -3,6 +3,7 @@
 // or importing a file the user already has.
 import type { Events, WeightsStatus } from '../../../../preload/contract';
 import type { Api } from '../api';
+import { Latest } from '../latest';
 
 export class Weights {
   status = $state<WeightsStatus | null>(null);
@@ -10,22 +11,26 @@ export class Weights {
   progress = $state<{ received: number; total: number | null } | null>(null);
   error = $state<string | null>(null);
 
+  // The status shows the answer of the call made last; weights:done is newer than any answer still
+  // on its way (a download that fails at once can end before its weights:download is answered).
+  private statuses = new Latest();
+
   constructor(private readonly api: Api) {}
 
   async load(): Promise<void> {
-    this.status = await this.api.call('weights:status', {});
+    await this.ask(() => this.api.call('weights:status', {}));
   }
 
   /** Starts the download; progress and the end arrive as weights:progress / weights:done. */
   async download(): Promise<void> {
     this.error = null;
     this.progress = { received: 0, total: null };
-    this.status = await this.api.call('weights:download', {});
+    await this.ask(() => this.api.call('weights:download', {}));
   }
 
   async importFile(file: string): Promise<void> {
     this.error = null;
-    this.status = await this.api.call('weights:import', { file });
+    await this.ask(() => this.api.call('weights:import', { file }));
   }
 
   onProgress(p: Events['weights:progress']): void {
@@ -33,8 +38,15 @@ export class Weights {
   }
 
   onDone(d: Events['weights:done']): void {
+    this.statuses.drop();
     this.status = d.status;
     this.progress = null;
     this.error = d.error ? d.error.message : null;
+  }
+
+  private async ask(call: () => Promise<WeightsStatus>): Promise<void> {
+    const current = this.statuses.ask();
+    const status = await call();
+    if (current()) this.status = status;
   }
 }
