@@ -116,8 +116,9 @@ cp "$OUT/rows.jsonl" "$RUN/rows-gpu.jsonl" 2> /dev/null # (for a later --cpu cal
 node -e '
   for (const l of require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean)) {
     const r = JSON.parse(l);
-    if (r.type === "header") console.log(`backend ${r.backend}; torch ${r.torch}; ${r.cores} cores`);
-    else if (r.type !== "footer") console.log(`${r.name}: ours ${r.ours} vs ${r.baseline} ${r.unit} (ratio ${r.ratio}) | ${r.notes}`);
+    if (r.type === "header") console.log(`${r.backend ? `backend ${r.backend}; ` : ""}torch ${r.torch}; ${r.cores} cores`);
+    else if (r.type === "footer") console.log(`backends: ${(r.backends ?? []).join("; ") || "none loaded"}`);
+    else console.log(`${r.name}: ours ${r.ours} vs ${r.baseline} ${r.unit} (ratio ${r.ratio}) | ${r.notes}`);
   }' "$OUT/rows.jsonl" || warn "no rows"
 # Per layer, with the time left (the call ends at 600 s): each conv layer alone at batch 128, forward
 # and forward + gradients, under TF.js's programs and our naive and tiled ones (which layers should use

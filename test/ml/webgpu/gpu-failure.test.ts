@@ -13,7 +13,8 @@ import { EngineError } from '../../../ml/errors';
 import { disposeParams, initParams } from '../../../ml/model';
 import { PAPER_PREPROCESSING } from '../../../ml/preprocess';
 import { train, type TrainOptions } from '../../../ml/train';
-import { someJpegs, tempDir } from '../../db/helpers';
+import { tempDir } from '../../db/helpers';
+import { hymenopteraPhotos } from '../../helpers/engine';
 import { webgpuSkipReason } from './setup';
 
 const skip = await webgpuSkipReason();
@@ -21,14 +22,12 @@ const tmp = tempDir('alexnet-webgpu-failure-');
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const config = makeConfig({ ...TINY_CONFIG, numClasses: 2 });
-const items = (split: 'train' | 'val', perClass: number) =>
-  (['ants', 'bees'] as const).flatMap((c, label) => someJpegs(split, c, perClass).map((p) => ({ path: p, label })));
 const run = (epochs: number, resume: boolean): TrainOptions => ({
   config,
   params: initParams(config, 2, 'he'),
   classNames: ['ants', 'bees'],
-  train: items('train', 4),
-  val: items('val', 2),
+  train: hymenopteraPhotos('train', 4),
+  val: hymenopteraPhotos('val', 2),
   preprocessing: { ...PAPER_PREPROCESSING, resize: 112, crop: 99 },
   batchSize: 4,
   lr: 0.01,

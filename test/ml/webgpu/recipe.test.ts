@@ -18,7 +18,8 @@ import { disposeParams, initParams } from '../../../ml/model';
 import { PAPER_PREPROCESSING } from '../../../ml/preprocess';
 import { train, type TrainEvent, type TrainOptions } from '../../../ml/train';
 import { HEAD_LR_CANDIDATES, fineTune, type TransferEvent } from '../../../ml/transfer';
-import { someJpegs, tempDir } from '../../db/helpers';
+import { tempDir } from '../../db/helpers';
+import { hymenopteraPhotos } from '../../helpers/engine';
 import { maxRelDiff } from '../../helpers/numeric';
 import { webgpuSkipReason } from './setup';
 
@@ -27,8 +28,6 @@ const REFERENCE = findNativeBinding('@tensorflow/tfjs-node') !== null ? 'tensorf
 const tmp = tempDir('alexnet-webgpu-recipe-');
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const items = (split: 'train' | 'val', perClass: number) =>
-  (['ants', 'bees'] as const).flatMap((c, label) => someJpegs(split, c, perClass).map((p) => ({ path: p, label })));
 const config = makeConfig({ ...TINY_CONFIG, numClasses: 2 });
 // unit-variance inputs, as the He-scaled weights below expect
 const prep = { ...PAPER_PREPROCESSING, resize: 112, crop: 99, std: [58.4, 57.1, 57.4] as [number, number, number] };
@@ -41,8 +40,8 @@ const loop = (outDir: string, epochs: number, resume = false): TrainOptions => (
   config,
   params: initParams(config, 2, 'he'),
   classNames: ['ants', 'bees'],
-  train: items('train', 6),
-  val: items('val', 2),
+  train: hymenopteraPhotos('train', 6),
+  val: hymenopteraPhotos('val', 2),
   preprocessing: prep,
   batchSize: 4, // 3 steps an epoch
   lr: 0.01,
@@ -96,8 +95,8 @@ async function recipeFigures(tag: string): Promise<RecipeFigures> {
   const r = await fineTune({
     base: { params, config: baseConfig, preprocessing: prep, source: 'test-base' },
     classNames: ['ants', 'bees'],
-    train: items('train', 6),
-    val: items('val', 2),
+    train: hymenopteraPhotos('train', 6),
+    val: hymenopteraPhotos('val', 2),
     outDir,
     cacheDir: path.join(tmp, `${tag}-cache`),
     headEpochs: 2,
