@@ -18,12 +18,12 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu'; // always there: registers 'cpu'
-import { layerShapes, paramCount, type AlexNetConfig } from './config';
+import { layerShapes, paramCount, paramShapes, type AlexNetConfig } from './config';
 import { EngineError } from './errors';
 import './kernels/gradients';
 import { registerWasmTrainingKernels } from './kernels/wasm';
 import { registerTensorflowKernels, reserveUninitialised } from './kernels/tensorflow';
-import { gpuFailure, loadWebgpu, type GpuAdapterInfo } from './kernels/webgpu/device';
+import { gpuFailure, loadWebgpu, webgpuBufferLimit, type GpuAdapterInfo } from './kernels/webgpu/device';
 
 export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
 export type { GpuAdapterInfo };
@@ -388,11 +388,52 @@ export function estimateMemoryBytes(config: AlexNetConfig, batchSize: number, tr
 }
 
 /**
- * Throws EngineError 'OUT_OF_MEMORY' when the current backend is wasm and the estimated need of this
- * batch exceeds WASM_HEAP_LIMIT_BYTES. Other backends are not limited here. Returns the estimate.
+ * The largest single tensor of a forward or training step at `batchSize`, in bytes, and whose it is:
+ * the largest layer output (its gradient has the same size) or the largest weight matrix (fc6's in the
+ * paper's network). A GPU holds each tensor in one buffer, and a device limits a buffer's size.
+ */
+export function largestTensor(config: AlexNetConfig, batchSize: number): { bytes: number; what: string } {
+  let out = { bytes: 0, what: '' };
+  for (const [name, shape] of Object.entries(layerShapes(config))) {
+    const bytes = 4 * batchSize * shape.reduce((a, b) => a * b, 1);
+    if (bytes > out.bytes) out = { bytes, what: `${name}'s output at batch ${batchSize}` };
+  }
+  for (const [name, shape] of Object.entries(paramShapes(config))) {
+    const bytes = 4 * shape.reduce((a, b) => a * b, 1);
+    if (bytes > out.bytes) out = { bytes, what: `${name} (weights)` };
+  }
+  return out;
+}
+
+/** The largest batch whose every tensor fits a buffer of `limitBytes` (0: not even one image). */
+export function largestBatch(config: AlexNetConfig, limitBytes: number): number {
+  if (largestTensor(config, 1).bytes > limitBytes) return 0;
+  const perImage = largestTensor(config, 1e6).bytes / 1e6; // (the layer outputs outgrow the weights)
+  return Math.floor(limitBytes / perImage);
+}
+
+/** Whether a batch of `batchSize` fits the current backend's hard limits (memoryGuard's checks). */
+export function batchFits(config: AlexNetConfig, batchSize: number, training: boolean, backend: string = tf.getBackend()): boolean {
+  if (backend === 'wasm') return estimateMemoryBytes(config, batchSize, training) <= WASM_HEAP_LIMIT_BYTES;
+  const limit = backend === 'webgpu' ? webgpuBufferLimit() : null;
+  return limit === null || largestTensor(config, batchSize).bytes <= limit;
+}
+
+/**
+ * Throws EngineError 'OUT_OF_MEMORY' when a batch of `batchSize` cannot work on the current backend:
+ * on wasm, when the estimated need exceeds WASM_HEAP_LIMIT_BYTES; on webgpu, when a tensor would be
+ * larger than the device's largest buffer (the GPU would fail the dispatch). Returns the estimate.
  */
 export function memoryGuard(config: AlexNetConfig, batchSize: number, training: boolean, backend: string = tf.getBackend()): number {
   const need = estimateMemoryBytes(config, batchSize, training);
+  const limit = backend === 'webgpu' ? webgpuBufferLimit() : null;
+  if (limit !== null && largestTensor(config, batchSize).bytes > limit) {
+    const mib = (b: number): string => `${Math.round(b / 1024 ** 2)} MiB`;
+    const big = largestTensor(config, batchSize);
+    const fits = largestBatch(config, limit);
+    const hint = fits > 0 ? `use a batch of ${fits} or less` : 'no batch fits: use a smaller model or another backend';
+    throw new EngineError('OUT_OF_MEMORY', `${big.what} is ${mib(big.bytes)}, more than this GPU's largest buffer (${mib(limit)}): ${hint}`);
+  }
   if (backend === 'wasm' && need > WASM_HEAP_LIMIT_BYTES) {
     let fits = batchSize;
     while (fits > 1 && estimateMemoryBytes(config, fits, training) > WASM_HEAP_LIMIT_BYTES) fits = Math.floor(fits / 2);

@@ -3,7 +3,7 @@
 // made by the network's softmax layer on the ten patches"), softmax probabilities in chunks, top-k.
 
 import * as tf from '@tensorflow/tfjs-core';
-import { estimateMemoryBytes, readTensor, WASM_HEAP_LIMIT_BYTES } from './backend';
+import { batchFits, readTensor } from './backend';
 import type { AlexNetConfig, Params } from './config';
 import { decodeViews, type DecodedViews } from './data';
 import { forward } from './model';
@@ -25,10 +25,8 @@ export async function predictProbs(model: ModelLike, x: Float32Array, rows: numb
   const c = model.config.numClasses;
   const per = s * s * 3;
   const out = new Float32Array(rows * c);
-  // wasm's heap stops at 4 GB: shrink the chunk until the estimate fits (other backends: as asked)
-  if (tf.getBackend() === 'wasm') {
-    while (chunk > 1 && estimateMemoryBytes(model.config, chunk, false) > WASM_HEAP_LIMIT_BYTES) chunk = Math.floor(chunk / 2);
-  }
+  // wasm's heap stops at 4 GB, a GPU's buffers at its device's limit: shrink the chunk until it fits
+  while (chunk > 1 && !batchFits(model.config, chunk, false)) chunk = Math.floor(chunk / 2);
   for (let r = 0; r < rows; r += chunk) {
     const m = Math.min(chunk, rows - r);
     const p = tf.tidy(() => {

@@ -6,6 +6,8 @@ import {
   estimateMemoryBytes,
   findNativeBinding,
   initBackend,
+  largestBatch,
+  largestTensor,
   memoryGuard,
 } from '../../ml/backend';
 import { DEFAULT_CONFIG, TINY_CONFIG, makeConfig } from '../../ml/config';
@@ -150,6 +152,18 @@ describe('memoryGuard', () => {
     expect(() => memoryGuard(DEFAULT_CONFIG, fits, true, 'wasm')).not.toThrow();
     // the same batch is not refused on backends without the wasm heap limit
     expect(memoryGuard(DEFAULT_CONFIG, 512, true, 'tensorflow')).toBeGreaterThan(WASM_HEAP_LIMIT_BYTES);
+  });
+
+  it("finds the largest tensor a GPU must hold in one buffer, and the largest batch under a device's limit", () => {
+    // the paper's network: conv1's output (55 x 55 x 96 floats an image) outgrows fc6's weights (9216 x 4096) past 130 images
+    expect(largestTensor(DEFAULT_CONFIG, 128)).toEqual({ bytes: 4 * 9216 * 4096, what: 'fc6.w (weights)' });
+    expect(largestTensor(DEFAULT_CONFIG, 256)).toEqual({ bytes: 4 * 256 * 55 * 55 * 96, what: "conv1's output at batch 256" });
+    expect(largestBatch(DEFAULT_CONFIG, 1024 ** 3)).toBe(Math.floor(1024 ** 3 / (4 * 55 * 55 * 96))); // 924
+    expect(largestTensor(DEFAULT_CONFIG, largestBatch(DEFAULT_CONFIG, 1024 ** 3) + 1).bytes).toBeGreaterThan(1024 ** 3);
+    // WebGPU's guaranteed minimum (128 MiB) cannot hold fc6's weights at all
+    expect(largestBatch(DEFAULT_CONFIG, 128 * 1024 ** 2)).toBe(0);
+    // without a webgpu device, nothing is refused for the GPU's sake
+    expect(() => memoryGuard(DEFAULT_CONFIG, 4096, true, 'webgpu')).not.toThrow();
   });
 
   it('lets inference use much larger batches than training, and grows with the batch', () => {

@@ -116,6 +116,14 @@ function watchDevice(device: GPUDevice, gpu: GpuAdapterInfo): void {
   });
 }
 
+/** The largest buffer the current webgpu device can bind to a shader, in bytes; null when webgpu is
+ *  not the current backend. Every tensor is one buffer, so none may be larger. */
+export function webgpuBufferLimit(): number | null {
+  if (tf.getBackend() !== 'webgpu') return null;
+  const { limits } = (tf.backend() as unknown as { device: GPUDevice }).device;
+  return Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
+}
+
 /** The first failure the webgpu device reported in this process, or null. */
 export function gpuFailure(): EngineError | null {
   return failure;

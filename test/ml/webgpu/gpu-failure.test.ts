@@ -1,5 +1,5 @@
-// A failure the GPU reports (here a buffer beyond the device's limit, as a batch too large for the
-// GPU's memory gives) stops the run with one clear line, instead of the zeros a failed dispatch reads
+// A batch with a tensor beyond the GPU's largest buffer is refused before it starts. A failure the GPU
+// reports all the same (here a buffer beyond the device's limit, made mid-run) stops the run with one clear line, instead of the zeros a failed dispatch reads
 // back, and loses nothing: the run's last checkpoint is left as it was and a resume from it works on
 // another backend. Its own file: a failure is kept for the process (kernels/webgpu/device.ts).
 import { createHash } from 'node:crypto';
@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { initBackend, readTensor } from '../../../ml/backend';
-import { TINY_CONFIG, makeConfig } from '../../../ml/config';
+import { initBackend, largestBatch, largestTensor, memoryGuard, readTensor } from '../../../ml/backend';
+import { DEFAULT_CONFIG, TINY_CONFIG, makeConfig } from '../../../ml/config';
 import { EngineError } from '../../../ml/errors';
 import { disposeParams, initParams } from '../../../ml/model';
 import { PAPER_PREPROCESSING } from '../../../ml/preprocess';
@@ -44,6 +44,26 @@ const digest = (dir: string) =>
     .map((f) => `${f}:${createHash('sha256').update(fs.readFileSync(path.join(dir, f))).digest('hex')}`);
 
 describe.skipIf(skip !== null)('a GPU failure mid-run', () => {
+  it("refuses before any GPU work a batch with a tensor beyond the device's largest buffer, naming the batch that fits", async () => {
+    await initBackend('webgpu');
+    const { limits } = (tf.backend() as unknown as { device: GPUDevice }).device;
+    const limit = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
+    const fits = largestBatch(DEFAULT_CONFIG, limit);
+    expect(fits).toBeGreaterThan(0);
+    expect(() => memoryGuard(DEFAULT_CONFIG, fits, true)).not.toThrow();
+    let e: unknown = null;
+    try {
+      memoryGuard(DEFAULT_CONFIG, fits + 1, true);
+    } catch (err) {
+      e = err;
+    }
+    expect(e).toBeInstanceOf(EngineError);
+    expect((e as EngineError).code).toBe('OUT_OF_MEMORY');
+    expect((e as EngineError).message).toBe(
+      `conv1's output at batch ${fits + 1} is ${Math.round(largestTensor(DEFAULT_CONFIG, fits + 1).bytes / 1024 ** 2)} MiB, more than this GPU's largest buffer (${Math.round(limit / 1024 ** 2)} MiB): use a batch of ${fits} or less`,
+    );
+  });
+
   it('fails the run with OUT_OF_MEMORY naming the GPU, keeps the last checkpoint, and every later read refuses', async () => {
     await initBackend('webgpu');
     const device = (tf.backend() as unknown as { device: GPUDevice }).device;
