@@ -11,6 +11,7 @@
 // a browser's OffscreenCanvas. The engine reads every result with data() for this reason.
 
 import * as tf from '@tensorflow/tfjs-core';
+import { DEFAULT_CONFIG, paramShapes } from '../../config';
 import { EngineError } from '../../errors';
 
 export type GpuAdapterInfo = {
@@ -42,6 +43,18 @@ export function adapterLabel(a: GpuAdapterInfo): string {
 
 type WebgpuModule = { create(options: string[]): GPU; globals: object };
 
+/**
+ * Why an adapter cannot hold the paper's network, or null: every tensor is one GPU buffer, and fc6's
+ * weights (9216 x 4096 floats, 144 MiB) are larger than WebGPU's guaranteed 128 MiB. Most GPUs allow
+ * far more; one that does not is not picked on its own, since no batch could train or classify on it.
+ */
+export function tooSmallForAlexNet(limits: Pick<GPUSupportedLimits, 'maxBufferSize' | 'maxStorageBufferBindingSize'>): string | null {
+  const fc6 = 4 * paramShapes(DEFAULT_CONFIG)['fc6.w'].reduce((a, b) => a * b, 1);
+  const limit = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
+  const mib = (b: number): string => `${Math.round(b / 1024 ** 2)} MiB`;
+  return limit < fc6 ? `has buffers of at most ${mib(limit)}, too small for AlexNet's fc6 weights (${mib(fc6)})` : null;
+}
+
 let loaded: GpuAdapterInfo | null = null;
 
 /**
@@ -64,6 +77,8 @@ export async function loadWebgpu({ allowSoftware }: { allowSoftware: boolean }):
     const info = describeAdapter(adapter);
     if (info.software && !allowSoftware)
       throw new Error(`only a software WebGPU adapter, ${adapterLabel(info)}, which is slower than the CPU backends (ALEXNET_BACKEND=webgpu uses it anyway)`);
+    const small = tooSmallForAlexNet(adapter.limits);
+    if (small !== null && !allowSoftware) throw new Error(`the WebGPU adapter ${adapterLabel(info)} ${small} (ALEXNET_BACKEND=webgpu uses it anyway)`);
     const g = globalThis as Record<string, unknown>;
     for (const [k, v] of Object.entries(mod.globals)) if (!(k in g)) g[k] = v;
     if (typeof g.navigator === 'object' && g.navigator !== null) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });

@@ -1,7 +1,7 @@
 // kernels/webgpu/device.ts without a GPU: what a failure the GPU reports becomes. The failures
 // themselves, reported by a real device, are in test/ml/webgpu/gpu-failure.test.ts.
 import { describe, expect, it } from 'vitest';
-import { adapterLabel, classifyGpuError, type GpuAdapterInfo } from '../../../../ml/kernels/webgpu/device';
+import { adapterLabel, classifyGpuError, tooSmallForAlexNet, type GpuAdapterInfo } from '../../../../ml/kernels/webgpu/device';
 
 const gpu: GpuAdapterInfo = { vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H200', software: false };
 
@@ -22,5 +22,15 @@ describe('classifyGpuError', () => {
     const other = classifyGpuError('GPUValidationError', '[Invalid BindGroup] is invalid\n - While encoding', gpu);
     expect(other.code).toBe('GPU_FAILED');
     expect(other.message).toBe('the GPU (nvidia hopper (NVIDIA H200)) reported an error: [Invalid BindGroup] is invalid.');
+  });
+});
+
+describe('tooSmallForAlexNet', () => {
+  it("an adapter whose buffers cannot hold fc6's weights is named with the sizes; WebGPU's guaranteed minimum is such a one", () => {
+    expect(tooSmallForAlexNet({ maxBufferSize: 256 * 1024 ** 2, maxStorageBufferBindingSize: 128 * 1024 ** 2 })).toBe(
+      "has buffers of at most 128 MiB, too small for AlexNet's fc6 weights (144 MiB)",
+    );
+    expect(tooSmallForAlexNet({ maxBufferSize: 4 * 9216 * 4096, maxStorageBufferBindingSize: 2 ** 31 })).toBeNull();
+    expect(tooSmallForAlexNet({ maxBufferSize: 4 * 9216 * 4096 - 4, maxStorageBufferBindingSize: 2 ** 31 })).not.toBeNull();
   });
 });
