@@ -18,13 +18,12 @@ const MAX_BYTES = 64 * 1024;
 
 export const DEFAULT_APP_SETTINGS: AppSettings = { backend: 'auto' };
 
-/** The keys of AppSettings, each optional: settings:set's request, and each key of the file. */
-export const settingsPatchV = obj({
-  backend: opt(oneOf('auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu')),
-});
+/** Each key of AppSettings (a key of the file is checked alone: one bad key does not cost the others). */
 const KEYS: { [K in keyof AppSettings]: Validator<AppSettings[K]> } = {
   backend: oneOf('auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'),
 };
+/** settings:set's request: any of the keys. */
+export const settingsPatchV = obj({ backend: opt(KEYS.backend) });
 
 export const settingsFile = (dataDir: string): string => path.join(dataDir, SETTINGS_FILE);
 
