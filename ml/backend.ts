@@ -277,7 +277,9 @@ async function loadOther(name: Exclude<BackendName, 'webgpu'>): Promise<number> 
 
 /**
  * Makes the best available backend current (or `prefer`; env ALEXNET_BACKEND overrides 'auto').
- * A forced backend that cannot load throws EngineError 'BACKEND_UNAVAILABLE'.
+ * A forced backend that cannot load throws EngineError 'BACKEND_UNAVAILABLE'. The app's jobs pass
+ * a run's own backend, else the app setting (main/app/settings.ts), as `prefer`: so a run's choice
+ * beats the app setting, which beats ALEXNET_BACKEND, which beats 'auto'.
  */
 export type BackendOptions = {
   // TensorFlow's pooling CPU allocator (BFC) for the native backends: it keeps freed buffers for

@@ -344,6 +344,14 @@ export type AppInfo = {
   backend: BackendInfo | null; // the compute backend once a worker has loaded it (then also pushed as app:backend)
   imageUrl: { thumb: string; full: string }; // templates with '{id}', e.g. 'app-img://photo/{id}?size=thumb'
   runningRunId: number | null;
+  backendError?: string; // why the last backend probe failed (the app setting's backend did not load); absent when it loaded
+};
+
+// The app's preferences, kept in <dataDir>/settings.json (a machine's choice, not the library's).
+export type AppSettings = {
+  // the backend every engine job loads: 'auto' the best that loads (ALEXNET_BACKEND applies); a run's
+  // own settings.backend, when not 'auto', wins for that run
+  backend: 'auto' | BackendName;
 };
 
 export type MenuCommand = 'import-folder' | 'open-library' | 'undo' | 'redo' | 'select-all' | 'show-shortcuts' | 'about' | 'zoom-in' | 'zoom-out';
@@ -354,6 +362,9 @@ export type MenuCommand = 'import-folder' | 'open-library' | 'undo' | 'redo' | '
 export type Calls = {
   'app:info': { req: NoArgs; res: AppInfo };
   'dialog:pick': { req: { kind: 'folder' | 'files' | 'save-folder'; title?: string }; res: { paths: string[] } }; // UNSUPPORTED in browser mode; [] when dismissed
+  'settings:get': { req: NoArgs; res: AppSettings };
+  // saves the given keys; a new backend is probed before the answer (app:backend, or app:info's backendError)
+  'settings:set': { req: Partial<AppSettings>; res: AppSettings };
 
   'datasets:list': { req: NoArgs; res: DatasetInfo[] };
   'datasets:create': { req: { name: string }; res: DatasetInfo };
@@ -434,6 +445,8 @@ export type Res<C extends Channel> = Calls[C]['res'];
 export const CHANNELS = [
   'app:info',
   'dialog:pick',
+  'settings:get',
+  'settings:set',
   'datasets:list',
   'datasets:create',
   'datasets:rename',

@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Library } from '../../db/index';
-import type { ClusterPhase } from '../../preload/contract';
+import type { BackendName, ClusterPhase } from '../../preload/contract';
 import { trainingSet, type TrainingItem } from '../../db/training';
 import { readBinary, readModelMeta, resolveCheckpointDir, saveCheckpoint, type EpochMetrics } from '../../ml/checkpoint';
 import { toTorchState, writeSafetensors } from '../../ml/cluster/safetensors';
@@ -245,6 +245,7 @@ export type ClusterImportOptions = {
   name?: string; // the run's name
   runsDir: string; // where the run's model folder goes (the data folder's runs/)
   spawn: Spawner; // the worker that predicts the dataset's photos with our engine
+  backend?: 'auto' | BackendName; // the backend it predicts on (the app setting); default 'auto'
   log?: Log;
   signal?: AbortSignal; // abort: CANCELLED, and the run (row and model folder) is removed
   onProgress?: (phase: ClusterPhase, done: number, total: number) => void; // each phase starts at done 0
@@ -363,7 +364,7 @@ export async function importClusterResult(lib: Library, o: ClusterImportOptions)
     for (let i = 0; i < photos.length; i += CHUNK) {
       throwIfCancelled(o.signal, 'import');
       const chunk = photos.slice(i, i + CHUNK);
-      const res = await runWorkerJob(o.spawn, { kind: 'classify', modelDir: runDir, files: chunk.map((p) => p.path), topK: Math.min(5, labels.length), tta: 'center' }, { signal: o.signal, log: o.log });
+      const res = await runWorkerJob(o.spawn, { kind: 'classify', modelDir: runDir, files: chunk.map((p) => p.path), topK: Math.min(5, labels.length), tta: 'center', backend: o.backend ?? 'auto' }, { signal: o.signal, log: o.log });
       const rows = res.results.flatMap((r, j) => ('predictions' in r ? [{ photoId: chunk[j].id, topk: r.predictions }] : []));
       lib.predictions.write(run.id, rows);
       predicted += rows.length;

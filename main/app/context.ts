@@ -5,8 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Library } from '../../db/index';
-import type { BackendInfo, EventName, Events } from '../../preload/contract';
+import type { AppSettings, BackendInfo, EventName, Events } from '../../preload/contract';
 import { consoleLog, type Log } from './log';
+import { readSettings } from './settings';
 import { TrainingHost } from './training-host';
 import { runWorkerJob } from './worker/run';
 import type { Spawner } from './worker/spawn';
@@ -44,6 +45,9 @@ export type AppContext = {
   training: TrainingHost;
   imageUrl: { thumb: string; full: string };
   backend: BackendInfo | null; // the last backend a worker reported
+  backendError: string | null; // why the last probe loaded no backend (app:info shows it)
+  probes: number; // probes started: only the latest one's answer is kept
+  settings: AppSettings; // <dataDir>/settings.json (settings.ts); every engine job follows settings.backend
   imports: Map<string, AbortController>;
   pick: ((kind: PickKind, title: string | undefined) => Promise<string[]>) | null; // native dialogs (Electron only)
 };
@@ -84,6 +88,9 @@ export function createContext(o: ContextOptions): AppContext {
     training: null as unknown as TrainingHost, // set just below (it needs ctx for onBackend)
     imageUrl: o.imageUrl ?? (o.mode === 'electron' ? { thumb: 'app-img://photo/{id}?size=thumb', full: 'app-img://photo/{id}?size=full' } : { thumb: '/img/{id}?size=thumb', full: '/img/{id}?size=full' }),
     backend: null,
+    backendError: null,
+    probes: 0,
+    settings: readSettings(path.resolve(o.dataDir), log),
     imports: new Map(),
     pick: o.pick ?? null,
   };
@@ -128,17 +135,28 @@ export function displayName(ctx: Pick<AppContext, 'dataDir'>, file: string): str
 export function setBackend(ctx: AppContext, b: BackendInfo): void {
   const changed = JSON.stringify(ctx.backend) !== JSON.stringify(b);
   ctx.backend = b;
+  ctx.backendError = null;
   if (changed) ctx.bus.emit('app:backend', b);
 }
 
-/** Loads the best backend in a worker at start-up, so the window can show it before any run. */
+/**
+ * Loads the app setting's backend in a worker (at start-up, and when the setting changes), so the
+ * window shows it before any run. When it cannot load, the log says why, and so does app:info
+ * (backend null, backendError). Of overlapping probes, the last one started decides.
+ */
 export async function probeBackend(ctx: AppContext): Promise<BackendInfo | null> {
+  const n = ++ctx.probes;
   try {
-    const b = await runWorkerJob(ctx.spawn, { kind: 'probe' }, { log: ctx.log });
-    setBackend(ctx, b);
+    const b = await runWorkerJob(ctx.spawn, { kind: 'probe', backend: ctx.settings.backend }, { log: ctx.log });
+    if (n === ctx.probes) setBackend(ctx, b);
     return b;
   } catch (err) {
-    ctx.log('warn', `no compute backend could be loaded: ${(err as Error).message}`);
+    const why = (err as Error).message;
+    ctx.log('warn', `no compute backend could be loaded: ${why}`);
+    if (n === ctx.probes) {
+      ctx.backend = null;
+      ctx.backendError = why;
+    }
     return null;
   }
 }

@@ -354,6 +354,31 @@ describe('AlexNet Studio in Chromium', () => {
     await screenshot(page, '9-classify-dropped');
   });
 
+  it("changes the app's compute backend from the status bar: the status bar and the Train screen follow", async () => {
+    const choice = page.getByLabel('App compute backend', { exact: true });
+    const bar = page.locator('.topbar .backend').filter({ hasText: /· backend / });
+    const before = (await server.call('app:info', {})).backend!.name;
+    expect(await choice.inputValue()).toBe('auto');
+    await choice.selectOption({ label: 'CPU: JavaScript (slow)' });
+    // main loads the new backend before it answers: the status bar names it
+    await expect.poll(() => bar.textContent()).toMatch(/· backend cpu$/);
+    expect(await server.call('settings:get', {})).toEqual({ backend: 'cpu' });
+    expect((await server.call('app:info', {})).backend?.name).toBe('cpu');
+    expect(JSON.parse(fs.readFileSync(path.join(server.dataDir, 'settings.json'), 'utf8'))).toEqual({ backend: 'cpu' });
+    // the Train screen's per-run choice defaults to the app setting, and names it
+    await nav('Train').click();
+    await openAdvanced();
+    const perRun = page.getByRole('region', { name: 'Train' }).getByLabel('Compute backend', { exact: true });
+    expect(await perRun.inputValue()).toBe('auto');
+    await expect.poll(() => perRun.locator('option').first().textContent()).toBe('App setting (CPU: JavaScript (slow))');
+    await screenshot(page, '10-backend-setting');
+    // back to Auto: the best backend again
+    await choice.selectOption('auto');
+    await expect.poll(() => bar.textContent()).toMatch(new RegExp(`· backend ${before}( |$)`));
+    expect(await server.call('settings:get', {})).toEqual({ backend: 'auto' });
+    await expect.poll(() => perRun.locator('option').first().textContent()).toBe('App setting (Auto (best available))');
+  });
+
   it('had no CSP violation or page error', () => {
     expect(app.problems).toEqual([]); // what the page must never show (harness watchProblems)
   });

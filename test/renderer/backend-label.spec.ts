@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BackendInfo } from '../../preload/contract';
-import { backendLabel, backendWhy } from '../../renderer/src/lib/backend-label';
+import { BACKEND_CHOICES, backendChoiceLabel, backendLabel, backendWhy, parseBackendChoice } from '../../renderer/src/lib/backend-label';
 
 const base: BackendInfo = { name: 'tensorflow', threads: 2, versions: {}, tried: [] };
 const gpu: BackendInfo = {
@@ -40,5 +40,16 @@ describe('backendWhy', () => {
     expect(backendWhy('tensorflow', gpu)).toEqual([]);
     expect(backendWhy(null, null)).toEqual([]);
     expect(backendWhy(null, base)).toEqual([]);
+  });
+});
+
+describe('the backend choices', () => {
+  it('offer every backend once, best first, and read a select back', () => {
+    expect(BACKEND_CHOICES.map((c) => c.name)).toEqual(['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']);
+    expect(backendChoiceLabel('auto')).toBe('Auto (best available)');
+    expect(backendChoiceLabel('wasm')).toBe('CPU: WebAssembly');
+    expect(parseBackendChoice('webgpu')).toBe('webgpu');
+    expect(parseBackendChoice('auto')).toBe('auto');
+    expect(parseBackendChoice('cuda')).toBe('auto');
   });
 });

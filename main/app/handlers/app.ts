@@ -17,6 +17,7 @@ export function appHandlers(ctx: AppContext): HandlerMap<'app:info' | 'dialog:pi
         backend: ctx.backend,
         imageUrl: ctx.imageUrl,
         runningRunId: ctx.training.runningRunId,
+        ...(ctx.backendError !== null ? { backendError: ctx.backendError } : {}),
       };
     }),
     'dialog:pick': handler(obj({ kind: oneOf('folder', 'files', 'save-folder'), title: opt(str(200)) }), async (r) => {

@@ -77,7 +77,7 @@ export function clusterHandlers(ctx: AppContext): HandlerMap<'cluster:export' | 
     'cluster:import': handler(obj({ datasetId: id, folder: absPath, name: opt(str()) }), async (r) => {
       requireDataset(ctx, r.datasetId);
       const onProgress = progressEmitter(ctx, 'import', r.datasetId);
-      const res = await exclusive((signal) => importClusterResult(ctx.lib, { result: r.folder, dataset: r.datasetId, name: r.name, runsDir: dataPaths(ctx).runs, spawn: ctx.spawn, log: ctx.log, signal, onProgress }));
+      const res = await exclusive((signal) => importClusterResult(ctx.lib, { result: r.folder, dataset: r.datasetId, name: r.name, runsDir: dataPaths(ctx).runs, spawn: ctx.spawn, backend: ctx.settings.backend, log: ctx.log, signal, onProgress }));
       ctx.bus.emit('library:changed', { datasetId: r.datasetId, what: 'runs' });
       return { run: runInfo(ctx.lib.runs.summary(res.runId)), predicted: res.predicted };
     }),

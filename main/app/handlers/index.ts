@@ -14,6 +14,7 @@ import { labelHandlers } from './labels';
 import { photoHandlers } from './photos';
 import { predictHandlers } from './predict';
 import { runHandlers } from './runs';
+import { settingsHandlers } from './settings';
 import { weightsHandlers } from './weights';
 
 export type Handlers = HandlerMap<Channel>;
@@ -21,6 +22,7 @@ export type Handlers = HandlerMap<Channel>;
 export function createHandlers(ctx: AppContext): Handlers {
   return {
     ...appHandlers(ctx),
+    ...settingsHandlers(ctx),
     ...datasetHandlers(ctx),
     ...importHandlers(ctx),
     ...photoHandlers(ctx),

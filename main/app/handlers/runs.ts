@@ -126,7 +126,7 @@ function modelDir(ctx: AppContext, runId: number): string {
 export async function classifyFiles(ctx: AppContext, runId: number, files: string[], topK: number, tta: Tta, o: { thumbs?: boolean; signal?: AbortSignal } = {}): Promise<ClassifyResultInfo[]> {
   const run = ctx.lib.runs.get(runId);
   const dir = modelDir(ctx, runId);
-  const res = await runWorkerJob(ctx.spawn, { kind: 'classify', modelDir: dir, files, topK, tta, thumbs: o.thumbs }, { log: ctx.log, signal: o.signal, killOnCancel: true, onBackend: (b) => setBackend(ctx, b) });
+  const res = await runWorkerJob(ctx.spawn, { kind: 'classify', modelDir: dir, files, topK, tta, thumbs: o.thumbs, backend: ctx.settings.backend }, { log: ctx.log, signal: o.signal, killOnCancel: true, onBackend: (b) => setBackend(ctx, b) });
   const byName = new Map(run.datasetId === null ? [] : ctx.lib.classes.list(run.datasetId).map((c) => [c.name, c.id]));
   return res.results.map((x) =>
     'predictions' in x
@@ -273,7 +273,7 @@ export function runHandlers(
       tta: s.tta,
       seed: s.seed,
       network: { activation: s.activation, groups: s.groups, lrn: s.lrn, overlappingPool: s.overlappingPool },
-      backend: s.backend,
+      backend: s.backend === 'auto' ? ctx.settings.backend : s.backend, // the run's own choice, else the app setting's
       resume,
     };
     void ctx.training.start(job).then((status) => {

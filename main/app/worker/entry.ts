@@ -34,7 +34,7 @@ const runners: { [K in Job['kind']]: (job: JobOf[K]) => Promise<Outcomes[K]> } =
   export: (job) => runExport(job, controller.signal),
   'import-weights': (job) => runImportWeights(job, controller.signal),
   'download-weights': (job) => runDownloadWeights(job, send, controller.signal),
-  probe: () => initBackend('auto'),
+  probe: (job) => initBackend(job.backend),
 };
 const runJob = <K extends Job['kind']>(kind: K, job: JobOf[K]): Promise<Outcomes[K]> => runners[kind](job);
 

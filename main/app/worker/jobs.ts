@@ -111,7 +111,7 @@ export async function runTrain(job: TrainJob, send: Send, signal: AbortSignal): 
 }
 
 export async function runClassify(job: ClassifyJob, send: Send, signal: AbortSignal): Promise<ClassifyOutcome> {
-  send({ type: 'backend', info: await initBackend('auto') });
+  send({ type: 'backend', info: await initBackend(job.backend) });
   const model = await loadModel(job.modelDir, 'best');
   let results: ClassifyOutcome['results'];
   try {

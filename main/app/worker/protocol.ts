@@ -36,7 +36,8 @@ export type TrainJob = {
 
 // thumbs: each readable file's small JPEG thumbnail comes back as a data: URL (the page cannot read
 // a typed path itself, and no server route reads arbitrary files)
-export type ClassifyJob = { kind: 'classify'; modelDir: string; files: string[]; topK: number; tta: Tta; thumbs?: boolean };
+// backend: initBackend's preference (the app setting)
+export type ClassifyJob = { kind: 'classify'; modelDir: string; files: string[]; topK: number; tta: Tta; thumbs?: boolean; backend: 'auto' | BackendName };
 
 export type ImportWeightsJob = { kind: 'import-weights'; file: string; dataDir: string };
 
@@ -46,7 +47,7 @@ export type DownloadWeightsJob = { kind: 'download-weights'; dataDir: string };
 // and preprocessing.json; outDir exists (main made it) and is empty
 export type ExportJob = { kind: 'export'; format: 'onnx' | 'tfjs' | 'checkpoint'; modelDir: string; outDir: string };
 
-export type ProbeJob = { kind: 'probe' }; // loads the best backend and reports it
+export type ProbeJob = { kind: 'probe'; backend: 'auto' | BackendName }; // loads that backend (the app setting) and reports it
 
 export type Job = TrainJob | ClassifyJob | ImportWeightsJob | DownloadWeightsJob | ExportJob | ProbeJob;
 

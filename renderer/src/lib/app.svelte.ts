@@ -1,7 +1,7 @@
 /// <reference types="svelte" />
 // The app's state, wired once: one API client, one error handler, the managers, and the pushed
 // events routed to them. Components receive this object and stay thin.
-import type { AppInfo, ImportSummaryInfo, MenuCommand } from '../../../preload/contract';
+import type { AppInfo, BackendName, ImportSummaryInfo, MenuCommand } from '../../../preload/contract';
 import { plural } from './format';
 import { Api, imageUrl } from './api';
 import { Notifier } from './notify.svelte';
@@ -13,6 +13,7 @@ import { Labeling } from './managers/labeling.svelte';
 import { Library } from './managers/library.svelte';
 import { Runs } from './managers/runs.svelte';
 import { Selection } from './managers/selection.svelte';
+import { Settings } from './managers/settings.svelte';
 import { Weights } from './managers/weights.svelte';
 import type { Screen } from './shortcuts';
 
@@ -45,6 +46,7 @@ export class App {
   readonly weights: Weights;
   readonly camera: Camera;
   readonly cluster: Cluster;
+  readonly settings: Settings;
 
   info = $state<AppInfo | null>(null);
   /** The screen shown; kept in the address's #hash so that a reload comes back to it. */
@@ -62,6 +64,7 @@ export class App {
     this.weights = new Weights(api);
     this.camera = new Camera(api);
     this.cluster = new Cluster(api);
+    this.settings = new Settings(api);
   }
 
   thumbUrl(photoId: number): string {
@@ -77,6 +80,7 @@ export class App {
     this.listen();
     await this.notify.guard(async () => {
       this.info = await this.api.call('app:info', {});
+      await this.settings.load();
       await this.library.loadDatasets();
       await this.openDataset(this.library.datasetId);
       await this.weights.load();
@@ -89,6 +93,18 @@ export class App {
     await Promise.all([this.gallery.show({ datasetId, filter: {} }), this.runs.load(datasetId), this.labeling.peek()]);
     this.runs.chosenModelId = null;
     this.classify.runId = this.runs.model?.id ?? null;
+  }
+
+  /** The app setting's compute backend: saved, then the status bar shows what it loads, or why it did not. */
+  async setBackend(choice: 'auto' | BackendName): Promise<void> {
+    await this.notify.guard(async () => {
+      await this.settings.setBackend(choice);
+      const info = await this.api.call('app:info', {});
+      // the status bar names the last run's backend while one is shown; between runs, the new one
+      if (!this.runs.running) this.runs.backend = null;
+      this.info = info;
+      if (info.backendError) this.notify.error({ code: 'BACKEND_UNAVAILABLE', message: info.backendError }, 'Compute backend');
+    }, 'Compute backend');
   }
 
   /** Undo (ctrl+Z, the menu, the status bar): says what it undid and refreshes every view of labels. */
@@ -186,7 +202,7 @@ export class App {
     });
     a.on('menu:command', (m) => this.menu(m.command, m.folder));
     a.on('app:backend', (b) => {
-      if (this.info) this.info = { ...this.info, backend: b };
+      if (this.info) this.info = { ...this.info, backend: b, backendError: undefined }; // it loaded: no error to show
     });
     a.on('weights:progress', (p) => this.weights.onProgress(p));
     a.on('cluster:progress', (p) => this.cluster.onProgress(p));

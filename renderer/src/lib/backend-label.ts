@@ -1,6 +1,6 @@
 // How the status bar and the Train screen name the compute backend: its name and, on webgpu, the
 // device it computes on ("webgpu · nvidia ampere"), marked when that device is a software one.
-import type { BackendInfo } from '../../../preload/contract';
+import type { BackendInfo, BackendName } from '../../../preload/contract';
 
 /** `name` (a run's backend) or info's; the adapter is named when info describes that same backend. */
 export function backendLabel(name: string | null | undefined, info: BackendInfo | null | undefined): string | null {
@@ -21,4 +21,23 @@ export function backendWhy(name: string | null | undefined, info: BackendInfo | 
   if (a) lines.push(`Device: ${[a.vendor, a.architecture].filter((s) => s !== '').join(' ') || 'unknown'}${a.description ? ` (${a.description})` : ''}${a.software ? ', a software adapter: no GPU' : ''}`);
   for (const t of info.tried) lines.push(`Not ${t.name}: ${t.error}`);
   return lines;
+}
+
+/** Every backend a user can choose, best first, in words (the status bar's and the Train screen's selects). */
+export const BACKEND_CHOICES: readonly { name: BackendName; label: string }[] = [
+  { name: 'tensorflow-gpu', label: 'GPU: TensorFlow CUDA' },
+  { name: 'webgpu', label: 'GPU: WebGPU' },
+  { name: 'tensorflow', label: 'CPU: TensorFlow' },
+  { name: 'wasm', label: 'CPU: WebAssembly' },
+  { name: 'cpu', label: 'CPU: JavaScript (slow)' },
+];
+
+/** The app setting's backend in words: 'Auto (best available)' or that backend's label. */
+export function backendChoiceLabel(choice: 'auto' | BackendName): string {
+  return choice === 'auto' ? 'Auto (best available)' : (BACKEND_CHOICES.find((c) => c.name === choice)?.label ?? choice);
+}
+
+/** A select's value as a backend choice ('auto' for anything it does not name). */
+export function parseBackendChoice(v: string): 'auto' | BackendName {
+  return BACKEND_CHOICES.find((c) => c.name === v)?.name ?? 'auto';
 }
