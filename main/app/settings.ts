@@ -10,7 +10,7 @@ import { isDiskFull } from '../../ml/errors';
 import type { AppSettings } from '../../preload/contract';
 import { AppError, diskFullPayload } from './errors';
 import type { Log } from './log';
-import { obj, oneOf, opt, type Validator } from './validate';
+import { backendChoice, obj, opt, type Validator } from './validate';
 
 export const SETTINGS_FILE = 'settings.json';
 // far more than the few keys it holds: a bigger file is not ours, and is not read into memory
@@ -20,7 +20,7 @@ export const DEFAULT_APP_SETTINGS: AppSettings = { backend: 'auto' };
 
 /** Each key of AppSettings (a key of the file is checked alone: one bad key does not cost the others). */
 const KEYS: { [K in keyof AppSettings]: Validator<AppSettings[K]> } = {
-  backend: oneOf('auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'),
+  backend: backendChoice,
 };
 /** settings:set's request: any of the keys. */
 export const settingsPatchV = obj({ backend: opt(KEYS.backend) });

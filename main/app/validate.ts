@@ -3,6 +3,7 @@
 // Objects refuse keys they do not know (a typo is an error, not a silently ignored option).
 import path from 'node:path';
 import { LIMITS, type NoArgs } from '../../preload/contract';
+import { BACKEND_ORDER, type BackendName } from '../../ml/backend';
 import { AppError } from './errors';
 
 export type Validator<T> = (v: unknown, at: string) => T;
@@ -50,6 +51,9 @@ export const oneOf =
   <const T extends string>(...values: T[]): Validator<T> =>
   (v, at) =>
     typeof v === 'string' && (values as string[]).includes(v) ? (v as T) : bad(at, `must be one of ${values.join(', ')}, got ${describe(v)}`);
+
+/** A compute backend choice: 'auto' (the best that loads) or one of ml/backend.ts's, best first. */
+export const backendChoice: Validator<'auto' | BackendName> = oneOf<'auto' | BackendName>('auto', ...BACKEND_ORDER);
 
 export const nullable =
   <T>(inner: Validator<T>): Validator<T | null> =>

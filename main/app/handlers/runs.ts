@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { RunSummary } from '../../../db/repos/runs';
 import { trainingSet } from '../../../db/training';
 import { EXPORT_FORMATS, LIMITS, type ClassifyResultInfo, type Tta, type Evaluation, type PhotoItem, type RunInfo, type RunSettings, type Series } from '../../../preload/contract';
-import { absPath, bool, check, id, int, list, num, obj, oneOf, opt, str } from '../validate';
+import { absPath, backendChoice, bool, check, id, int, list, num, obj, oneOf, opt, str } from '../validate';
 import { dataPaths, setBackend, type AppContext } from '../context';
 import { ensureWritableFolder } from '../../../ml/checkpoint';
 import { AppError } from '../errors';
@@ -54,7 +54,7 @@ export const settingsV = obj({
   groups: opt((v: unknown, at: string) => int(1, 2)(v, at) as 1 | 2),
   lrn: opt(bool),
   overlappingPool: opt(bool),
-  backend: opt(oneOf('auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu')),
+  backend: opt(backendChoice),
 });
 
 /** A recorded run's settings (its config as runs:start stored it), checked again: the file may be old. */

@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module';
 import { parse } from '../args';
 import { CliError } from '../errors';
-import { initBackend, type BackendName } from '../../../ml/backend';
+import { BACKEND_ORDER, initBackend, type BackendName } from '../../../ml/backend';
 import { DEFAULT_CONFIG } from '../../../ml/config';
 import { adapterLabel } from '../../../ml/kernels/webgpu/device';
 import { paramCount } from '../../../ml/model';
@@ -14,7 +14,7 @@ Prints the backend in use (best first: tensorflow-gpu, webgpu on a hardware GPU,
 cpu), the GPU it runs on, why better backends were not used, the parameter count of the default
 1000-class AlexNet and the versions of the engine's parts.`;
 
-const BACKENDS = ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
+const BACKENDS = ['auto', ...BACKEND_ORDER] as const;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parse(argv, { json: { type: 'boolean' }, backend: { type: 'string' } }, HELP);
