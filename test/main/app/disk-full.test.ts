@@ -2,51 +2,19 @@
 // cannot be mounted), filled up while a run trains. The run ends 'failed' with "the disk is full
 // (<path>)", no .tmp of ours is left, this process (the server's) stays up, and the library opens
 // afterwards with everything it had committed.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openLibrary, RESERVE_BYTES } from '../../../db/index';
 import { ensureWritableFolder } from '../../../ml/checkpoint';
 import type { RunSettings } from '../../../preload/contract';
-import { harness, importDataset, photoFolder, tempDir } from '../../helpers/app';
-
-function mountTmpfs(sizeMiB: number): string | null {
-  const dir = tempDir('alexnet-full-');
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMiB}m`, 'tmpfs', dir], { stdio: 'ignore' });
-    return dir;
-  } catch {
-    fs.rmSync(dir, { recursive: true, force: true });
-    return null;
-  }
-}
-
-/** Writes a filler file until the file system refuses: the disk is full from here on. */
-function fillDisk(dir: string): string {
-  const file = path.join(dir, 'filler.bin');
-  const fd = fs.openSync(file, 'w');
-  const chunk = Buffer.alloc(64 * 1024, 1);
-  try {
-    for (let size = chunk.length; size >= 512; ) {
-      try {
-        fs.writeSync(fd, chunk, 0, size);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-        size >>= 1; // fill the last pages too
-      }
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return file;
-}
+import { harness, importDataset, photoFolder } from '../../helpers/app';
+import { fillDisk, mountTmpfs, unmountTmpfs } from '../../helpers/disk';
 
 const mounts: string[] = [];
 afterAll(() => {
   for (const m of mounts) {
-    execFileSync('umount', [m]);
-    fs.rmSync(m, { recursive: true, force: true });
+    unmountTmpfs(m);
   }
 });
 

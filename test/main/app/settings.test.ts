@@ -4,7 +4,6 @@
 // every engine job following the backend preference: the probe, classify:files and a run started
 // with 'auto' load the app setting's backend ('cpu' here, against the harness's 'wasm'), while a
 // run's own backend wins for that run.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import { readSettings, SETTINGS_FILE } from '../../../main/app/settings';
 import { nodeSpawner } from '../../../main/app/worker/spawn';
 import type { Log } from '../../../main/app/log';
 import { harness, hymenoptera, tempDir, TINY_RUN, useFinishedRun, type Harness } from '../../helpers/app';
+import { fillDisk, mountTmpfs, unmountTmpfs } from '../../helpers/disk';
 
 function capture(): { log: Log; lines: string[] } {
   const lines: string[] = [];
@@ -182,24 +182,12 @@ describe('settings:get and settings:set', () => {
   }, 60_000);
 });
 
-// A full disk, for real: the data folder on a small tmpfs (needs root to mount one; skipped where it
-// cannot be mounted).
-function mountTmpfs(sizeMiB: number): string | null {
-  const dir = tempDir('alexnet-full-settings-');
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMiB}m`, 'tmpfs', dir], { stdio: 'ignore' });
-    return dir;
-  } catch {
-    fs.rmSync(dir, { recursive: true, force: true });
-    return null;
-  }
-}
-const mount = mountTmpfs(1);
+// A full disk, for real: the data folder on a small tmpfs (skipped where it cannot be mounted).
+const mount = mountTmpfs(1, 'alexnet-full-settings-');
 
 describe.skipIf(!mount)('settings:set on a full disk', () => {
   afterAll(() => {
-    execFileSync('umount', [mount!]);
-    fs.rmSync(mount!, { recursive: true, force: true });
+    unmountTmpfs(mount!);
   });
 
   it('answers DISK_FULL, keeps the file and the setting as they were, and leaves no temp file', async () => {
@@ -209,20 +197,7 @@ describe.skipIf(!mount)('settings:set on a full disk', () => {
     fs.writeFileSync(path.join(dataDir, SETTINGS_FILE), JSON.stringify({ backend: 'wasm' }));
     const ctx = createContext({ lib, dataDir, mode: 'browser', spawn: nodeSpawner(), log: () => {} });
     const handlers = createHandlers(ctx);
-    // fill the file system to the last page
-    const fd = fs.openSync(path.join(dataDir, 'filler.bin'), 'w');
-    try {
-      for (let size = 64 * 1024; size >= 1; ) {
-        try {
-          fs.writeSync(fd, Buffer.alloc(size, 1));
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-          size >>= 1;
-        }
-      }
-    } finally {
-      fs.closeSync(fd);
-    }
+    fillDisk(dataDir);
     try {
       const r = await dispatch(handlers, 'settings:set', { backend: 'cpu' });
       expect(r.ok ? null : r.error).toEqual({ code: 'DISK_FULL', message: expect.stringMatching(/^the disk is full \(.*settings\.json.*\)$/) });
