@@ -23,7 +23,7 @@ import { EngineError } from './errors';
 import './kernels/gradients';
 import { registerWasmTrainingKernels } from './kernels/wasm';
 import { registerTensorflowKernels, reserveUninitialised } from './kernels/tensorflow';
-import { gpuFailure, loadWebgpu, webgpuBufferLimit, type GpuAdapterInfo } from './kernels/webgpu/device';
+import { gpuFailure, gpuFailureBehind, loadWebgpu, webgpuBufferLimit, type GpuAdapterInfo } from './kernels/webgpu/device';
 
 export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
 export type { GpuAdapterInfo };
@@ -343,7 +343,12 @@ export function currentBackend(): BackendInfo | null {
  * 'OUT_OF_MEMORY' or 'GPU_FAILED' instead of handing on the zeros a failed GPU leaves.
  */
 export async function readTensor(t: tf.Tensor): Promise<Float32Array> {
-  const values = (await t.data()) as Float32Array;
+  let values: Float32Array;
+  try {
+    values = (await t.data()) as Float32Array;
+  } catch (e) {
+    throw (tf.getBackend() === 'webgpu' ? await gpuFailureBehind() : null) ?? e; // a lost device fails the read itself
+  }
   const failed = tf.getBackend() === 'webgpu' ? gpuFailure() : null;
   if (failed !== null) throw failed;
   return values;

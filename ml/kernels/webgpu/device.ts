@@ -127,7 +127,7 @@ function watchDevice(device: GPUDevice, gpu: GpuAdapterInfo): void {
     failure ??= classifyGpuError(e.error.constructor.name, e.error.message, gpu);
   };
   void device.lost.then((info) => {
-    if (info.reason !== 'destroyed') failure ??= classifyGpuError('lost', info.message, gpu);
+    failure ??= classifyGpuError('lost', info.message, gpu);
   });
 }
 
@@ -141,5 +141,21 @@ export function webgpuBufferLimit(): number | null {
 
 /** The first failure the webgpu device reported in this process, or null. */
 export function gpuFailure(): EngineError | null {
+  return failure;
+}
+
+/**
+ * The failure behind a read that threw on webgpu, or null: a lost device rejects the read (a bare
+ * DOMException) and resolves its `lost` promise, in either order, so this waits up to `waitMs` for
+ * the device to say why.
+ */
+export async function gpuFailureBehind(waitMs = 200): Promise<EngineError | null> {
+  if (failure === null && tf.getBackend() === 'webgpu') {
+    const { device } = tf.backend() as unknown as { device: GPUDevice };
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([device.lost, new Promise((r) => (timer = setTimeout(r, waitMs)))]);
+    clearTimeout(timer);
+    await Promise.resolve(); // (the lost handler above runs on the same resolution)
+  }
   return failure;
 }
