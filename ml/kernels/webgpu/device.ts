@@ -91,7 +91,7 @@ export async function loadWebgpu({ allowSoftware }: { allowSoftware: boolean }):
   if (loaded.software && !allowSoftware)
     throw new Error(`only a software WebGPU adapter, ${adapterLabel(loaded)}, which is slower than the CPU backends (ALEXNET_BACKEND=webgpu uses it anyway)`);
   if (!(await tf.setBackend('webgpu'))) throw new Error("backend 'webgpu' failed to initialise (no device from the adapter)");
-  watchDevice((tf.backend() as unknown as { device: GPUDevice }).device, loaded);
+  watchDevice(currentDevice(), loaded);
   (await import('./register')).registerWebgpuKernels(); // (imports the package: only after it decided to register)
   return loaded;
 }
@@ -119,6 +119,11 @@ export function classifyGpuError(kind: string, message: string, gpu: GpuAdapterI
   return new EngineError('GPU_FAILED', `${on} reported an error: ${first}`);
 }
 
+/** The GPUDevice of the current backend, which must be 'webgpu'. */
+export function currentDevice(): GPUDevice {
+  return (tf.backend() as unknown as { device: GPUDevice }).device;
+}
+
 function watchDevice(device: GPUDevice, gpu: GpuAdapterInfo): void {
   if (watched.has(device)) return;
   watched.add(device);
@@ -135,7 +140,7 @@ function watchDevice(device: GPUDevice, gpu: GpuAdapterInfo): void {
  *  not the current backend. Every tensor is one buffer, so none may be larger. */
 export function webgpuBufferLimit(): number | null {
   if (tf.getBackend() !== 'webgpu') return null;
-  const { limits } = (tf.backend() as unknown as { device: GPUDevice }).device;
+  const { limits } = currentDevice();
   return Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
 }
 
@@ -151,7 +156,7 @@ export function gpuFailure(): EngineError | null {
  */
 export async function gpuFailureBehind(waitMs = 200): Promise<EngineError | null> {
   if (failure === null && tf.getBackend() === 'webgpu') {
-    const { device } = tf.backend() as unknown as { device: GPUDevice };
+    const device = currentDevice();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([device.lost, new Promise((r) => (timer = setTimeout(r, waitMs)))]);
     clearTimeout(timer);

@@ -15,6 +15,7 @@ import { PAPER_PREPROCESSING } from '../../../ml/preprocess';
 import { train, type TrainOptions } from '../../../ml/train';
 import { tempDir } from '../../db/helpers';
 import { hymenopteraPhotos } from '../../helpers/engine';
+import { currentDevice } from '../../../ml/kernels/webgpu/device';
 import { webgpuSkipReason } from './setup';
 
 const skip = await webgpuSkipReason();
@@ -46,7 +47,7 @@ const digest = (dir: string) =>
 describe.skipIf(skip !== null)('a GPU failure mid-run', () => {
   it("refuses before any GPU work a batch with a tensor beyond the device's largest buffer, naming the batch that fits", async () => {
     await initBackend('webgpu');
-    const { limits } = (tf.backend() as unknown as { device: GPUDevice }).device;
+    const { limits } = currentDevice();
     const limit = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
     const fits = largestBatch(DEFAULT_CONFIG, limit);
     expect(fits).toBeGreaterThan(0);
@@ -66,7 +67,7 @@ describe.skipIf(skip !== null)('a GPU failure mid-run', () => {
 
   it('fails the run with OUT_OF_MEMORY naming the GPU, keeps the last checkpoint, and every later read refuses', async () => {
     await initBackend('webgpu');
-    const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+    const device = currentDevice();
     const first = await train(run(1, false));
     disposeParams(first.params);
     const ckpt = path.join(tmp, 'run', 'last.ckpt');

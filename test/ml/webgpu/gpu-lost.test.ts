@@ -10,6 +10,7 @@ import { disposeParams, initParams } from '../../../ml/model';
 import { predictProbs } from '../../../ml/predict';
 import { PAPER_PREPROCESSING } from '../../../ml/preprocess';
 import { randoms } from '../../helpers/numeric';
+import { currentDevice } from '../../../ml/kernels/webgpu/device';
 import { webgpuSkipReason } from './setup';
 
 const skip = await webgpuSkipReason();
@@ -24,7 +25,7 @@ describe.skipIf(skip !== null)('a lost GPU device', () => {
     expect((await predictProbs(model, x, 2)).length).toBe(4); // works before
 
     const m = tf.randomNormal([256, 256]); // large enough to run on the GPU, not forwarded to the CPU
-    (tf.backend() as unknown as { device: GPUDevice }).device.destroy();
+    currentDevice().destroy();
     const interrupted = await readTensor(tf.matMul(m, m)).then(
       () => null,
       (e: unknown) => e,
